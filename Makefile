@@ -1,0 +1,61 @@
+# Baton: `make run` starts everything, `make test` runs every test.
+# Nothing needs installing by hand: uv comes from PyPI into .tools/ when it is missing,
+# Kafka and FerretDB are installed under .stack/ by scripts/stack.py.
+
+SHELL := /bin/bash
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+PYTHON ?= python3
+RUN := $(UV) run --locked
+
+.PHONY: help sync run test test-unit test-integration lint fmt schemas stack-up stack-down stack-status up down bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv
+
+.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --locked --all-packages
+	@touch $@
+
+sync: .venv/.synced ## install the workspace into .venv
+
+run: sync ## start Kafka, MongoDB, the four services (and the demo model without OPENAI_API_KEY)
+	$(RUN) python scripts/run.py
+
+test: sync ## run every test: unit, then integration and e2e on real Kafka + MongoDB
+	$(RUN) pytest
+
+test-unit: sync ## unit tests only (no Kafka, no MongoDB)
+	$(RUN) pytest tests/unit
+
+lint: sync ## ruff and mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+fmt: sync ## format and fix what ruff can
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+schemas: sync ## regenerate the JSON Schema of every event (libs/contracts/schemas)
+	$(RUN) python -m baton_contracts.schema
+
+stack-up: sync ## install (first time) and start local Kafka + FerretDB, without Docker
+	$(RUN) python scripts/stack.py up
+
+stack-down: ## stop the local stack
+	$(PYTHON) scripts/stack.py down
+
+stack-status: ## is the local stack running?
+	$(PYTHON) scripts/stack.py status
+
+up: ## docker compose: the whole system in containers (needs a Docker engine)
+	docker compose up --build -d
+	@echo "ingest http://localhost:8001/docs  human-queue http://localhost:8004/docs"
+	@echo "prometheus http://localhost:9090  grafana http://localhost:3000"
+
+down: ## docker compose: stop and remove the containers
+	docker compose down

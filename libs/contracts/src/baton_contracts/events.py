@@ -1,0 +1,234 @@
+"""The events Baton's services exchange over Kafka.
+
+Each class is one event type; its ``type`` literal doubles as the name of the topic it
+travels on (see :mod:`baton_contracts.topics`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from ._envelope import Event, Model
+
+MAX_TEXT_LENGTH = 16_000
+"""Upper bound on any message text in an event; services may enforce a lower one."""
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
+Metadata = Annotated[
+    dict[str, str],
+    Field(max_length=32, description="Free-form string attributes from the gateway."),
+]
+Handler = Literal["ai", "human"]
+Owner = Literal["ai", "human"]
+RouteStrategy = Literal["owner_flag", "rule", "classifier", "default", "rate_limited"]
+HumanRequestKind = Literal["question", "escalation", "approval"]
+
+
+class HumanAgent(Model):
+    """A human support agent, as named in events."""
+
+    agent_id: str = Field(min_length=1, max_length=128, description="Stable id of the agent.")
+    name: str = Field(min_length=1, max_length=200, description="Display name shown to users.")
+    department: str | None = Field(
+        default=None, max_length=100, description="Department the agent acted for."
+    )
+
+
+class MessageSubmitted(Event):
+    """A gateway hands Baton a raw user message (the Kafka twin of the HTTP API)."""
+
+    type: Literal["message.submitted"] = Field(
+        default="message.submitted", description="Event type: always `message.submitted`."
+    )
+    text: Text = Field(description="What the user wrote.")
+    user_id: str | None = Field(
+        default=None, max_length=200, description="The gateway's id for the user."
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Gateway-chosen key; resubmitting with the same key stores one message.",
+    )
+    respond: bool = Field(
+        default=True, description="False stores the message without asking anyone to answer."
+    )
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class MessageReceived(Event):
+    """Ingest validated, de-duplicated and stored a user message."""
+
+    type: Literal["message.received"] = Field(
+        default="message.received", description="Event type: always `message.received`."
+    )
+    message_id: uuid.UUID = Field(description="Id of the stored user message.")
+    text: Text = Field(description="What the user wrote.")
+    user_id: str | None = Field(default=None, max_length=200, description="The user's id.")
+    channel: str | None = Field(
+        default=None, max_length=50, description="Gateway channel, e.g. `web` or `whatsapp`."
+    )
+    department: str | None = Field(
+        default=None, max_length=100, description="Department the thread belongs to."
+    )
+    user_tier: str | None = Field(
+        default=None,
+        max_length=50,
+        description="The user's tier (e.g. `vip`), from thread metadata.",
+    )
+    respond: bool = Field(default=True, description="False: store only; nobody answers.")
+
+
+class RouteDecided(Event):
+    """The router chose who answers a user message."""
+
+    type: Literal["route.decided"] = Field(
+        default="route.decided", description="Event type: always `route.decided`."
+    )
+    message_id: uuid.UUID = Field(description="The user message being routed.")
+    handler: Handler = Field(description="Who answers: the AI or the human queue.")
+    strategy: RouteStrategy = Field(description="Which routing strategy decided.")
+    reason: str = Field(max_length=1000, description="Human-readable reason for the decision.")
+    confidence: float | None = Field(
+        default=None, ge=0, le=1, description="Classifier confidence, when a classifier decided."
+    )
+    text: Text = Field(description="The user message text, so consumers need not look it up.")
+    department: str | None = Field(default=None, max_length=100, description="Thread department.")
+    user_tier: str | None = Field(default=None, max_length=50, description="The user's tier.")
+
+
+class ToolHumanRequested(Event):
+    """The AI asks a person: a question it cannot answer, an escalation or a draft approval."""
+
+    type: Literal["tool.human_requested"] = Field(
+        default="tool.human_requested", description="Event type: always `tool.human_requested`."
+    )
+    request_id: uuid.UUID = Field(description="Id of this request; the answer refers to it.")
+    kind: HumanRequestKind = Field(description="What the AI needs from a person.")
+    message_id: uuid.UUID = Field(description="The user message the AI was answering.")
+    tool_call_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The model's tool call id for `ask_human`; the answer becomes its result.",
+    )
+    question: str | None = Field(
+        default=None, max_length=4000, description="The question for the person (kind=question)."
+    )
+    context: str | None = Field(
+        default=None, max_length=8000, description="What the AI knows that helps the person."
+    )
+    reason: str = Field(max_length=1000, description="Why a person is needed.")
+    suggestion: str | None = Field(
+        default=None,
+        max_length=16_000,
+        description="The AI's suggested reply, when it has one (e.g. a low-confidence answer).",
+    )
+    confidence: float | None = Field(
+        default=None, ge=0, le=1, description="The AI's confidence in its suggestion."
+    )
+    draft_message_id: uuid.UUID | None = Field(
+        default=None, description="The stored draft awaiting approval (kind=approval)."
+    )
+    draft_text: str | None = Field(
+        default=None, max_length=16_000, description="Text of the draft (kind=approval)."
+    )
+    department: str | None = Field(default=None, max_length=100, description="Thread department.")
+    user_tier: str | None = Field(default=None, max_length=50, description="The user's tier.")
+
+
+class HumanResponded(Event):
+    """A person replied in the thread, or answered the AI's question."""
+
+    type: Literal["human.responded"] = Field(
+        default="human.responded", description="Event type: always `human.responded`."
+    )
+    kind: Literal["reply", "answer"] = Field(
+        description="`reply`: written to the user; `answer`: the result of an `ask_human` call."
+    )
+    ticket_id: str = Field(max_length=200, description="The queue ticket this response closes.")
+    message_id: uuid.UUID = Field(description="Id of the stored message holding the response.")
+    text: Text = Field(description="What the person wrote.")
+    agent: HumanAgent = Field(description="Who responded.")
+    request_id: uuid.UUID | None = Field(
+        default=None, description="The `tool.human_requested` request this answers."
+    )
+    tool_call_id: str | None = Field(
+        default=None, max_length=200, description="The tool call this answers (kind=answer)."
+    )
+    response_time_ms: int | None = Field(
+        default=None, ge=0, description="Time from the ticket's creation to this response."
+    )
+
+
+class DraftApproved(Event):
+    """A person approved an AI draft, possibly after editing it."""
+
+    type: Literal["draft.approved"] = Field(
+        default="draft.approved", description="Event type: always `draft.approved`."
+    )
+    draft_message_id: uuid.UUID = Field(description="The draft message that was reviewed.")
+    ticket_id: str = Field(max_length=200, description="The approval ticket.")
+    text: Text = Field(description="The approved text; send exactly this.")
+    edited: bool = Field(description="True when the person changed the draft's text.")
+    agent: HumanAgent = Field(description="Who approved.")
+
+
+class DraftRejected(Event):
+    """A person rejected an AI draft."""
+
+    type: Literal["draft.rejected"] = Field(
+        default="draft.rejected", description="Event type: always `draft.rejected`."
+    )
+    draft_message_id: uuid.UUID = Field(description="The draft message that was reviewed.")
+    ticket_id: str = Field(max_length=200, description="The approval ticket.")
+    review: str = Field(min_length=1, max_length=4000, description="Why the draft was rejected.")
+    agent: HumanAgent = Field(description="Who rejected.")
+
+
+class MessageSent(Event):
+    """A message became visible to the end user; gateways deliver it."""
+
+    type: Literal["message.sent"] = Field(
+        default="message.sent", description="Event type: always `message.sent`."
+    )
+    message_id: uuid.UUID = Field(description="Id of the stored outbound message.")
+    in_reply_to: uuid.UUID | None = Field(
+        default=None, description="The user message this answers, when there is one."
+    )
+    text: Text = Field(description="The text to show the user.")
+    user_id: str | None = Field(default=None, max_length=200, description="The recipient.")
+    channel: str | None = Field(default=None, max_length=50, description="Where to deliver it.")
+    agent_name: str = Field(max_length=200, description="Name the message is signed with.")
+    provider: str = Field(
+        max_length=50, description="Who produced the text: `openai`, `human`, ..."
+    )
+
+
+class ThreadAssigned(Event):
+    """Ownership of a thread changed: the audit trail of who answers it."""
+
+    type: Literal["thread.assigned"] = Field(
+        default="thread.assigned", description="Event type: always `thread.assigned`."
+    )
+    owner: Owner = Field(description="The new owner: the AI or a human.")
+    previous_owner: Owner | None = Field(default=None, description="The owner before.")
+    agent_id: str | None = Field(
+        default=None, max_length=128, description="The human agent now holding the thread."
+    )
+    reason: str = Field(max_length=1000, description="Why ownership changed.")
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    MessageSubmitted,
+    MessageReceived,
+    RouteDecided,
+    ToolHumanRequested,
+    HumanResponded,
+    DraftApproved,
+    DraftRejected,
+    MessageSent,
+    ThreadAssigned,
+)
+"""Every event type, in pipeline order."""

@@ -1,0 +1,69 @@
+"""Connection settings shared by every service, read from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka (``KAFKA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Comma-separated host:port list."
+    )
+    security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: KafkaSaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_file: Path | None = Field(
+        default=None, description="CA bundle for TLS; the system store when unset."
+    )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Put in front of every topic and consumer group name, "
+        "so several deployments can share one cluster.",
+    )
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL"):
+            if self.sasl_mechanism is None:
+                raise ValueError(f"KAFKA_SASL_MECHANISM is required with {self.security_protocol}")
+            if not self.sasl_username or self.sasl_password is None:
+                raise ValueError(
+                    "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with SASL"
+                )
+        return self
+
+    def topic(self, name: str) -> str:
+        """The deployed name of topic ``name``."""
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, name: str) -> str:
+        """The deployed name of consumer group ``name``."""
+        return f"{self.topic_prefix}{name}"
+
+
+class MongoSettings(BaseSettings):
+    """How to reach MongoDB (``MONGODB_*``).
+
+    The URL carries user, password, TLS and replica-set options in the usual
+    ``mongodb://`` or ``mongodb+srv://`` form; it is a secret because it may hold a password.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MONGODB_", extra="ignore")
+
+    url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    database: str = Field(default="baton", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    tls_ca_file: Path | None = Field(default=None, description="CA bundle for TLS connections.")
+    server_selection_timeout_ms: int = Field(default=10_000, ge=100)

@@ -1,0 +1,50 @@
+"""Session-wide fixtures: real Kafka and MongoDB, and a namespace per test session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from baton_runtime.mongo import Document
+from baton_runtime.settings import KafkaSettings, MongoSettings
+from tests.support.infra import Endpoints, InfrastructureMissingError, endpoints
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Endpoints]:
+    try:
+        with endpoints() as found:
+            yield found
+    except InfrastructureMissingError as exc:
+        pytest.fail(f"integration infrastructure is missing: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def namespace() -> str:
+    """Prefix for this session's topics, groups and database: runs never see each other."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(infra: Endpoints, namespace: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=infra.kafka_bootstrap_servers, topic_prefix=f"{namespace}."
+    )
+
+
+@pytest.fixture(scope="session")
+def mongo_settings(infra: Endpoints, namespace: str) -> MongoSettings:
+    return MongoSettings(url=infra.mongodb_url, database=namespace)
+
+
+@pytest.fixture(scope="session")
+async def mongo_client(mongo_settings: MongoSettings) -> AsyncIterator[AsyncMongoClient[Document]]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_settings.url.get_secret_value(), tz_aware=True
+    )
+    yield client
+    await client.drop_database(mongo_settings.database)
+    await client.close()
