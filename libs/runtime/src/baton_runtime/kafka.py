@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from baton_contracts import Event, encode
+from baton_contracts.topics import dead_letter_topic
 
 from .settings import KafkaSettings
 
@@ -32,6 +36,57 @@ def kafka_security(settings: KafkaSettings) -> BaseSecurity | None:
     if ssl_context is not None:
         return BaseSecurity(ssl_context=ssl_context)
     return None
+
+
+def client_security_options(settings: KafkaSettings) -> dict[str, Any]:
+    """The same security options in aiokafka's own keyword arguments (admin client)."""
+    options: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        cafile = str(settings.ssl_ca_file) if settings.ssl_ca_file else None
+        options["ssl_context"] = ssl.create_default_context(cafile=cafile)
+    if settings.security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.sasl_mechanism
+        options["sasl_plain_username"] = settings.sasl_username
+        options["sasl_plain_password"] = (
+            settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        )
+    return options
+
+
+async def ensure_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
+    """Create ``names`` (and their dead-letter topics) if missing.
+
+    Consumers that subscribe before a topic exists only notice it at their next metadata
+    refresh, minutes later; creating topics up front makes a fresh deployment answer at once.
+    """
+    if not settings.create_topics:
+        return
+    wanted = {settings.topic(n) for n in names}
+    wanted |= {dead_letter_topic(t) for t in wanted}
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers.split(","),
+        client_id="baton-topic-setup",
+        **client_security_options(settings),
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = sorted(wanted - existing)
+        if missing:
+            # Another service may create some of them at the same moment; that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            name,
+                            num_partitions=settings.topic_partitions,
+                            replication_factor=settings.topic_replication_factor,
+                        )
+                        for name in missing
+                    ]
+                )
+    finally:
+        await admin.close()
 
 
 def build_broker(

@@ -34,6 +34,13 @@ class KafkaSettings(BaseSettings):
         "so several deployments can share one cluster.",
     )
 
+    create_topics: bool = Field(
+        default=True,
+        description="Create missing topics at start-up (off where topics are managed).",
+    )
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
     @model_validator(mode="after")
     def _sasl_complete(self) -> KafkaSettings:
         if self.security_protocol.startswith("SASL"):

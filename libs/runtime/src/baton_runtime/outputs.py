@@ -1,0 +1,44 @@
+"""What a handler published for each event it handled, so a redelivery repeats it.
+
+Handlers whose work is not deterministic (an LLM call, a decision that reads state the
+first run changed) save their output events under the triggering event's id. On
+redelivery they return the saved events instead of working again: the same event ids go
+out, and consumers drop them as repeats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Sequence
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from baton_contracts import Event, decode, utc_now
+
+from .mongo import Document
+
+
+class HandledEvents:
+    def __init__(self, db: AsyncDatabase[Document], *, service: str) -> None:
+        self._collection = db["handled_events"]
+        self._service = service
+
+    def _key(self, event_id: uuid.UUID) -> str:
+        return f"{self._service}:{event_id}"
+
+    async def get(self, event_id: uuid.UUID) -> list[Event] | None:
+        doc = await self._collection.find_one({"_id": self._key(event_id)})
+        return [decode(raw) for raw in doc["events"]] if doc else None
+
+    async def save(self, event_id: uuid.UUID, events: Sequence[Event]) -> None:
+        # A concurrent redelivery may have saved the same outcome first; either is fine.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._collection.insert_one(
+                {
+                    "_id": self._key(event_id),
+                    "events": [e.model_dump_json() for e in events],
+                    "at": utc_now(),
+                }
+            )

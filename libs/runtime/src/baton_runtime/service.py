@@ -1,0 +1,117 @@
+"""What every service process shares: logging, health and metrics routes, serving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .mongo import Document
+
+Check = Callable[[], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Kafka client chatter at INFO drowns the service's own lines.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def kafka_check(broker: KafkaBroker) -> Check:
+    async def check() -> None:
+        if not await broker.ping(timeout=3.0):
+            raise ConnectionError("Kafka did not answer")
+
+    return check
+
+
+def mongo_check(db: AsyncDatabase[Document]) -> Check:
+    async def check() -> None:
+        await db.command("ping")
+
+    return check
+
+
+def health_router(checks: Mapping[str, Check]) -> APIRouter:
+    """``/health/live`` (the process runs) and ``/health/ready`` (its dependencies answer)."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async def run_checks() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=5.0)
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"failing: {type(exc).__name__}: {exc}"[:300]
+        ready = all(v == "ok" for v in results.values())
+        body = {"status": "ready" if ready else "not_ready", "checks": results}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    router.add_api_route("/health/ready", run_checks, methods=["GET"])
+    router.add_api_route("/health", run_checks, methods=["GET"])
+    return router
+
+
+def metrics_router(registry: CollectorRegistry = REGISTRY) -> APIRouter:
+    router = APIRouter(tags=["metrics"])
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the app's shutdown (lifespan)."""
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=20)
+
+
+class ApiError(Exception):
+    """An error an HTTP API returns as ``{"detail": message, "code": code}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Uniform 4xx bodies: ``{"detail": "<one readable sentence>", "code": "<machine code>"}``."""
+
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status)
+
+    async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        for error in exc.errors():
+            location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+            problems.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
+        return JSONResponse(
+            {"detail": "; ".join(problems) or "invalid request", "code": "invalid_request"},
+            status_code=422,
+        )
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)

@@ -1,0 +1,127 @@
+"""The AI responder's composition root."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import openai
+from fastapi import FastAPI
+
+from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
+from baton_runtime.consumer import E, EventRunner, Handler, KafkaDeadLetters, subscribe
+from baton_runtime.history import MongoHistory
+from baton_runtime.kafka import KafkaEventPublisher, build_broker, ensure_topics
+from baton_runtime.mongo import connect_mongo, database
+from baton_runtime.outputs import HandledEvents
+from baton_runtime.service import health_router, kafka_check, metrics_router, mongo_check
+
+from .handlers import on_draft_approved, on_draft_rejected, on_human_responded, on_route_decided
+from .llm import ChatModel, OpenAIChatModel
+from .policy import ReplyPolicy
+from .settings import Settings
+from .store import RequestStore
+from .tools import ToolRegistry, default_registry
+from .turn import AiDeps, TurnConfig
+
+SERVICE = "baton-ai-responder"
+
+
+def build_model(settings: Settings) -> ChatModel:
+    client = openai.AsyncOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unset",
+        timeout=settings.llm_timeout_s,
+        max_retries=0,
+    )
+    return OpenAIChatModel(
+        client,
+        model=settings.model,
+        max_attempts=settings.llm_max_attempts,
+        backoff_s=settings.llm_backoff_s,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    model: ChatModel | None = None,
+    tools: ToolRegistry | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    broker = build_broker(settings.kafka, client_id=SERVICE)
+    mongo = connect_mongo(settings.mongo, app_name=SERVICE)
+    db = database(mongo, settings.mongo)
+    deps = AiDeps(
+        history=MongoHistory(db),
+        requests=RequestStore(db),
+        model=model or build_model(settings),
+        tools=tools or default_registry(),
+        config=TurnConfig(
+            agent_name=settings.agent_name,
+            system_prompt=settings.system_prompt,
+            history_window=settings.history_window,
+            max_steps=settings.max_steps,
+            reply_policy=ReplyPolicy(
+                confidence_threshold=settings.confidence_threshold,
+                approval_topics=tuple(settings.approval_topics),
+                review_token_threshold=settings.review_token_threshold,
+            ),
+        ),
+    )
+    handled = HandledEvents(db, service=SERVICE)
+    publisher = KafkaEventPublisher(broker, settings.kafka)
+    runner = EventRunner(
+        publisher=publisher, dead_letters=KafkaDeadLetters(broker, service=SERVICE)
+    )
+
+    def on(topic: str, event_type: type[E], handler: Handler[E]) -> None:
+        subscribe(
+            broker,
+            settings.kafka,
+            topic=topic,
+            group=SERVICE,
+            event_type=event_type,
+            handler=handler,
+            runner=runner,
+        )
+
+    on(
+        topics.ROUTE_DECIDED,
+        RouteDecided,
+        functools.partial(on_route_decided, deps=deps, handled=handled),
+    )
+    on(
+        topics.HUMAN_RESPONDED,
+        HumanResponded,
+        functools.partial(on_human_responded, deps=deps, handled=handled),
+    )
+    on(
+        topics.DRAFT_APPROVED,
+        DraftApproved,
+        functools.partial(on_draft_approved, deps=deps, handled=handled),
+    )
+    on(
+        topics.DRAFT_REJECTED,
+        DraftRejected,
+        functools.partial(
+            on_draft_rejected, deps=deps, handled=handled, fallback=settings.rejection_fallback
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await deps.history.ensure_indexes()
+        await ensure_topics(settings.kafka, topics.ALL)
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await mongo.close()
+
+    app = FastAPI(title="Baton AI responder", lifespan=lifespan)
+    app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
+    app.include_router(metrics_router())
+    return app

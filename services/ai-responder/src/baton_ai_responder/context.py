@@ -1,0 +1,88 @@
+"""Thread history to model messages, free of I/O."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from openai.types.chat import ChatCompletionMessageParam
+
+from baton_runtime.history import Message
+
+
+def _tool_call_parts(message: Message) -> list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return []
+    return [p for p in message.content if p.get("type") == "tool-call"]
+
+
+def _tool_result_parts(message: Message) -> list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return []
+    return [p for p in message.content if p.get("type") == "tool-result"]
+
+
+def build_context(
+    system_prompt: str,
+    history: Sequence[Message],
+    *,
+    extra_instructions: Sequence[str] = (),
+) -> list[ChatCompletionMessageParam]:
+    """The model's view of a thread.
+
+    Left out: drafts not approved (the user never saw them), and tool calls whose results
+    have not arrived yet (the API refuses a call without its result; the pending question
+    is still open with a person).
+    """
+    answered = {part["tool_call_id"] for m in history for part in _tool_result_parts(m)}
+    messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system_prompt}]
+    for instruction in extra_instructions:
+        messages.append({"role": "system", "content": instruction})
+    emitted_calls: set[str] = set()
+    for message in history:
+        if message.role == "user":
+            messages.append({"role": "user", "content": message.text})
+        elif message.role == "assistant":
+            calls = _tool_call_parts(message)
+            if calls:
+                if not all(c["tool_call_id"] in answered for c in calls):
+                    continue
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": c["tool_call_id"],
+                                "type": "function",
+                                "function": {
+                                    "name": c["tool_name"],
+                                    "arguments": json.dumps(c.get("args", {})),
+                                },
+                            }
+                            for c in calls
+                        ],
+                    }
+                )
+                emitted_calls.update(c["tool_call_id"] for c in calls)
+            elif message.status in (None, "approved"):
+                name = (message.agent_name or "")[:64]
+                entry: ChatCompletionMessageParam = {"role": "assistant", "content": message.text}
+                if message.provider == "human" and name:
+                    entry = {
+                        "role": "assistant",
+                        "content": f"[{name}, support agent] {message.text}",
+                    }
+                messages.append(entry)
+        elif message.role == "tool":
+            for part in _tool_result_parts(message):
+                if part["tool_call_id"] in emitted_calls:
+                    messages.append(
+                        {
+                            "role": "tool",
+                            "tool_call_id": part["tool_call_id"],
+                            "content": str(part.get("result", "")),
+                        }
+                    )
+    return messages

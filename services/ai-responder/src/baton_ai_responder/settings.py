@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from baton_runtime.settings import KafkaSettings, MongoSettings
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are Baton, the customer support assistant of the shop. Answer briefly and kindly. "
+    "If you need a fact only a person on the team has (an order's state, an exception to a "
+    "policy), call ask_human with a precise question. If the customer must be handled by a "
+    "person, call escalate. Otherwise answer with your reply, your confidence between 0 and "
+    "1, and requires_human=true when a person should take over."
+)
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """AI responder settings (``AI_RESPONDER_*``; the model endpoint from ``OPENAI_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="AI_RESPONDER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8003
+    model: str = "gpt-4o-mini"
+    agent_name: str = Field(default="Baton AI", description="Name the AI signs messages with.")
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    history_window: int = Field(default=20, ge=1, le=200, description="Messages of context.")
+    max_steps: int = Field(default=3, ge=1, le=10, description="Model calls per turn at most.")
+    confidence_threshold: float = Field(default=0.7, ge=0, le=1)
+    review_token_threshold: int = Field(
+        default=0,
+        ge=0,
+        description="Replies whose call used more total tokens go through approval; 0 = off.",
+    )
+    approval_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "refund",
+            "chargeback",
+            "compensation",
+            "legal",
+            "cancel my account",
+        ],
+        description="Comma-separated phrases; a reply about any of them needs a human's approval.",
+    )
+    rejection_fallback: Literal["regenerate", "human"] = "regenerate"
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    llm_backoff_s: float = Field(default=0.5, ge=0)
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AI_RESPONDER_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AI_RESPONDER_OPENAI_API_KEY", "OPENAI_API_KEY"),
+    )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongo: MongoSettings = Field(default_factory=MongoSettings)
+
+    @field_validator("approval_topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
+        return _comma_list(value)

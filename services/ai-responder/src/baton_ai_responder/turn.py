@@ -1,0 +1,351 @@
+"""One AI turn: from a user message to a reply, a question for a person, a draft, or a
+hand-off.
+
+Every id written during a turn derives from the event that started it (plus the step), so
+running the same turn again after a crash rewrites nothing and sends nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from baton_contracts import (
+    Event,
+    MessageSent,
+    ThreadAssigned,
+    ToolHumanRequested,
+    derive_id,
+)
+from baton_runtime.history import Message, MongoHistory, Thread
+
+from .context import build_context
+from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage
+from .policy import ReplyPolicy, judge_reply
+from .store import PendingRequest, RequestStore
+from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "openai"
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    agent_name: str
+    system_prompt: str
+    history_window: int
+    max_steps: int
+    reply_policy: ReplyPolicy
+
+
+@dataclass(frozen=True)
+class AiDeps:
+    history: MongoHistory
+    requests: RequestStore
+    model: ChatModel
+    tools: ToolRegistry
+    config: TurnConfig
+
+
+class Turn:
+    def __init__(
+        self,
+        deps: AiDeps,
+        *,
+        cause: Event,
+        thread: Thread,
+        user_message_id: uuid.UUID,
+        extra_instructions: Sequence[str] = (),
+        draft_attempt: int = 0,
+    ) -> None:
+        self._deps = deps
+        self._cause = cause
+        self._thread = thread
+        self._user_message_id = user_message_id
+        self._extra = tuple(extra_instructions)
+        self._draft_attempt = draft_attempt
+        self._usage = Usage()
+
+    def _id(self, purpose: str) -> uuid.UUID:
+        return derive_id(self._cause.event_id, purpose)
+
+    async def run(self) -> list[Event]:
+        deps = self._deps
+        config = deps.config
+        user_message = await deps.history.get_message(self._user_message_id)
+        user_text = user_message.text if user_message else ""
+        for step in range(1, config.max_steps + 1):
+            history = await deps.history.messages(
+                self._thread.thread_id, limit=config.history_window
+            )
+            context = build_context(config.system_prompt, history, extra_instructions=self._extra)
+            try:
+                completion = await deps.model.complete(context, deps.tools.definitions())
+            except ModelUnavailableError as exc:
+                log.warning("model unavailable for thread %s: %s", self._thread.thread_id, exc)
+                return await self.hand_off(reason="llm_unavailable", detail=str(exc))
+            self._usage = self._usage + completion.usage
+            if completion.tool_calls:
+                events = await self._on_tool_calls(step, completion)
+                if events is not None:
+                    return events
+                continue
+            assert completion.reply is not None
+            verdict = judge_reply(
+                completion.reply,
+                user_text=user_text,
+                total_tokens=completion.usage.total_tokens,
+                policy=config.reply_policy,
+            )
+            if verdict.action == "escalate":
+                return await self.hand_off(
+                    reason=verdict.reason,
+                    suggestion=completion.reply.reply,
+                    confidence=completion.reply.confidence,
+                )
+            if verdict.action == "approve":
+                return await self._draft(completion, verdict.reason)
+            return await self._send(completion)
+        return await self.hand_off(
+            reason=f"max_steps: no reply after {config.max_steps} model calls"
+        )
+
+    def _metadata(self, completion: Completion) -> dict[str, Any]:
+        return {
+            "model": completion.model,
+            "usage": completion.usage.as_dict(),
+            "turn_usage": self._usage.as_dict(),
+            "latency_ms": round(completion.latency_s * 1000),
+        }
+
+    async def _on_tool_calls(self, step: int, completion: Completion) -> list[Event] | None:
+        """Run executable tools (None: the loop goes on) or hand work to a person."""
+        deps = self._deps
+        calls = completion.tool_calls
+        await deps.history.append(
+            Message(
+                message_id=self._id(f"tool-calls:{step}"),
+                thread_id=self._thread.thread_id,
+                role="assistant",
+                content=[
+                    {
+                        "type": "tool-call",
+                        "tool_call_id": c.id,
+                        "tool_name": c.name,
+                        "args": c.arguments,
+                    }
+                    for c in calls
+                ],
+                agent_name=deps.config.agent_name,
+                provider=PROVIDER,
+                metadata=self._metadata(completion),
+                visible_to_user=False,
+                in_reply_to=self._user_message_id,
+            )
+        )
+        pending: ToolCall | None = None
+        escalation: ToolCall | None = None
+        for call in calls:
+            if call.name == ESCALATE and escalation is None:
+                escalation = call
+                result = "The conversation was handed to a human support agent."
+            elif call.name == ASK_HUMAN and pending is None:
+                pending = call
+                continue  # its result is the person's answer, later
+            elif call.name in HUMAN_TOOLS:
+                result = "Only one question for a person at a time; ask again later if needed."
+            else:
+                result = await deps.tools.run(call.name, call.arguments)
+            await self._tool_result(step, call, result)
+
+        if escalation is not None:
+            if pending is not None:
+                await self._tool_result(step, pending, "Not asked: the conversation was escalated.")
+            reason = str(escalation.arguments.get("reason") or "the AI escalated")
+            return await self.hand_off(reason=f"escalate: {reason}"[:1000])
+        if pending is not None:
+            return await self._ask(step, pending)
+        return None
+
+    async def _tool_result(self, step: int, call: ToolCall, result: str) -> None:
+        await self._deps.history.append(
+            Message(
+                message_id=self._id(f"tool-result:{step}:{call.id}"),
+                thread_id=self._thread.thread_id,
+                role="tool",
+                content=[
+                    {
+                        "type": "tool-result",
+                        "tool_call_id": call.id,
+                        "tool_name": call.name,
+                        "result": result,
+                    }
+                ],
+                provider="tool",
+                visible_to_user=False,
+                in_reply_to=self._user_message_id,
+            )
+        )
+
+    async def _ask(self, step: int, call: ToolCall) -> list[Event]:
+        request_id = self._id(f"ask:{step}")
+        question = str(call.arguments.get("question") or "").strip() or "(no question given)"
+        context = str(call.arguments.get("context") or "")
+        await self._deps.requests.add(
+            PendingRequest(
+                request_id=request_id,
+                kind="question",
+                thread_id=self._thread.thread_id,
+                user_message_id=self._user_message_id,
+                tool_call_id=call.id,
+            )
+        )
+        return [
+            ToolHumanRequested.caused_by(
+                self._cause,
+                purpose=f"tool.human_requested:{step}",
+                request_id=request_id,
+                kind="question",
+                message_id=self._user_message_id,
+                tool_call_id=call.id,
+                question=question[:4000],
+                context=context[:8000] or None,
+                reason="the AI needs a fact only a person has",
+                department=self._thread.department,
+                user_tier=self._thread.user_tier,
+            )
+        ]
+
+    async def _send(self, completion: Completion) -> list[Event]:
+        assert completion.reply is not None
+        stored, _ = await self._deps.history.append(
+            Message(
+                message_id=self._id("reply"),
+                thread_id=self._thread.thread_id,
+                role="assistant",
+                content=completion.reply.reply,
+                agent_name=self._deps.config.agent_name,
+                provider=PROVIDER,
+                metadata={**self._metadata(completion), "confidence": completion.reply.confidence},
+                in_reply_to=self._user_message_id,
+            )
+        )
+        return [self.sent(stored)]
+
+    def sent(self, message: Message) -> MessageSent:
+        return message_sent(self._cause, self._thread, message)
+
+    async def _draft(self, completion: Completion, reason: str) -> list[Event]:
+        assert completion.reply is not None
+        draft_id = self._id("draft")
+        stored, _ = await self._deps.history.append(
+            Message(
+                message_id=draft_id,
+                thread_id=self._thread.thread_id,
+                role="assistant",
+                content=completion.reply.reply,
+                agent_name=self._deps.config.agent_name,
+                provider=PROVIDER,
+                metadata={
+                    **self._metadata(completion),
+                    "confidence": completion.reply.confidence,
+                    "approval_reason": reason,
+                    "draft_attempt": self._draft_attempt,
+                },
+                status="pending_approval",
+                visible_to_user=False,
+                in_reply_to=self._user_message_id,
+            )
+        )
+        request_id = self._id("approval")
+        await self._deps.requests.add(
+            PendingRequest(
+                request_id=request_id,
+                kind="approval",
+                thread_id=self._thread.thread_id,
+                user_message_id=self._user_message_id,
+                draft_message_id=draft_id,
+            )
+        )
+        return [
+            ToolHumanRequested.caused_by(
+                self._cause,
+                purpose="tool.human_requested:approval",
+                request_id=request_id,
+                kind="approval",
+                message_id=self._user_message_id,
+                reason=reason,
+                draft_message_id=draft_id,
+                draft_text=stored.text,
+                confidence=completion.reply.confidence,
+                department=self._thread.department,
+                user_tier=self._thread.user_tier,
+            )
+        ]
+
+    async def hand_off(
+        self,
+        *,
+        reason: str,
+        detail: str | None = None,
+        suggestion: str | None = None,
+        confidence: float | None = None,
+    ) -> list[Event]:
+        """Give the thread to people: it becomes human-owned and an escalation is queued."""
+        events: list[Event] = []
+        previous = await self._deps.history.set_owner(self._thread.thread_id, "human", None)
+        if previous != "human":
+            events.append(
+                ThreadAssigned.caused_by(
+                    self._cause,
+                    purpose="thread.assigned:handoff",
+                    owner="human",
+                    previous_owner=previous,
+                    reason=reason[:1000],
+                )
+            )
+        request_id = self._id("escalation")
+        await self._deps.requests.add(
+            PendingRequest(
+                request_id=request_id,
+                kind="escalation",
+                thread_id=self._thread.thread_id,
+                user_message_id=self._user_message_id,
+            )
+        )
+        events.append(
+            ToolHumanRequested.caused_by(
+                self._cause,
+                purpose="tool.human_requested:escalation",
+                request_id=request_id,
+                kind="escalation",
+                message_id=self._user_message_id,
+                reason=reason[:1000],
+                context=detail[:8000] if detail else None,
+                suggestion=suggestion[:16_000] if suggestion else None,
+                confidence=confidence,
+                department=self._thread.department,
+                user_tier=self._thread.user_tier,
+            )
+        )
+        return events
+
+
+def message_sent(cause: Event, thread: Thread, message: Message) -> MessageSent:
+    """``message.sent`` for a stored message; its id derives from the message, so one
+    message is never announced under two event ids."""
+    return MessageSent.caused_by(
+        cause,
+        event_id=derive_id(message.message_id, "message.sent"),
+        message_id=message.message_id,
+        in_reply_to=message.in_reply_to,
+        text=message.text,
+        user_id=thread.user_id,
+        channel=thread.channel,
+        agent_name=message.agent_name or "Baton AI",
+        provider=message.provider or PROVIDER,
+    )

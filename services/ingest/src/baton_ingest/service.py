@@ -1,0 +1,128 @@
+"""Ingest's use cases: create threads, accept user messages, recover unpublished ones."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from baton_contracts import MessageReceived, MessageSubmitted, utc_now
+from baton_runtime.history import Message, MongoHistory, Thread
+from baton_runtime.kafka import EventPublisher
+
+from .domain import (
+    IdempotencyConflictError,
+    Submission,
+    UnknownThreadError,
+    check_text,
+    message_id_for,
+    received_event,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: uuid.UUID
+    created: bool
+
+
+class Ingest:
+    def __init__(
+        self, *, history: MongoHistory, publisher: EventPublisher, max_text_length: int
+    ) -> None:
+        self._history = history
+        self._publisher = publisher
+        self._max_text_length = max_text_length
+
+    async def create_thread(
+        self,
+        *,
+        user_id: str,
+        channel: str | None,
+        department: str | None,
+        metadata: dict[str, str],
+    ) -> Thread:
+        thread, _ = await self._history.create_thread(
+            uuid.uuid4().hex,
+            user_id=user_id,
+            channel=channel,
+            department=department,
+            metadata=metadata,
+        )
+        return thread
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        thread = await self._history.get_thread(thread_id)
+        if thread is None:
+            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
+        return thread
+
+    async def submit(
+        self, submission: Submission, *, cause: MessageSubmitted | None = None
+    ) -> Accepted:
+        """Store the message, then publish ``message.received``.
+
+        The message is stored first with ``published: false``; if the process dies before
+        the publish completes, the recovery sweep publishes it later. A repeated submission
+        (same idempotency key, or the same Kafka event) finds the stored message and only
+        publishes again if that never completed.
+        """
+        check_text(submission.text, max_length=self._max_text_length)
+        thread = await self.get_thread(submission.thread_id)
+        fallback = uuid.uuid5(cause.event_id, "message") if cause else None
+        message_id = message_id_for(submission, fallback=fallback)
+        event = received_event(
+            thread,
+            submission,
+            message_id,
+            correlation_id=cause.correlation_id if cause else None,
+            causation_id=cause.event_id if cause else None,
+        )
+        message = Message(
+            message_id=message_id,
+            thread_id=thread.thread_id,
+            role="user",
+            content=submission.text,
+            agent_name=None,
+            provider="user",
+            metadata={"user_id": event.user_id, "channel": thread.channel, **submission.metadata},
+        )
+        stored, created = await self._history.append(
+            message, published=False, received_event=event.model_dump_json()
+        )
+        document = await self._history.get_message_document(message_id)
+        assert document is not None
+        if not created and stored.content != submission.text:
+            raise IdempotencyConflictError(
+                "this Idempotency-Key was already used for a different message"
+            )
+        if not document.get("published", True):
+            await self._publish(MessageReceived.model_validate_json(document["received_event"]))
+        return Accepted(message_id=message_id, created=created)
+
+    async def messages(self, thread_id: str, *, limit: int) -> list[Message]:
+        await self.get_thread(thread_id)
+        return await self._history.messages(thread_id, limit=limit, user_visible_only=True)
+
+    async def republish_pending(self, *, older_than: timedelta) -> int:
+        """Publish stored user messages whose ``message.received`` never went out."""
+        cutoff = utc_now() - older_than
+        cursor = (
+            self._history.messages_.find({"published": False, "created_at": {"$lt": cutoff}})
+            .sort([("created_at", 1)])
+            .limit(500)
+        )
+        count = 0
+        async for document in cursor:
+            await self._publish(MessageReceived.model_validate_json(document["received_event"]))
+            count += 1
+        if count:
+            log.info("recovery sweep published %d stored message(s)", count)
+        return count
+
+    async def _publish(self, event: MessageReceived) -> None:
+        await self._publisher.publish([event])
+        await self._history.update_message(event.message_id, {"published": True})

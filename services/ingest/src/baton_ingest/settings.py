@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from baton_contracts import MAX_TEXT_LENGTH
+from baton_runtime.settings import KafkaSettings, MongoSettings
+
+
+class Settings(BaseSettings):
+    """Ingest settings (``INGEST_*``; Kafka and MongoDB from ``KAFKA_*`` / ``MONGODB_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    max_text_length: int = Field(default=4000, ge=1, le=MAX_TEXT_LENGTH)
+    recovery_interval_s: float = Field(
+        default=5.0, gt=0, description="How often stored-but-unpublished messages are swept."
+    )
+    recovery_grace_s: float = Field(
+        default=10.0, ge=0, description="Age a message must reach before the sweep takes it."
+    )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongo: MongoSettings = Field(default_factory=MongoSettings)

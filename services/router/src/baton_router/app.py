@@ -1,0 +1,85 @@
+"""The router's composition root."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import openai
+from fastapi import FastAPI
+
+from baton_contracts import MessageReceived, topics
+from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
+from baton_runtime.history import MongoHistory
+from baton_runtime.kafka import KafkaEventPublisher, build_broker, ensure_topics
+from baton_runtime.mongo import connect_mongo, database
+from baton_runtime.service import health_router, kafka_check, metrics_router, mongo_check
+
+from .classifier import Classifier, LlmClassifier
+from .handlers import RouterDeps, on_message_received
+from .settings import Settings
+from .store import RouterStore
+
+SERVICE = "baton-router"
+
+
+def build_classifier(settings: Settings) -> Classifier | None:
+    if not settings.classifier_enabled:
+        return None
+    client = openai.AsyncOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unset",
+        timeout=settings.classifier_timeout_s,
+        max_retries=1,
+    )
+    return LlmClassifier(client, model=settings.classifier_model)
+
+
+def create_app(
+    settings: Settings | None = None, *, classifier: Classifier | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    broker = build_broker(settings.kafka, client_id=SERVICE)
+    mongo = connect_mongo(settings.mongo, app_name=SERVICE)
+    db = database(mongo, settings.mongo)
+    history = MongoHistory(db)
+    store = RouterStore(db)
+    publisher = KafkaEventPublisher(broker, settings.kafka)
+    deps = RouterDeps(
+        history=history,
+        store=store,
+        rules=settings.rule_set().rules,
+        classifier=classifier or build_classifier(settings),
+        limits=settings.limits(),
+        min_confidence=settings.classifier_min_confidence,
+    )
+    subscribe(
+        broker,
+        settings.kafka,
+        topic=topics.MESSAGE_RECEIVED,
+        group=SERVICE,
+        event_type=MessageReceived,
+        handler=functools.partial(on_message_received, deps=deps),
+        runner=EventRunner(
+            publisher=publisher, dead_letters=KafkaDeadLetters(broker, service=SERVICE)
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.ensure_indexes()
+        await ensure_topics(
+            settings.kafka, (topics.MESSAGE_RECEIVED, topics.ROUTE_DECIDED, topics.THREAD_ASSIGNED)
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await mongo.close()
+
+    app = FastAPI(title="Baton router", lifespan=lifespan)
+    app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
+    app.include_router(metrics_router())
+    return app

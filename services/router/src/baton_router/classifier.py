@@ -1,0 +1,71 @@
+"""The optional LLM classifier: asks a model who should answer, as structured output."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import openai
+from openai.types.shared_params import ResponseFormatJSONSchema
+from pydantic import ValidationError
+
+from .policy import Classification, RoutedMessage
+
+SCHEMA_NAME = "route_classification"
+SYSTEM_PROMPT = (
+    "You route customer support messages. Decide whether the AI assistant can answer "
+    "(handler 'ai') or a human support agent must (handler 'human'): for example the user "
+    "insists on a person, is very upset, threatens legal action, or the request needs "
+    "judgement or authority an assistant lacks. Give a short reason and your confidence."
+)
+RESPONSE_FORMAT: ResponseFormatJSONSchema = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": SCHEMA_NAME,
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "handler": {"type": "string", "enum": ["ai", "human"]},
+                "reason": {"type": "string"},
+                "confidence": {"type": "number"},
+            },
+            "required": ["handler", "reason", "confidence"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+class ClassifierError(Exception):
+    pass
+
+
+class Classifier(Protocol):
+    async def classify(self, message: RoutedMessage) -> Classification: ...
+
+
+class LlmClassifier:
+    def __init__(self, client: openai.AsyncOpenAI, *, model: str) -> None:
+        self._client = client
+        self._model = model
+
+    async def classify(self, message: RoutedMessage) -> Classification:
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self._model,
+                messages=[
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": message.text},
+                ],
+                response_format=RESPONSE_FORMAT,
+                temperature=0,
+            )
+        except openai.OpenAIError as exc:
+            raise ClassifierError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        content = completion.choices[0].message.content if completion.choices else None
+        if not content:
+            raise ClassifierError("the model returned no classification")
+        try:
+            return Classification.model_validate_json(content)
+        except ValidationError as exc:
+            raise ClassifierError(f"invalid classification: {exc.error_count()} error(s)") from exc

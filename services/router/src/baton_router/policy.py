@@ -1,0 +1,217 @@
+"""Routing decisions, free of I/O: who answers a user message, and why.
+
+Strategies apply in a fixed order, first match wins:
+
+1. ``owner_flag``: a thread a human owns stays with humans, whatever the message says.
+2. ``rule``: configured rules (phrases, patterns, user tier, department).
+3. ``classifier``: an optional LLM classifier's ``{handler, reason, confidence}``.
+4. ``default``: the AI answers.
+
+An escalation that would exceed the per-user or per-thread limit is overridden: the AI
+keeps the conversation (strategy ``rate_limited``) and the reason says which limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from baton_contracts import Handler, RouteStrategy
+
+HUMAN_PHRASES = (
+    "talk to a human",
+    "speak to a human",
+    "talk to a person",
+    "speak to a person",
+    "real person",
+    "human agent",
+    "talk to an agent",
+    "speak to an agent",
+    "customer service representative",
+)
+
+
+class Rule(BaseModel):
+    """One routing rule. All conditions given must hold; an empty rule never matches."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    handler: Handler = "human"
+    phrases: tuple[str, ...] = Field(
+        default=(), description="Matches when the message contains any phrase (any case)."
+    )
+    pattern: str | None = Field(
+        default=None, description="A regular expression searched in the message."
+    )
+    user_tiers: tuple[str, ...] = Field(default=(), description="Matches these user tiers.")
+    departments: tuple[str, ...] = Field(default=(), description="Matches these departments.")
+    reason: str | None = Field(default=None, description="Reason given in the decision.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {value!r} is not a valid regular expression: {exc}"
+                ) from None
+        return value
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str] | None:
+        return re.compile(self.pattern) if self.pattern else None
+
+    def matches(self, message: RoutedMessage) -> bool:
+        if not (self.phrases or self._regex or self.user_tiers or self.departments):
+            return False
+        text = message.text.casefold()
+        if self.phrases and not any(p.casefold() in text for p in self.phrases):
+            return False
+        if self._regex is not None and not self._regex.search(message.text):
+            return False
+        if self.user_tiers and (message.user_tier or "").casefold() not in {
+            t.casefold() for t in self.user_tiers
+        }:
+            return False
+        return not (
+            self.departments
+            and (message.department or "").casefold()
+            not in {d.casefold() for d in self.departments}
+        )
+
+    def describe(self) -> str:
+        return self.reason or f"rule {self.name!r} matched"
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rules: tuple[Rule, ...] = ()
+
+
+DEFAULT_RULES = RuleSet(
+    rules=(
+        Rule(name="asks-for-human", phrases=HUMAN_PHRASES, reason="the user asked for a person"),
+        Rule(
+            name="legal-threat",
+            pattern=r"(?i)\b(lawyer|attorney|lawsuit|sue|legal action|court)\b",
+            reason="the message mentions legal action",
+        ),
+        Rule(name="vip-tier", user_tiers=("vip",), reason="VIP customers are served by people"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class RoutedMessage:
+    text: str
+    user_id: str | None
+    department: str | None
+    user_tier: str | None
+
+
+class Classification(BaseModel):
+    """The LLM classifier's structured output."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    handler: Handler
+    reason: str = Field(max_length=1000)
+    confidence: float = Field(ge=0, le=1)
+
+
+@dataclass(frozen=True)
+class EscalationLimits:
+    per_user: int
+    per_thread: int
+    window_s: int
+
+
+@dataclass(frozen=True)
+class RecentEscalations:
+    by_user: int
+    in_thread: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    handler: Handler
+    strategy: RouteStrategy
+    reason: str
+    confidence: float | None = None
+
+    @property
+    def escalates(self) -> bool:
+        """True for a new escalation (counted for rate limiting), not for an owned thread."""
+        return self.handler == "human" and self.strategy in ("rule", "classifier")
+
+
+ClassifierOutcome = Classification | str | None
+"""A classification, an error description (the classifier failed), or None (not asked)."""
+
+
+def first_matching_rule(rules: Sequence[Rule], message: RoutedMessage) -> Rule | None:
+    return next((rule for rule in rules if rule.matches(message)), None)
+
+
+def decide(
+    *,
+    owner: Literal["ai", "human"],
+    message: RoutedMessage,
+    rules: Sequence[Rule],
+    classifier: ClassifierOutcome,
+    min_confidence: float,
+) -> Decision:
+    """Who answers ``message``, before rate limiting (see :func:`apply_limits`)."""
+    if owner == "human":
+        return Decision("human", "owner_flag", "a human owns this thread")
+    rule = first_matching_rule(rules, message)
+    if rule is not None:
+        return Decision(rule.handler, "rule", f"{rule.name}: {rule.describe()}")
+    if isinstance(classifier, Classification):
+        if classifier.confidence >= min_confidence:
+            return Decision(
+                classifier.handler, "classifier", classifier.reason, classifier.confidence
+            )
+        return Decision(
+            "ai",
+            "default",
+            f"classifier unsure ({classifier.confidence:.2f} < {min_confidence:.2f}): "
+            f"{classifier.reason}",
+            classifier.confidence,
+        )
+    if isinstance(classifier, str):
+        return Decision("ai", "default", f"classifier failed, default applies: {classifier}")
+    return Decision("ai", "default", "no rule matched")
+
+
+def apply_limits(
+    decision: Decision, recent: RecentEscalations, limits: EscalationLimits
+) -> Decision:
+    """Keep the AI on the conversation when this escalation would pass a limit."""
+    if not decision.escalates:
+        return decision
+    window = f"{limits.window_s // 60} min" if limits.window_s >= 60 else f"{limits.window_s} s"
+    if recent.by_user >= limits.per_user:
+        return Decision(
+            "ai",
+            "rate_limited",
+            f"escalation limit reached: {recent.by_user} for this user in {window} "
+            f"(limit {limits.per_user}); would have escalated because {decision.reason}",
+        )
+    if recent.in_thread >= limits.per_thread:
+        return Decision(
+            "ai",
+            "rate_limited",
+            f"escalation limit reached: {recent.in_thread} in this thread in {window} "
+            f"(limit {limits.per_thread}); would have escalated because {decision.reason}",
+        )
+    return decision

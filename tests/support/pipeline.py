@@ -1,0 +1,120 @@
+"""The conversation pipeline for tests: each service its own app and broker connection,
+served on loopback ports against the session's Kafka and MongoDB."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from baton_scripted_model.app import create_app as create_scripted_model
+from baton_scripted_model.settings import ScriptedModelSettings
+from faststream.kafka import KafkaBroker
+
+from baton_ai_responder.app import create_app as create_ai_responder
+from baton_ai_responder.settings import Settings as AiSettings
+from baton_contracts import Event, HumanAgent, topics
+from baton_ingest.app import create_app as create_ingest
+from baton_ingest.settings import Settings as IngestSettings
+from baton_router.app import create_app as create_router
+from baton_router.settings import Settings as RouterSettings
+from baton_runtime.kafka import KafkaEventPublisher, build_broker
+from baton_runtime.settings import KafkaSettings, MongoSettings
+
+from .recorder import Recorder, record_topics
+from .serving import serving
+
+AGENT = HumanAgent(agent_id="agent-alex", name="Alex", department="support")
+WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
+
+
+@dataclass
+class Pipeline:
+    kafka: KafkaSettings
+    mongo: MongoSettings
+    ingest: httpx.AsyncClient
+    model: httpx.AsyncClient
+    recorder: Recorder
+    producer: KafkaBroker
+    urls: Mapping[str, str]
+
+    async def publish(self, *events: Event) -> None:
+        await KafkaEventPublisher(self.producer, self.kafka).publish(events)
+
+    async def publish_raw(self, topic: str, value: bytes, *, key: bytes | None = None) -> None:
+        await self.producer.publish(value, self.kafka.topic(topic), key=key)
+
+    async def script(self, *rules: Mapping[str, Any]) -> None:
+        response = await self.model.post("/_script", json=list(rules))
+        response.raise_for_status()
+
+    async def new_thread(self, **fields: Any) -> str:
+        body = {"user_id": f"user-{uuid.uuid4().hex[:8]}", "channel": "web", **fields}
+        response = await self.ingest.post("/v1/threads", json=body)
+        assert response.status_code == 201, response.text
+        thread_id: str = response.json()["thread_id"]
+        return thread_id
+
+    async def say(self, thread_id: str, text: str, **fields: Any) -> uuid.UUID:
+        headers = {}
+        if "idempotency_key" in fields:
+            headers["Idempotency-Key"] = fields.pop("idempotency_key")
+        response = await self.ingest.post(
+            f"/v1/threads/{thread_id}/messages", json={"text": text, **fields}, headers=headers
+        )
+        assert response.status_code == 202, response.text
+        return uuid.UUID(response.json()["message_id"])
+
+
+def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str) -> dict[str, Any]:
+    return {
+        "ingest": IngestSettings(
+            kafka=kafka, mongo=mongo, recovery_interval_s=0.5, recovery_grace_s=1.0
+        ),
+        "router": RouterSettings(
+            kafka=kafka,
+            mongo=mongo,
+            classifier_enabled=True,
+            openai_base_url=f"{model_url}/v1",
+            openai_api_key="test-key",
+            escalation_limit_per_user=2,
+        ),
+        "ai": AiSettings(
+            kafka=kafka,
+            mongo=mongo,
+            openai_base_url=f"{model_url}/v1",
+            openai_api_key="test-key",
+            llm_timeout_s=2.0,
+            llm_backoff_s=0.05,
+            review_token_threshold=1500,
+        ),
+    }
+
+
+@asynccontextmanager
+async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncIterator[Pipeline]:
+    async with AsyncExitStack() as stack:
+        model_url = await stack.enter_async_context(
+            serving(create_scripted_model(ScriptedModelSettings()))
+        )
+        settings = service_settings(kafka, mongo, model_url)
+        urls = {
+            "model": model_url,
+            "ingest": await stack.enter_async_context(serving(create_ingest(settings["ingest"]))),
+            "router": await stack.enter_async_context(serving(create_router(settings["router"]))),
+            "ai-responder": await stack.enter_async_context(
+                serving(create_ai_responder(settings["ai"]))
+            ),
+        }
+        recorder = await stack.enter_async_context(record_topics(kafka, *WATCHED))
+        producer = build_broker(kafka, client_id="test-gateway")
+        await stack.enter_async_context(producer)
+        await producer.start()
+        ingest = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=urls["ingest"], timeout=10)
+        )
+        model = await stack.enter_async_context(httpx.AsyncClient(base_url=model_url, timeout=10))
+        yield Pipeline(kafka, mongo, ingest, model, recorder, producer, urls)
