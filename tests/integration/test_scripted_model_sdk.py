@@ -17,13 +17,14 @@ import httpx
 import openai
 import pytest
 import uvicorn
-from baton_scripted_model import ScriptedModelSettings, create_app
 from openai.types.chat import (
     ChatCompletionMessageFunctionToolCall,
     ChatCompletionMessageParam,
     ChatCompletionToolParam,
 )
 from pydantic import BaseModel
+
+from baton_scripted_model import ScriptedModelSettings, create_app
 
 MODEL = "gpt-4o-mini"
 

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from baton_scripted_model.app import create_app as create_scripted_model
-from baton_scripted_model.settings import ScriptedModelSettings
 from faststream.kafka import KafkaBroker
 
 from baton_ai_responder.app import create_app as create_ai_responder
@@ -23,6 +21,8 @@ from baton_router.app import create_app as create_router
 from baton_router.settings import Settings as RouterSettings
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_scripted_model.app import create_app as create_scripted_model
+from baton_scripted_model.settings import ScriptedModelSettings
 
 from .recorder import Recorder, record_topics
 from .serving import serving

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+
 from baton_scripted_model import Conversation, ScriptedModelSettings, create_app
 from baton_scripted_model.protocol import ChatCompletionRequest
-from fastapi.testclient import TestClient
 
 ASK_HUMAN_TOOL: dict[str, Any] = {
     "type": "function",

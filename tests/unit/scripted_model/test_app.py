@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from fastapi.testclient import TestClient
+
 from baton_scripted_model import ScriptedModelSettings, ScriptError, create_app
 from baton_scripted_model.__main__ import main
-from fastapi.testclient import TestClient
 
 from .conftest import ASK_HUMAN_TOOL, REPLY_FORMAT, asked_then_answered, request, user
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from baton_scripted_model import Conversation, Script
 from baton_scripted_model.conversation import Text, ToolCalls
 from baton_scripted_model.defaults import FOLLOW_UP

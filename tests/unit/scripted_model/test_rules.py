@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from baton_scripted_model import Conversation, Script, ScriptError, parse_rules
 from baton_scripted_model.conversation import Failure, Stall, Text, ToolCalls
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from baton_scripted_model.schemas import conform, fits, minimal_instance
 
 NESTED: dict[str, Any] = {

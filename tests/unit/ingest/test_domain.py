@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from baton_ingest.domain import (
+    EmptyTextError,
+    Submission,
+    TextTooLongError,
+    check_text,
+    message_id_for,
+    received_event,
+)
+from baton_runtime.history import Thread
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+THREAD = Thread("t1", "u1", "web", "billing", "vip", "ai", None, "open", {}, NOW, NOW)
+
+
+def test_text_limits() -> None:
+    check_text("hi", max_length=2)
+    with pytest.raises(EmptyTextError):
+        check_text(" \n ", max_length=10)
+    with pytest.raises(TextTooLongError, match="has 3 characters; the limit is 2"):
+        check_text("abc", max_length=2)
+
+
+def test_idempotency_key_gives_a_stable_message_id_per_thread() -> None:
+    a = Submission(thread_id="t1", text="x", idempotency_key="k")
+    assert message_id_for(a) == message_id_for(
+        Submission(thread_id="t1", text="y", idempotency_key="k")
+    )
+    assert message_id_for(a) != message_id_for(
+        Submission(thread_id="t2", text="x", idempotency_key="k")
+    )
+    assert message_id_for(Submission(thread_id="t1", text="x")) != message_id_for(
+        Submission(thread_id="t1", text="x")
+    )
+    fallback = uuid.uuid4()
+    assert message_id_for(Submission(thread_id="t1", text="x"), fallback=fallback) == fallback
+
+
+def test_received_event_is_stable_for_one_message() -> None:
+    message_id = uuid.uuid4()
+    first = received_event(THREAD, Submission(thread_id="t1", text="hi"), message_id)
+    again = received_event(THREAD, Submission(thread_id="t1", text="hi"), message_id)
+    assert first.event_id == again.event_id
+    assert (first.department, first.user_tier, first.user_id) == ("billing", "vip", "u1")

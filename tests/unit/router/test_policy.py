@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from baton_router.policy import (
+    DEFAULT_RULES,
+    Classification,
+    Decision,
+    EscalationLimits,
+    RecentEscalations,
+    RoutedMessage,
+    Rule,
+    RuleSet,
+    apply_limits,
+    decide,
+)
+from baton_router.settings import Settings
+
+RULES = DEFAULT_RULES.rules
+LIMITS = EscalationLimits(per_user=2, per_thread=1, window_s=3600)
+
+
+def message(
+    text: str = "hello", *, tier: str | None = None, department: str | None = None
+) -> RoutedMessage:
+    return RoutedMessage(text=text, user_id="u1", department=department, user_tier=tier)
+
+
+def test_owner_flag_wins_over_everything() -> None:
+    decision = decide(
+        owner="human",
+        message=message("talk to a human"),
+        rules=RULES,
+        classifier=Classification(handler="ai", reason="easy", confidence=1),
+        min_confidence=0.5,
+    )
+    assert (decision.handler, decision.strategy) == ("human", "owner_flag")
+    assert not decision.escalates
+
+
+@pytest.mark.parametrize(
+    ("text", "tier", "rule"),
+    [
+        ("Can I TALK TO A HUMAN please", None, "asks-for-human"),
+        ("my lawyer will hear about this", None, "legal-threat"),
+        ("I will sue you", None, "legal-threat"),
+        ("where is my parcel", "VIP", "vip-tier"),
+    ],
+)
+def test_default_rules(text: str, tier: str | None, rule: str) -> None:
+    decision = decide(
+        owner="ai",
+        message=message(text, tier=tier),
+        rules=RULES,
+        classifier=None,
+        min_confidence=0.5,
+    )
+    assert (decision.handler, decision.strategy) == ("human", "rule")
+    assert decision.reason.startswith(f"{rule}:")
+    assert decision.escalates
+
+
+def test_words_inside_other_words_do_not_trigger_the_legal_rule() -> None:
+    decision = decide(
+        owner="ai",
+        message=message("my suede shoes"),
+        rules=RULES,
+        classifier=None,
+        min_confidence=0.5,
+    )
+    assert decision.strategy == "default"
+
+
+def test_rule_conditions_all_apply() -> None:
+    rule = Rule(name="billing-dispute", pattern=r"(?i)chargeback", departments=("billing",))
+    assert rule.matches(message("a chargeback", department="Billing"))
+    assert not rule.matches(message("a chargeback", department="sales"))
+    assert not rule.matches(message("hello", department="billing"))
+    assert not Rule(name="empty").matches(message("anything"))
+
+
+def test_invalid_pattern_is_refused_when_loading() -> None:
+    with pytest.raises(ValidationError, match="not a valid regular expression"):
+        Rule(name="bad", pattern="(unclosed")
+
+
+def test_classifier_decides_when_confident() -> None:
+    decision = decide(
+        owner="ai",
+        message=message("meh"),
+        rules=RULES,
+        classifier=Classification(handler="human", reason="angry", confidence=0.8),
+        min_confidence=0.6,
+    )
+    assert decision == Decision("human", "classifier", "angry", 0.8)
+
+
+def test_unsure_classifier_leaves_the_default() -> None:
+    decision = decide(
+        owner="ai",
+        message=message("meh"),
+        rules=RULES,
+        classifier=Classification(handler="human", reason="maybe", confidence=0.4),
+        min_confidence=0.6,
+    )
+    assert (decision.handler, decision.strategy) == ("ai", "default")
+    assert "unsure" in decision.reason
+
+
+def test_classifier_failure_falls_back_and_says_so() -> None:
+    decision = decide(
+        owner="ai", message=message("meh"), rules=RULES, classifier="timeout", min_confidence=0.6
+    )
+    assert (decision.handler, decision.strategy) == ("ai", "default")
+    assert decision.reason == "classifier failed, default applies: timeout"
+
+
+def test_escalation_limits() -> None:
+    escalation = Decision("human", "rule", "asks-for-human: x")
+    assert apply_limits(escalation, RecentEscalations(1, 0), LIMITS) == escalation
+    per_user = apply_limits(escalation, RecentEscalations(2, 0), LIMITS)
+    assert (per_user.handler, per_user.strategy) == ("ai", "rate_limited")
+    assert "for this user in 60 min (limit 2)" in per_user.reason
+    per_thread = apply_limits(escalation, RecentEscalations(0, 1), LIMITS)
+    assert "in this thread" in per_thread.reason
+    owned = Decision("human", "owner_flag", "owned")
+    assert apply_limits(owned, RecentEscalations(99, 99), LIMITS) == owned
+
+
+def test_rules_load_from_a_file_or_the_environment(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "rules.yaml"  # type: ignore[operator]
+    path.write_text("rules:\n  - name: refunds\n    phrases: [refund]\n    reason: money\n")
+    assert Settings(rules_file=path).rule_set() == RuleSet(
+        rules=(Rule(name="refunds", phrases=("refund",), reason="money"),)
+    )
+    inline = json.dumps({"rules": [{"name": "x", "user_tiers": ["gold"], "handler": "human"}]})
+    assert Settings(rules=inline, rules_file=path).rule_set().rules[0].name == "x"
+    assert Settings().rule_set() == DEFAULT_RULES

@@ -1,0 +1,224 @@
+"""How the scripted model answers when no scripted rule matches: the offline demo's behaviour.
+
+It plays both of Baton's model roles: the router's classifier (structured output named
+``route_classification``) and the AI responder (answers a small FAQ, asks a human colleague
+through the ``ask_human`` tool otherwise, and continues once the human's answer comes back).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .conversation import Conversation, Decision, FunctionCallOut, Text, ToolCalls
+from .schemas import conform, minimal_instance
+
+CLASSIFIER_SCHEMA = "route_classification"
+REPLY_SCHEMA = "assistant_reply"
+ASK_HUMAN = "ask_human"
+
+COMPANY = "Baton Demo Shop"
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    key: str
+    pattern: re.Pattern[str]
+    answer: str
+
+
+def _faq(key: str, pattern: str, answer: str) -> FaqEntry:
+    return FaqEntry(key, re.compile(pattern, re.IGNORECASE), answer)
+
+
+# Order matters: the first entry whose pattern is found in the message answers it.
+FAQ: tuple[FaqEntry, ...] = (
+    _faq(
+        "opening_hours",
+        r"\b(opening|business|office|store|support) hours\b|\bwhen (are|do) you (open|close)"
+        r"|\bopen(ed)? (on|at|today|tomorrow|until|now)\b|\byour hours\b",
+        f"{COMPANY} is open Monday to Friday 9:00-18:00 and Saturday 10:00-14:00 (CET). "
+        "Our online shop and this chat are available around the clock.",
+    ),
+    _faq(
+        "shipping",
+        r"\b(ship|shipping|shipped|delivery|deliver|delivered|dispatch\w*|arrive|courier)\b",
+        "Standard shipping takes 3-5 business days and express 1-2. Orders placed before "
+        "14:00 leave our warehouse the same day, and you get a tracking link by email.",
+    ),
+    _faq(
+        "returns",
+        r"\b(return|returns|returning|refund\w*|exchange|money back)\b",
+        "You can return any unused item within 30 days for a full refund: start the return "
+        "under 'My orders' and print the free label. Refunds reach your account 5-7 business "
+        "days after the parcel arrives.",
+    ),
+    _faq(
+        "password_reset",
+        r"\b(password|log ?in|sign ?in|locked out|can'?t access my account)\b",
+        "To reset your password, choose 'Forgot password?' on the sign-in page and follow the "
+        "link we email you; it is valid for 30 minutes. Check your spam folder if it does "
+        "not arrive.",
+    ),
+    _faq(
+        "payment_methods",
+        r"\b(pay|payment|payments|credit card|debit card|paypal|invoice|klarna)\b",
+        "We accept Visa, Mastercard, American Express, PayPal and Klarna. Business customers "
+        "can also pay by invoice within 14 days.",
+    ),
+    _faq(
+        "contact",
+        r"\b(contact|phone|telephone|e-?mail address|email you|call you|postal address)\b",
+        f"You can reach {COMPANY} at support@baton-demo.example or +1 555 0100 "
+        "(Monday to Friday 9:00-18:00 CET), or right here in this chat.",
+    ),
+    _faq(
+        "greeting",
+        r"^\s*(hi|hello|hey|hallo|good (morning|afternoon|evening))\b[\s!.,]*(there)?[\s!.,]*$",
+        f"Hello! I'm the {COMPANY} assistant. I can help with orders, shipping, returns, "
+        "payments and your account. What can I do for you?",
+    ),
+)
+
+# A person, or trouble only a person should handle.
+_WANTS_PERSON = re.compile(
+    r"\b(human|person|agent|manager|supervisor|representative|operator|someone real"
+    r"|real (person|someone|human)|talk to (somebody|someone))\b",
+    re.IGNORECASE,
+)
+_LEGAL = re.compile(r"\b(lawyer|attorney|legal|lawsuit|sue|suing|court)\b", re.IGNORECASE)
+
+FOLLOW_UP = (
+    "Thanks for your message. I can't answer that one myself, so a colleague from the "
+    f"{COMPANY} team will follow up with you here shortly."
+)
+
+
+def find_faq(text: str) -> FaqEntry | None:
+    """The FAQ entry that answers ``text``, if any."""
+    for entry in FAQ:
+        if entry.pattern.search(text):
+            return entry
+    return None
+
+
+def default_decision(conversation: Conversation, new_call_id: Callable[[], str]) -> Decision:
+    """The built-in answer to ``conversation``."""
+    if conversation.schema_name == CLASSIFIER_SCHEMA:
+        return _classify(conversation)
+
+    forced = conversation.forced_tool or (
+        _first_tool(conversation) if conversation.tool_required else None
+    )
+    if forced is not None:
+        return _call(conversation, forced, new_call_id, rule="default:forced_tool")
+
+    if conversation.last_is_tool_result:
+        answer = (conversation.tool_result or "").strip()
+        return _reply(
+            conversation,
+            f"Thanks for waiting — {answer}",
+            confidence=0.85,
+            requires_human=False,
+            reason="Answered with the information a colleague provided.",
+            rule="default:tool_result",
+        )
+
+    entry = find_faq(conversation.last_user)
+    if entry is not None:
+        return _reply(
+            conversation,
+            entry.answer,
+            confidence=0.9,
+            requires_human=False,
+            reason=f"Answered from the FAQ ({entry.key}).",
+            rule=f"default:faq:{entry.key}",
+        )
+
+    if ASK_HUMAN in conversation.tools:
+        return _call(conversation, ASK_HUMAN, new_call_id, rule="default:ask_human")
+
+    return _reply(
+        conversation,
+        FOLLOW_UP,
+        confidence=0.3,
+        requires_human=True,
+        reason="The question is not covered by the FAQ and no colleague could be asked.",
+        rule="default:follow_up",
+    )
+
+
+def _classify(conversation: Conversation) -> Decision:
+    text = conversation.last_user
+    if _LEGAL.search(text):
+        verdict: dict[str, Any] = {
+            "handler": "human",
+            "reason": "The customer mentions legal action; a person should handle it.",
+            "confidence": 0.95,
+        }
+    elif _WANTS_PERSON.search(text):
+        verdict = {
+            "handler": "human",
+            "reason": "The customer asks to talk to a person.",
+            "confidence": 0.9,
+        }
+    else:
+        verdict = {
+            "handler": "ai",
+            "reason": "A routine question the assistant can answer.",
+            "confidence": 0.8,
+        }
+    content = conform(verdict, conversation.json_schema)
+    return Decision(Text(json.dumps(content, ensure_ascii=False)), rule="default:classifier")
+
+
+def _first_tool(conversation: Conversation) -> str | None:
+    if ASK_HUMAN in conversation.tools:
+        return ASK_HUMAN
+    return next(iter(conversation.tools), None)
+
+
+def _call(
+    conversation: Conversation, name: str, new_call_id: Callable[[], str], *, rule: str
+) -> Decision:
+    if name == ASK_HUMAN:
+        message = conversation.last_user.strip()
+        arguments: Any = {
+            "question": f'A customer asks: "{message}". What should I tell them?',
+            "context": message,
+        }
+        arguments = conform(arguments, conversation.tools.get(name))
+    else:
+        arguments = minimal_instance(conversation.tools.get(name) or {"type": "object"})
+    call = FunctionCallOut(new_call_id(), name, json.dumps(arguments, ensure_ascii=False))
+    return Decision(ToolCalls((call,)), rule=rule)
+
+
+def _reply(
+    conversation: Conversation,
+    text: str,
+    *,
+    confidence: float,
+    requires_human: bool,
+    reason: str,
+    rule: str,
+) -> Decision:
+    structured = {
+        "reply": text,
+        "confidence": confidence,
+        "requires_human": requires_human,
+        "reason": reason,
+    }
+    if conversation.schema_name == REPLY_SCHEMA:
+        content = json.dumps(conform(structured, conversation.json_schema), ensure_ascii=False)
+    elif conversation.schema_name is not None:
+        rule = "default:schema_instance"
+        content = json.dumps(minimal_instance(conversation.json_schema or {}), ensure_ascii=False)
+    elif conversation.response_format == "json_object":
+        content = json.dumps(structured, ensure_ascii=False)
+    else:
+        content = text
+    return Decision(Text(content), rule=rule)
