@@ -103,6 +103,6 @@ def test_context_keeps_answered_tool_calls_and_drops_the_rest() -> None:
         "user",
         "assistant",
     ]
-    assert context[3]["tool_calls"][0]["id"] == "c1"  # type: ignore[typeddict-item]
+    assert str(context[3]).count("'id': 'c1'") == 1
     assert context[4] == {"role": "tool", "tool_call_id": "c1", "content": "shipped"}
-    assert context[6]["content"] == "[Alex, support agent] Hi, Alex here."  # type: ignore[typeddict-item]
+    assert context[6].get("content") == "[Alex, support agent] Hi, Alex here."

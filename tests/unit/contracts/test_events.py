@@ -24,6 +24,8 @@ from baton_contracts import (
     MessageSubmitted,
     RouteDecided,
     ThreadAssigned,
+    TicketLeaseExpired,
+    TicketSlaBreached,
     ToolHumanRequested,
     decode,
     derive_id,
@@ -113,6 +115,26 @@ def samples() -> list[Event]:
         ),
         ThreadAssigned.caused_by(
             CAUSE, owner="human", previous_owner="ai", agent_id="a-1", reason="claimed"
+        ),
+        TicketLeaseExpired.caused_by(
+            CAUSE,
+            ticket_id="tk-4",
+            kind="conversation",
+            agent=AGENT,
+            claimed_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+            lease_expired_at=datetime(2026, 1, 1, 12, 10, tzinfo=UTC),
+            department="billing",
+        ),
+        TicketSlaBreached.caused_by(
+            CAUSE,
+            ticket_id="tk-5",
+            kind="approval",
+            status="assigned",
+            priority=80,
+            department="billing",
+            created_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+            sla_due_at=datetime(2026, 1, 1, 12, 5, tzinfo=UTC),
+            agent=AGENT,
         ),
     ]
 

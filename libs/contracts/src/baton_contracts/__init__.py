@@ -19,6 +19,10 @@ from .events import (
     RouteDecided,
     RouteStrategy,
     ThreadAssigned,
+    TicketKind,
+    TicketLeaseExpired,
+    TicketSlaBreached,
+    TicketStatus,
     ToolHumanRequested,
 )
 
@@ -43,6 +47,10 @@ __all__ = [
     "RouteDecided",
     "RouteStrategy",
     "ThreadAssigned",
+    "TicketKind",
+    "TicketLeaseExpired",
+    "TicketSlaBreached",
+    "TicketStatus",
     "ToolHumanRequested",
     "decode",
     "derive_id",

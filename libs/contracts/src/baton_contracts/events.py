@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from ._envelope import Event, Model
 
@@ -25,6 +25,8 @@ Handler = Literal["ai", "human"]
 Owner = Literal["ai", "human"]
 RouteStrategy = Literal["owner_flag", "rule", "classifier", "default", "rate_limited"]
 HumanRequestKind = Literal["question", "escalation", "approval"]
+TicketKind = Literal["conversation", "question", "escalation", "approval"]
+TicketStatus = Literal["pending", "assigned", "resolved"]
 
 
 class HumanAgent(Model):
@@ -220,6 +222,40 @@ class ThreadAssigned(Event):
     reason: str = Field(max_length=1000, description="Why ownership changed.")
 
 
+class TicketLeaseExpired(Event):
+    """A claim on a queue ticket lapsed without activity; the ticket is back in the queue."""
+
+    type: Literal["ticket.lease_expired"] = Field(
+        default="ticket.lease_expired", description="Event type: always `ticket.lease_expired`."
+    )
+    ticket_id: str = Field(max_length=200, description="The ticket whose claim lapsed.")
+    kind: TicketKind = Field(description="What the ticket asks of a person.")
+    agent: HumanAgent = Field(description="The agent whose claim lapsed.")
+    claimed_at: AwareDatetime = Field(description="When that agent claimed the ticket.")
+    lease_expired_at: AwareDatetime = Field(
+        description="When the claim's lease ran out (the last activity plus the lease length)."
+    )
+    department: str | None = Field(default=None, max_length=100, description="Ticket department.")
+
+
+class TicketSlaBreached(Event):
+    """A queue ticket passed its SLA due time without a person responding."""
+
+    type: Literal["ticket.sla_breached"] = Field(
+        default="ticket.sla_breached", description="Event type: always `ticket.sla_breached`."
+    )
+    ticket_id: str = Field(max_length=200, description="The ticket that breached its SLA.")
+    kind: TicketKind = Field(description="What the ticket asks of a person.")
+    status: TicketStatus = Field(description="The ticket's status when the breach was noticed.")
+    priority: int = Field(description="The ticket's priority; higher is served first.")
+    department: str | None = Field(default=None, max_length=100, description="Ticket department.")
+    created_at: AwareDatetime = Field(description="When the ticket was opened.")
+    sla_due_at: AwareDatetime = Field(description="When a person should have responded by.")
+    agent: HumanAgent | None = Field(
+        default=None, description="The agent holding the ticket at the time, if any."
+    )
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     MessageSubmitted,
     MessageReceived,
@@ -230,5 +266,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DraftRejected,
     MessageSent,
     ThreadAssigned,
+    TicketLeaseExpired,
+    TicketSlaBreached,
 )
 """Every event type, in pipeline order."""

@@ -18,6 +18,8 @@ DRAFT_APPROVED: Final = "draft.approved"
 DRAFT_REJECTED: Final = "draft.rejected"
 MESSAGE_SENT: Final = "message.sent"
 THREAD_ASSIGNED: Final = "thread.assigned"
+TICKET_LEASE_EXPIRED: Final = "ticket.lease_expired"
+TICKET_SLA_BREACHED: Final = "ticket.sla_breached"
 
 ALL: Final = (
     MESSAGE_SUBMITTED,
@@ -29,6 +31,8 @@ ALL: Final = (
     DRAFT_REJECTED,
     MESSAGE_SENT,
     THREAD_ASSIGNED,
+    TICKET_LEASE_EXPIRED,
+    TICKET_SLA_BREACHED,
 )
 
 DLQ_SUFFIX: Final = ".dlq"

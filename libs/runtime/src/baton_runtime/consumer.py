@@ -34,6 +34,7 @@ from pymongo.errors import ConnectionFailure
 from baton_contracts import DecodeError, Event, decode, topics
 
 from .kafka import EventPublisher
+from .outputs import HandledEvents
 from .settings import KafkaSettings
 
 E = TypeVar("E", bound=Event)
@@ -123,11 +124,13 @@ class EventRunner:
         dead_letters: DeadLetters,
         policy: RetryPolicy | None = None,
         on_dead_letter: Callable[[Record, str], None] | None = None,
+        handled: HandledEvents | None = None,
     ) -> None:
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._policy = policy or RetryPolicy()
         self._on_dead_letter = on_dead_letter
+        self._handled = handled
 
     async def run(self, record: Record, event_type: type[E], handler: Handler[E]) -> None:
         try:
@@ -142,8 +145,7 @@ class EventRunner:
         while True:
             attempt += 1
             try:
-                produced = await handler(event)
-                await self._publisher.publish(produced)
+                await self._handle(event, handler)
                 return
             except Rejected as exc:
                 await self._dead_letter(record, exc.code, exc.reason)
@@ -173,6 +175,23 @@ class EventRunner:
                     return
                 log.warning("handler failed (attempt %d): %r", attempt, exc)
             await asyncio.sleep(self._policy.backoff(attempt))
+
+    async def _handle(self, event: E, handler: Handler[E]) -> None:
+        if self._handled is None:
+            await self._publisher.publish(await handler(event))
+            return
+        # With a log of handled events, a redelivered event is not worked on again: its
+        # saved output is published if the first publish may not have finished, else nothing.
+        earlier = await self._handled.get(event.event_id)
+        if earlier is not None:
+            if not earlier.published:
+                await self._publisher.publish(earlier.events)
+                await self._handled.mark_published(event.event_id)
+            return
+        produced = list(await handler(event))
+        await self._handled.save(event.event_id, produced)
+        await self._publisher.publish(produced)
+        await self._handled.mark_published(event.event_id)
 
     async def _dead_letter(self, record: Record, code: str, reason: str) -> None:
         log.warning(

@@ -205,7 +205,6 @@ class MongoHistory:
             {"_id": message.thread_id},
             {"$inc": {"message_count": 1}, "$set": {"updated_at": utc_now()}},
             return_document=ReturnDocument.AFTER,
-            projection={"message_count": 1},
         )
         seq = thread["message_count"] if thread else 0
         stored = Message(**{**message.__dict__, "seq": seq})
@@ -237,7 +236,6 @@ class MongoHistory:
             {"_id": thread_id},
             {"$set": {"owner": owner, "assigned_agent": agent_id, "updated_at": utc_now()}},
             return_document=ReturnDocument.BEFORE,
-            projection={"owner": 1},
         )
         return before.get("owner", "ai") if before else None
 

@@ -2,8 +2,9 @@
 
 Handlers whose work is not deterministic (an LLM call, a decision that reads state the
 first run changed) save their output events under the triggering event's id. On
-redelivery they return the saved events instead of working again: the same event ids go
-out, and consumers drop them as repeats.
+redelivery the saved events are published again if the first publish may not have
+completed, and nothing is published if it did: a replay changes nothing and sends nothing
+twice.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -18,6 +20,12 @@ from pymongo.errors import DuplicateKeyError
 from baton_contracts import Event, decode, utc_now
 
 from .mongo import Document
+
+
+@dataclass(frozen=True)
+class Handled:
+    events: list[Event]
+    published: bool
 
 
 class HandledEvents:
@@ -28,9 +36,11 @@ class HandledEvents:
     def _key(self, event_id: uuid.UUID) -> str:
         return f"{self._service}:{event_id}"
 
-    async def get(self, event_id: uuid.UUID) -> list[Event] | None:
+    async def get(self, event_id: uuid.UUID) -> Handled | None:
         doc = await self._collection.find_one({"_id": self._key(event_id)})
-        return [decode(raw) for raw in doc["events"]] if doc else None
+        if doc is None:
+            return None
+        return Handled([decode(raw) for raw in doc["events"]], bool(doc.get("published")))
 
     async def save(self, event_id: uuid.UUID, events: Sequence[Event]) -> None:
         # A concurrent redelivery may have saved the same outcome first; either is fine.
@@ -39,6 +49,12 @@ class HandledEvents:
                 {
                     "_id": self._key(event_id),
                     "events": [e.model_dump_json() for e in events],
+                    "published": False,
                     "at": utc_now(),
                 }
             )
+
+    async def mark_published(self, event_id: uuid.UUID) -> None:
+        await self._collection.update_one(
+            {"_id": self._key(event_id)}, {"$set": {"published": True}}
+        )

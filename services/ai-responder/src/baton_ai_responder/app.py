@@ -70,10 +70,11 @@ def create_app(
             ),
         ),
     )
-    handled = HandledEvents(db, service=SERVICE)
     publisher = KafkaEventPublisher(broker, settings.kafka)
     runner = EventRunner(
-        publisher=publisher, dead_letters=KafkaDeadLetters(broker, service=SERVICE)
+        publisher=publisher,
+        dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+        handled=HandledEvents(db, service=SERVICE),
     )
 
     def on(topic: str, event_type: type[E], handler: Handler[E]) -> None:
@@ -90,24 +91,22 @@ def create_app(
     on(
         topics.ROUTE_DECIDED,
         RouteDecided,
-        functools.partial(on_route_decided, deps=deps, handled=handled),
+        functools.partial(on_route_decided, deps=deps),
     )
     on(
         topics.HUMAN_RESPONDED,
         HumanResponded,
-        functools.partial(on_human_responded, deps=deps, handled=handled),
+        functools.partial(on_human_responded, deps=deps),
     )
     on(
         topics.DRAFT_APPROVED,
         DraftApproved,
-        functools.partial(on_draft_approved, deps=deps, handled=handled),
+        functools.partial(on_draft_approved, deps=deps),
     )
     on(
         topics.DRAFT_REJECTED,
         DraftRejected,
-        functools.partial(
-            on_draft_rejected, deps=deps, handled=handled, fallback=settings.rejection_fallback
-        ),
+        functools.partial(on_draft_rejected, deps=deps, fallback=settings.rejection_fallback),
     )
 
     @asynccontextmanager

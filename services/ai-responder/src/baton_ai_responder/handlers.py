@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from baton_contracts import (
     DraftApproved,
@@ -14,7 +14,6 @@ from baton_contracts import (
 )
 from baton_runtime.consumer import Rejected
 from baton_runtime.history import Message, Thread
-from baton_runtime.outputs import HandledEvents
 
 from .turn import AiDeps, Turn, message_sent
 
@@ -25,18 +24,6 @@ REGENERATE_AFTER_REJECTION = (
 )
 
 
-async def _once(
-    handled: HandledEvents, cause: Event, work: Callable[[], Awaitable[list[Event]]]
-) -> Sequence[Event]:
-    """Run ``work`` for ``cause`` once; a redelivery returns what the first run produced."""
-    earlier = await handled.get(cause.event_id)
-    if earlier is not None:
-        return earlier
-    events = await work()
-    await handled.save(cause.event_id, events)
-    return events
-
-
 async def _thread(deps: AiDeps, thread_id: str) -> Thread:
     thread = await deps.history.get_thread(thread_id)
     if thread is None:
@@ -44,73 +31,63 @@ async def _thread(deps: AiDeps, thread_id: str) -> Thread:
     return thread
 
 
-async def on_route_decided(
-    event: RouteDecided, *, deps: AiDeps, handled: HandledEvents
-) -> Sequence[Event]:
+async def on_route_decided(event: RouteDecided, *, deps: AiDeps) -> Sequence[Event]:
     if event.handler != "ai":
         return ()
 
-    async def work() -> list[Event]:
-        thread = await _thread(deps, event.thread_id)
-        return await Turn(deps, cause=event, thread=thread, user_message_id=event.message_id).run()
-
-    return await _once(handled, event, work)
+    thread = await _thread(deps, event.thread_id)
+    return await Turn(deps, cause=event, thread=thread, user_message_id=event.message_id).run()
 
 
-async def on_human_responded(
-    event: HumanResponded, *, deps: AiDeps, handled: HandledEvents
-) -> Sequence[Event]:
+async def on_human_responded(event: HumanResponded, *, deps: AiDeps) -> Sequence[Event]:
     """A person answered the AI's ``ask_human``: store it as the tool result, continue."""
     if event.kind != "answer":
         return ()  # a person wrote to the user directly; nothing for the AI to do
 
-    async def work() -> list[Event]:
-        request = None
-        if event.request_id is not None:
-            request = await deps.requests.get(event.request_id)
-        if request is None and event.tool_call_id:
-            request = await deps.requests.by_tool_call(event.tool_call_id)
-        if request is None or request.tool_call_id is None:
-            raise Rejected(
-                f"no open ask_human request {event.request_id} / {event.tool_call_id}",
-                code="unknown_request",
-            )
-        thread = await _thread(deps, event.thread_id)
-        await deps.history.append(
-            Message(
-                message_id=derive_message_id(event, "tool-result"),
-                thread_id=thread.thread_id,
-                role="tool",
-                content=[
-                    {
-                        "type": "tool-result",
-                        "tool_call_id": request.tool_call_id,
-                        "tool_name": "ask_human",
-                        "result": event.text,
-                    }
-                ],
-                agent_name=event.agent.name,
-                provider="human",
-                metadata={
-                    "provider_metadata": {
-                        "human": {
-                            "agent_id": event.agent.agent_id,
-                            "name": event.agent.name,
-                            "department": event.agent.department,
-                            "response_time_ms": event.response_time_ms,
-                        }
-                    },
-                    "ticket_id": event.ticket_id,
-                },
-                visible_to_user=False,
-                in_reply_to=request.user_message_id,
-            )
+    request = None
+    if event.request_id is not None:
+        request = await deps.requests.get(event.request_id)
+    if request is None and event.tool_call_id:
+        request = await deps.requests.by_tool_call(event.tool_call_id)
+    if request is None or request.tool_call_id is None:
+        raise Rejected(
+            f"no open ask_human request {event.request_id} / {event.tool_call_id}",
+            code="unknown_request",
         )
-        await deps.requests.close(request.request_id, answered_by=event.agent.agent_id)
-        turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
-        return await turn.run()
-
-    return await _once(handled, event, work)
+    thread = await _thread(deps, event.thread_id)
+    await deps.history.append(
+        Message(
+            message_id=derive_message_id(event, "tool-result"),
+            thread_id=thread.thread_id,
+            role="tool",
+            content=[
+                {
+                    "type": "tool-result",
+                    "tool_call_id": request.tool_call_id,
+                    "tool_name": "ask_human",
+                    "result": event.text,
+                }
+            ],
+            agent_name=event.agent.name,
+            provider="human",
+            metadata={
+                "provider_metadata": {
+                    "human": {
+                        "agent_id": event.agent.agent_id,
+                        "name": event.agent.name,
+                        "department": event.agent.department,
+                        "response_time_ms": event.response_time_ms,
+                    }
+                },
+                "ticket_id": event.ticket_id,
+            },
+            visible_to_user=False,
+            in_reply_to=request.user_message_id,
+        )
+    )
+    await deps.requests.close(request.request_id, answered_by=event.agent.agent_id)
+    turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
+    return await turn.run()
 
 
 def derive_message_id(event: Event, purpose: str) -> uuid.UUID:
@@ -124,85 +101,77 @@ async def _pending_draft(deps: AiDeps, draft_message_id: uuid.UUID) -> Message:
     return draft
 
 
-async def on_draft_approved(
-    event: DraftApproved, *, deps: AiDeps, handled: HandledEvents
-) -> Sequence[Event]:
+async def on_draft_approved(event: DraftApproved, *, deps: AiDeps) -> Sequence[Event]:
     """Send exactly the approved (possibly edited) text."""
 
-    async def work() -> list[Event]:
-        draft = await _pending_draft(deps, event.draft_message_id)
-        if draft.status == "rejected":
-            raise Rejected(f"draft {draft.message_id} was rejected already", code="draft_closed")
-        if draft.status == "approved":
-            return []  # approved by an earlier event; it was sent then
-        changed = await deps.history.messages_.update_one(
-            {"_id": str(draft.message_id), "status": "pending_approval"},
-            {
-                "$set": {
-                    "status": "approved",
-                    "content": event.text,
-                    "visible_to_user": True,
-                    "metadata.review": {
-                        "decision": "approved",
-                        "edited": event.edited,
-                        "original_text": draft.text,
-                        "agent_id": event.agent.agent_id,
-                        "agent_name": event.agent.name,
-                    },
-                }
-            },
-        )
-        if changed.modified_count == 0:
-            return []
-        thread = await _thread(deps, event.thread_id)
-        approved = await deps.history.get_message(draft.message_id)
-        assert approved is not None
-        return [message_sent(event, thread, approved)]
-
-    return await _once(handled, event, work)
+    draft = await _pending_draft(deps, event.draft_message_id)
+    if draft.status == "rejected":
+        raise Rejected(f"draft {draft.message_id} was rejected already", code="draft_closed")
+    if draft.status == "approved":
+        return []  # approved by an earlier event; it was sent then
+    changed = await deps.history.messages_.update_one(
+        {"_id": str(draft.message_id), "status": "pending_approval"},
+        {
+            "$set": {
+                "status": "approved",
+                "content": event.text,
+                "visible_to_user": True,
+                "metadata.review": {
+                    "decision": "approved",
+                    "edited": event.edited,
+                    "original_text": draft.text,
+                    "agent_id": event.agent.agent_id,
+                    "agent_name": event.agent.name,
+                },
+            }
+        },
+    )
+    if changed.modified_count == 0:
+        return []
+    thread = await _thread(deps, event.thread_id)
+    approved = await deps.history.get_message(draft.message_id)
+    assert approved is not None
+    return [message_sent(event, thread, approved)]
 
 
 async def on_draft_rejected(
-    event: DraftRejected, *, deps: AiDeps, handled: HandledEvents, fallback: str
+    event: DraftRejected, *, deps: AiDeps, fallback: str
 ) -> Sequence[Event]:
     """Record the review, then regenerate once with it, or hand the thread to a person."""
 
-    async def work() -> list[Event]:
-        draft = await _pending_draft(deps, event.draft_message_id)
-        if draft.status != "pending_approval":
-            return []
-        await deps.history.messages_.update_one(
-            {"_id": str(draft.message_id), "status": "pending_approval"},
-            {
-                "$set": {
-                    "status": "rejected",
-                    "metadata.review": {
-                        "decision": "rejected",
-                        "review": event.review,
-                        "agent_id": event.agent.agent_id,
-                        "agent_name": event.agent.name,
-                    },
-                }
-            },
+    draft = await _pending_draft(deps, event.draft_message_id)
+    if draft.status != "pending_approval":
+        return []
+    await deps.history.messages_.update_one(
+        {"_id": str(draft.message_id), "status": "pending_approval"},
+        {
+            "$set": {
+                "status": "rejected",
+                "metadata.review": {
+                    "decision": "rejected",
+                    "review": event.review,
+                    "agent_id": event.agent.agent_id,
+                    "agent_name": event.agent.name,
+                },
+            }
+        },
+    )
+    thread = await _thread(deps, event.thread_id)
+    assert draft.in_reply_to is not None
+    attempt = int(draft.metadata.get("draft_attempt", 0))
+    if fallback == "regenerate" and attempt < 1:
+        turn = Turn(
+            deps,
+            cause=event,
+            thread=thread,
+            user_message_id=draft.in_reply_to,
+            extra_instructions=[
+                REGENERATE_AFTER_REJECTION.format(draft=draft.text, review=event.review)
+            ],
+            draft_attempt=attempt + 1,
         )
-        thread = await _thread(deps, event.thread_id)
-        assert draft.in_reply_to is not None
-        attempt = int(draft.metadata.get("draft_attempt", 0))
-        if fallback == "regenerate" and attempt < 1:
-            turn = Turn(
-                deps,
-                cause=event,
-                thread=thread,
-                user_message_id=draft.in_reply_to,
-                extra_instructions=[
-                    REGENERATE_AFTER_REJECTION.format(draft=draft.text, review=event.review)
-                ],
-                draft_attempt=attempt + 1,
-            )
-            return await turn.run()
-        turn = Turn(deps, cause=event, thread=thread, user_message_id=draft.in_reply_to)
-        return await turn.hand_off(
-            reason=f"draft rejected: {event.review}"[:1000], suggestion=draft.text
-        )
-
-    return await _once(handled, event, work)
+        return await turn.run()
+    turn = Turn(deps, cause=event, thread=thread, user_message_id=draft.in_reply_to)
+    return await turn.hand_off(
+        reason=f"draft rejected: {event.review}"[:1000], suggestion=draft.text
+    )
