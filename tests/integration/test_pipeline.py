@@ -508,3 +508,19 @@ async def test_bad_kafka_input_is_dead_lettered_and_the_partition_moves_on(
         )
         assert int(letter.headers["dlq-original-offset"]) >= 0
         assert letter.headers["dlq-reason"]
+
+
+async def test_escalations_past_the_per_user_limit_stay_with_the_ai(pipeline: Pipeline) -> None:
+    user_id = f"flooder-{uuid.uuid4().hex[:6]}"
+    decisions = []
+    for _ in range(3):  # the test pipeline allows 2 escalations per user per hour
+        thread_id = await pipeline.new_thread(user_id=user_id)
+        await pipeline.say(thread_id, f"talk to a human {token()}")
+        [route] = await pipeline.recorder.wait_for(RouteDecided, in_thread(thread_id))
+        decisions.append(route)
+    assert [(d.handler, d.strategy) for d in decisions] == [
+        ("human", "rule"),
+        ("human", "rule"),
+        ("ai", "rate_limited"),
+    ]
+    assert "escalation limit reached: 2 for this user" in decisions[2].reason

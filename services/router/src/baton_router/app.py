@@ -14,6 +14,7 @@ from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker, ensure_topics
 from baton_runtime.mongo import connect_mongo, database
+from baton_runtime.outputs import HandledEvents
 from baton_runtime.service import health_router, kafka_check, metrics_router, mongo_check
 
 from .classifier import Classifier, LlmClassifier
@@ -62,7 +63,9 @@ def create_app(
         event_type=MessageReceived,
         handler=functools.partial(on_message_received, deps=deps),
         runner=EventRunner(
-            publisher=publisher, dead_letters=KafkaDeadLetters(broker, service=SERVICE)
+            publisher=publisher,
+            dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+            handled=HandledEvents(db, service=SERVICE),
         ),
     )
 

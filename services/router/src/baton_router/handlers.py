@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from baton_contracts import Event, MessageReceived, RouteDecided, ThreadAssigned, decode, derive_id
+from baton_contracts import Event, MessageReceived, RouteDecided, ThreadAssigned, derive_id
 from baton_runtime.consumer import Rejected
 from baton_runtime.history import HistoryStore
 
@@ -35,14 +35,11 @@ class RouterDeps:
 
 
 async def on_message_received(event: MessageReceived, *, deps: RouterDeps) -> Sequence[Event]:
+    """Decide who answers. Runs once per event: the runner's handled-event log replays the
+    first decision on redelivery, since deciding again could differ (the first decision may
+    have changed the thread's owner)."""
     if not event.respond:
         return ()
-    # A redelivered message gets the events it got the first time: deciding again could
-    # give another answer (the first decision may have changed the thread's owner).
-    earlier = await deps.store.decided(str(event.event_id))
-    if earlier is not None:
-        return [decode(raw) for raw in earlier]
-
     thread = await deps.history.get_thread(event.thread_id)
     if thread is None:
         raise Rejected(f"thread {event.thread_id!r} does not exist", code="unknown_thread")
@@ -108,11 +105,4 @@ async def on_message_received(event: MessageReceived, *, deps: RouterDeps) -> Se
                 reason=decision.reason,
             )
         )
-    await deps.store.save_decision(
-        str(event.event_id),
-        [e.model_dump_json() for e in events],
-        thread_id=thread.thread_id,
-        handler=decision.handler,
-        strategy=decision.strategy,
-    )
     return events

@@ -1,10 +1,9 @@
-"""The router's MongoDB state: decisions already made, and recent escalations."""
+"""The router's MongoDB state: recent escalations, for rate limiting."""
 
 from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -16,24 +15,11 @@ from baton_runtime.mongo import Document
 
 class RouterStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._routes = db["routes"]
         self._escalations = db["escalations"]
 
     async def ensure_indexes(self) -> None:
         await self._escalations.create_index([("user_id", ASCENDING), ("at", ASCENDING)])
         await self._escalations.create_index([("thread_id", ASCENDING), ("at", ASCENDING)])
-
-    async def decided(self, message_event_id: str) -> list[str] | None:
-        """The events published for this message before, if it was routed already."""
-        doc = await self._routes.find_one({"_id": message_event_id})
-        return list(doc["events"]) if doc else None
-
-    async def save_decision(self, message_event_id: str, events: list[str], **fields: Any) -> None:
-        # A concurrent replay may have saved the same decision already.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._routes.insert_one(
-                {"_id": message_event_id, "events": events, "at": utc_now(), **fields}
-            )
 
     async def recent_escalations(
         self, *, user_id: str | None, thread_id: str, window_s: int, now: datetime | None = None
