@@ -1,0 +1,147 @@
+"""`make run`: the whole system on this machine.
+
+Starts the local Kafka and MongoDB-wire stack (scripts/stack.py), the scripted model
+when no OPENAI_API_KEY is set, and the four services as separate processes; prints their
+URLs; stops the services on Ctrl-C (the stack keeps running: `make stack-down`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / ".run" / "logs"
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    module: str
+    port: int
+    env_prefix: str
+    health: str = "/health/ready"
+
+
+SERVICES = (
+    Program("ingest", "baton_ingest", 8001, "INGEST_"),
+    Program("router", "baton_router", 8002, "ROUTER_"),
+    Program("ai-responder", "baton_ai_responder", 8003, "AI_RESPONDER_"),
+    Program("human-queue", "baton_human_queue", 8004, "HUMAN_QUEUE_"),
+)
+SCRIPTED_MODEL = Program(
+    "scripted-model", "baton_scripted_model", 8010, "SCRIPTED_MODEL_", "/health"
+)
+
+
+def stack_up() -> dict[str, str]:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "stack.py"), "up", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.exit("the local stack did not start; see the messages above")
+    info: dict[str, str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return info
+
+
+def start(program: Program, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = (LOGS / f"{program.name}.log").open("ab")
+    env = {**env, f"{program.env_prefix}PORT": str(program.port)}
+    return subprocess.Popen(
+        [sys.executable, "-m", program.module], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def wait_healthy(program: Program, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    url = f"http://127.0.0.1:{program.port}{program.health}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{program.name} exited with {proc.returncode}; see {LOGS / program.name}.log")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    sys.exit(f"{program.name} did not become ready at {url}; see {LOGS / program.name}.log")
+
+
+def main() -> None:
+    info = stack_up()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": info["kafka_bootstrap_servers"],
+        "MONGODB_URL": info["mongodb_url"],
+    }
+    env.setdefault("HUMAN_QUEUE_ENV", "dev")
+    if not env.get("HUMAN_QUEUE_ADMIN_TOKEN"):
+        env["HUMAN_QUEUE_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+
+    programs: list[tuple[Program, subprocess.Popen[bytes]]] = []
+    if not env.get("OPENAI_API_KEY"):
+        env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{SCRIPTED_MODEL.port}/v1"
+        env["OPENAI_API_KEY"] = "scripted"
+        programs.append((SCRIPTED_MODEL, start(SCRIPTED_MODEL, env)))
+    programs += [(p, start(p, env)) for p in SERVICES]
+
+    def stop(*_: object) -> None:
+        for _program, proc in programs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _program, proc in programs:
+            try:
+                proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        print("services stopped; the Kafka/MongoDB stack keeps running (`make stack-down`)")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for program, proc in programs:
+            wait_healthy(program, proc)
+        model = (
+            "scripted demo model"
+            if SCRIPTED_MODEL in (p for p, _ in programs)
+            else env.get("OPENAI_BASE_URL", "OpenAI")
+        )
+        print(
+            "\nBaton is running:\n"
+            f"  ingest        http://127.0.0.1:8001/docs   (gateways: threads and messages)\n"
+            f"  human-queue   http://127.0.0.1:8004/docs   (agents: tickets)\n"
+            f"  router        http://127.0.0.1:8002/health/ready\n"
+            f"  ai-responder  http://127.0.0.1:8003/health/ready   model: {model}\n"
+            f"  metrics       http://127.0.0.1:800[1-4]/metrics\n"
+            f"  kafka         {info['kafka_bootstrap_servers']}\n"
+            f"  mongodb       {info['mongodb_url']}\n"
+            f"  admin token   {env['HUMAN_QUEUE_ADMIN_TOKEN']}   (create agents with it)\n"
+            f"  logs          {LOGS}/\n"
+            "Ctrl-C stops the services.",
+            flush=True,
+        )
+        while all(proc.poll() is None for _, proc in programs):
+            time.sleep(0.5)
+        dead = [p.name for p, proc in programs if proc.poll() is not None]
+        print(f"stopped unexpectedly: {', '.join(dead)}; see {LOGS}/", file=sys.stderr)
+        stop()
+    except KeyboardInterrupt:
+        stop()
+
+
+if __name__ == "__main__":
+    main()
