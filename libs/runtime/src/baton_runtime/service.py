@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -13,9 +24,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .kafka import ensure_topics
 from .mongo import Document
+from .settings import KafkaSettings
 
 Check = Callable[[], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -115,3 +129,48 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+
+
+def service_app(
+    *,
+    title: str,
+    broker: KafkaBroker,
+    mongo: AsyncMongoClient[Document],
+    db: AsyncDatabase[Document],
+    kafka: KafkaSettings,
+    topics: Iterable[str],
+    on_start: Sequence[Callable[[], Awaitable[None]]] = (),
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    summary: str | None = None,
+) -> FastAPI:
+    """A service's FastAPI app with the lifecycle every service shares.
+
+    Start-up: ``on_start`` steps (indexes), topics, the broker (consumers join their
+    groups), then ``background`` loops. Shutdown in reverse: loops are cancelled, the broker
+    stops (in-flight handlers finish or are abandoned uncommitted, so the next owner of the
+    partition redoes them), then MongoDB closes.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for step in on_start:
+            await step()
+        await ensure_topics(kafka, topics)
+        await broker.start()
+        tasks = [asyncio.create_task(loop()) for loop in background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await broker.stop()
+            await mongo.close()
+
+    app = FastAPI(title=title, summary=summary, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
+    app.include_router(metrics_router())
+    return app

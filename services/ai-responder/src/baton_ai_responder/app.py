@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import openai
 from fastapi import FastAPI
@@ -12,10 +10,10 @@ from fastapi import FastAPI
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
 from baton_runtime.consumer import E, EventRunner, Handler, KafkaDeadLetters, subscribe
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker, ensure_topics
+from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
 from baton_runtime.outputs import HandledEvents
-from baton_runtime.service import health_router, kafka_check, metrics_router, mongo_check
+from baton_runtime.service import service_app
 
 from .handlers import on_draft_approved, on_draft_rejected, on_human_responded, on_route_decided
 from .llm import ChatModel, OpenAIChatModel
@@ -109,18 +107,12 @@ def create_app(
         functools.partial(on_draft_rejected, deps=deps, fallback=settings.rejection_fallback),
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await deps.history.ensure_indexes()
-        await ensure_topics(settings.kafka, topics.ALL)
-        await broker.start()
-        try:
-            yield
-        finally:
-            await broker.stop()
-            await mongo.close()
-
-    app = FastAPI(title="Baton AI responder", lifespan=lifespan)
-    app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
-    app.include_router(metrics_router())
-    return app
+    return service_app(
+        title="Baton AI responder",
+        broker=broker,
+        mongo=mongo,
+        db=db,
+        kafka=settings.kafka,
+        topics=topics.ALL,
+        on_start=[deps.history.ensure_indexes],
+    )

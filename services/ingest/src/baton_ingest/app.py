@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -15,15 +12,9 @@ from fastapi import FastAPI
 from baton_contracts import MessageSubmitted, topics
 from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker, ensure_topics
+from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
-from baton_runtime.service import (
-    health_router,
-    install_error_handlers,
-    kafka_check,
-    metrics_router,
-    mongo_check,
-)
+from baton_runtime.service import service_app
 
 from .api import api_router
 from .handlers import on_message_submitted
@@ -64,28 +55,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Exception:
                 log.exception("recovery sweep failed; retrying next interval")
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await history.ensure_indexes()
-        await ensure_topics(settings.kafka, (topics.MESSAGE_SUBMITTED, topics.MESSAGE_RECEIVED))
-        await broker.start()
-        sweeper = asyncio.create_task(sweep_forever())
-        try:
-            yield
-        finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            await broker.stop()
-            await mongo.close()
-
-    app = FastAPI(
+    app = service_app(
         title="Baton ingest",
         summary="Gateways submit user messages; threads and their history.",
-        lifespan=lifespan,
+        broker=broker,
+        mongo=mongo,
+        db=db,
+        kafka=settings.kafka,
+        topics=topics.ALL,
+        on_start=[history.ensure_indexes],
+        background=[sweep_forever],
     )
-    install_error_handlers(app)
     app.include_router(api_router(ingest))
-    app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
-    app.include_router(metrics_router())
     return app

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import openai
 from fastapi import FastAPI
@@ -12,10 +10,10 @@ from fastapi import FastAPI
 from baton_contracts import MessageReceived, topics
 from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker, ensure_topics
+from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
 from baton_runtime.outputs import HandledEvents
-from baton_runtime.service import health_router, kafka_check, metrics_router, mongo_check
+from baton_runtime.service import service_app
 
 from .classifier import Classifier, LlmClassifier
 from .handlers import RouterDeps, on_message_received
@@ -69,20 +67,12 @@ def create_app(
         ),
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await store.ensure_indexes()
-        await ensure_topics(
-            settings.kafka, (topics.MESSAGE_RECEIVED, topics.ROUTE_DECIDED, topics.THREAD_ASSIGNED)
-        )
-        await broker.start()
-        try:
-            yield
-        finally:
-            await broker.stop()
-            await mongo.close()
-
-    app = FastAPI(title="Baton router", lifespan=lifespan)
-    app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
-    app.include_router(metrics_router())
-    return app
+    return service_app(
+        title="Baton router",
+        broker=broker,
+        mongo=mongo,
+        db=db,
+        kafka=settings.kafka,
+        topics=topics.ALL,
+        on_start=[store.ensure_indexes],
+    )
