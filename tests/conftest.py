@@ -12,14 +12,25 @@ from baton_runtime.mongo import Document
 from baton_runtime.settings import KafkaSettings, MongoSettings
 from tests.support.infra import Endpoints, InfrastructureMissingError, endpoints
 
+_used: list[Endpoints] = []
+
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Endpoints]:
     try:
         with endpoints() as found:
+            _used.append(found)
             yield found
     except InfrastructureMissingError as exc:
         pytest.fail(f"integration infrastructure is missing: {exc}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for found in _used:
+        terminalreporter.write_line(
+            f"integration infrastructure ({found.source}): kafka {found.kafka_bootstrap_servers}, "
+            f"mongodb {found.mongodb_url}"
+        )
 
 
 @pytest.fixture(scope="session")
