@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from pymongo import AsyncMongoClient
 
 from baton_contracts import (
@@ -20,6 +21,9 @@ from baton_contracts import (
     ToolHumanRequested,
     topics,
 )
+from baton_ingest.domain import Submission
+from baton_ingest.service import Ingest
+from baton_runtime.history import MongoHistory
 from baton_runtime.mongo import Document
 from tests.support.pipeline import AGENT, Pipeline
 
@@ -392,22 +396,31 @@ async def test_replayed_route_decision_sends_no_second_reply(pipeline: Pipeline)
     assert sent.event_id in {r.event_id for r in replies}
 
 
-async def test_llm_outage_hands_the_thread_to_a_human(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize(
+    ("respond", "error"),
+    [
+        ({"error": {"status": 503, "message": "overloaded"}}, "InternalServerError"),
+        ({"error": {"status": 429, "message": "slow down"}}, "RateLimitError"),
+        ({"content": "this is not the JSON the schema asks for"}, "InvalidOutputError"),
+    ],
+    ids=["5xx", "429", "invalid-structured-output"],
+)
+async def test_llm_outage_hands_the_thread_to_a_human(
+    pipeline: Pipeline, respond: dict[str, Any], error: str
+) -> None:
     tok = token()
     await pipeline.script(
-        {
-            "match": {"last_user": tok, "schema": "assistant_reply"},
-            "respond": {"error": {"status": 503, "message": "overloaded"}},
-        }
+        {"match": {"last_user": tok, "schema": "assistant_reply"}, "respond": respond}
     )
     thread_id = await pipeline.new_thread()
     await pipeline.say(thread_id, f"anyone there? {tok}")
     [request] = await pipeline.recorder.wait_for(ToolHumanRequested, in_thread(thread_id))
     assert (request.kind, request.reason) == ("escalation", "llm_unavailable")
-    assert "InternalServerError" in (request.context or "")
+    assert error in (request.context or "")
     [assigned] = await pipeline.recorder.wait_for(ThreadAssigned, in_thread(thread_id))
     assert assigned.owner == "human"
     assert len(await model_calls(pipeline, tok, "assistant_reply")) == 3  # llm_max_attempts
+    assert pipeline.recorder.events(MessageSent, in_thread(thread_id)) == []
 
 
 async def test_llm_timeout_hands_the_thread_to_a_human(pipeline: Pipeline) -> None:
@@ -524,3 +537,32 @@ async def test_escalations_past_the_per_user_limit_stay_with_the_ai(pipeline: Pi
         ("ai", "rate_limited"),
     ]
     assert "escalation limit reached: 2 for this user" in decisions[2].reason
+
+
+class _BrokenPublisher:
+    async def publish(self, events: object) -> None:
+        raise ConnectionError("the process died before publishing")
+
+
+async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep(
+    pipeline: Pipeline, mongo_client: AsyncMongoClient[Document]
+) -> None:
+    tok = token()
+    await pipeline.script(reply_rule(tok, "recovered"))
+    thread_id = await pipeline.new_thread()
+    crashed = Ingest(
+        history=MongoHistory(mongo_client[pipeline.mongo.database]),
+        publisher=_BrokenPublisher(),
+        max_text_length=4000,
+    )
+    with pytest.raises(ConnectionError):
+        await crashed.submit(Submission(thread_id=thread_id, text=f"lost? {tok}"))
+
+    [received] = await pipeline.recorder.wait_for(MessageReceived, in_thread(thread_id))
+    [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
+    assert (sent.text, sent.in_reply_to) == ("recovered", received.message_id)
+    stored = await mongo_client[pipeline.mongo.database]["messages"].find_one(
+        {"_id": str(received.message_id)}
+    )
+    assert stored is not None
+    assert stored["published"] is True
