@@ -33,6 +33,7 @@ from pymongo.errors import ConnectionFailure
 
 from baton_contracts import DecodeError, Event, decode, topics
 
+from . import metrics
 from .kafka import EventPublisher
 from .outputs import HandledEvents
 from .settings import KafkaSettings
@@ -125,19 +126,26 @@ class EventRunner:
         policy: RetryPolicy | None = None,
         on_dead_letter: Callable[[Record, str], None] | None = None,
         handled: HandledEvents | None = None,
+        service: str = "baton",
     ) -> None:
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._policy = policy or RetryPolicy()
         self._on_dead_letter = on_dead_letter
         self._handled = handled
+        self._service = service
 
     async def run(self, record: Record, event_type: type[E], handler: Handler[E]) -> None:
+        with metrics.HANDLER_SECONDS.labels(self._service, record.topic).time():
+            outcome = await self._run(record, event_type, handler)
+        metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcome).inc()
+
+    async def _run(self, record: Record, event_type: type[E], handler: Handler[E]) -> str:
         try:
             event = decode(record.value, expect=event_type)
         except DecodeError as exc:
             await self._dead_letter(record, exc.code, str(exc))
-            return
+            return "dead_lettered"
 
         attempt = 0
         transient_since: float | None = None
@@ -145,15 +153,15 @@ class EventRunner:
         while True:
             attempt += 1
             try:
-                await self._handle(event, handler)
-                return
+                return await self._handle(event, handler)
             except Rejected as exc:
                 await self._dead_letter(record, exc.code, exc.reason)
-                return
+                return "dead_lettered"
             except TRANSIENT_ERRORS as exc:
                 transient_since = transient_since or loop.time()
                 if loop.time() - transient_since > self._policy.transient_budget:
                     raise  # the subscriber's NACK policy seeks back: redelivery later
+                metrics.HANDLER_RETRIES.labels(self._service, record.topic, "transient").inc()
                 log.warning(
                     "transient failure on %s[%d]@%d (attempt %d): %r",
                     record.topic,
@@ -172,14 +180,15 @@ class EventRunner:
                         "handler_failed",
                         f"failed {attempt} times; last error: {type(exc).__name__}: {exc}",
                     )
-                    return
+                    return "dead_lettered"
+                metrics.HANDLER_RETRIES.labels(self._service, record.topic, "error").inc()
                 log.warning("handler failed (attempt %d): %r", attempt, exc)
             await asyncio.sleep(self._policy.backoff(attempt))
 
-    async def _handle(self, event: E, handler: Handler[E]) -> None:
+    async def _handle(self, event: E, handler: Handler[E]) -> str:
         if self._handled is None:
             await self._publisher.publish(await handler(event))
-            return
+            return "handled"
         # With a log of handled events, a redelivered event is not worked on again: its
         # saved output is published if the first publish may not have finished, else nothing.
         earlier = await self._handled.get(event.event_id)
@@ -187,11 +196,12 @@ class EventRunner:
             if not earlier.published:
                 await self._publisher.publish(earlier.events)
                 await self._handled.mark_published(event.event_id)
-            return
+            return "replayed"
         produced = list(await handler(event))
         await self._handled.save(event.event_id, produced)
         await self._publisher.publish(produced)
         await self._handled.mark_published(event.event_id)
+        return "handled"
 
     async def _dead_letter(self, record: Record, code: str, reason: str) -> None:
         log.warning(
@@ -200,6 +210,7 @@ class EventRunner:
         # The dead letter must be durable before the offset is committed; a Kafka error
         # here propagates and the record is redelivered.
         await self._dead_letters.send(record, code=code, reason=reason)
+        metrics.DEAD_LETTERS.labels(self._service, record.topic, code).inc()
         if self._on_dead_letter is not None:
             self._on_dead_letter(record, code)
 

@@ -10,7 +10,9 @@ from typing import Any, Protocol
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from prometheus_client import REGISTRY
 
 from baton_contracts import Event, encode
 from baton_contracts.topics import dead_letter_topic
@@ -100,7 +102,10 @@ def build_broker(
         # Every event must reach all in-sync replicas before a handler counts as done.
         acks="all",
         enable_idempotence=True,
-        middlewares=tuple(middlewares),
+        middlewares=(
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id),
+            *middlewares,
+        ),
         graceful_timeout=15.0,
     )
 

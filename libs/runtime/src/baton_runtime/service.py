@@ -28,6 +28,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .kafka import ensure_topics
+from .metrics import report_consumer_lag
 from .mongo import Document
 from .settings import KafkaSettings
 
@@ -158,6 +159,7 @@ def service_app(
         await ensure_topics(kafka, topics)
         await broker.start()
         tasks = [asyncio.create_task(loop()) for loop in background]
+        tasks.append(asyncio.create_task(report_consumer_lag(broker)))
         try:
             yield
         finally:

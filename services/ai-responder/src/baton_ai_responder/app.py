@@ -72,6 +72,7 @@ def create_app(
     runner = EventRunner(
         publisher=publisher,
         dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+        service=SERVICE,
         handled=HandledEvents(db, service=SERVICE),
     )
 

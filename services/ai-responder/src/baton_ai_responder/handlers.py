@@ -15,6 +15,7 @@ from baton_contracts import (
 from baton_runtime.consumer import Rejected
 from baton_runtime.history import Message, Thread
 
+from .metrics import APPROVALS, reply_sent
 from .turn import AiDeps, Turn, message_sent
 
 REGENERATE_AFTER_REJECTION = (
@@ -128,9 +129,16 @@ async def on_draft_approved(event: DraftApproved, *, deps: AiDeps) -> Sequence[E
     )
     if changed.modified_count == 0:
         return []
+    APPROVALS.labels("edited" if event.edited else "approved").inc()
     thread = await _thread(deps, event.thread_id)
     approved = await deps.history.get_message(draft.message_id)
     assert approved is not None
+    user_message = await deps.history.get_message(draft.in_reply_to) if draft.in_reply_to else None
+    reply_sent(
+        answered_by="ai_approved",
+        provider=approved.provider or "openai",
+        user_message_at=user_message.created_at if user_message else None,
+    )
     return [message_sent(event, thread, approved)]
 
 
@@ -156,6 +164,7 @@ async def on_draft_rejected(
             }
         },
     )
+    APPROVALS.labels("rejected").inc()
     thread = await _thread(deps, event.thread_id)
     assert draft.in_reply_to is not None
     attempt = int(draft.metadata.get("draft_attempt", 0))
@@ -173,5 +182,7 @@ async def on_draft_rejected(
         return await turn.run()
     turn = Turn(deps, cause=event, thread=thread, user_message_id=draft.in_reply_to)
     return await turn.hand_off(
-        reason=f"draft rejected: {event.review}"[:1000], suggestion=draft.text
+        reason=f"draft rejected: {event.review}"[:1000],
+        category="draft_rejected",
+        suggestion=draft.text,
     )

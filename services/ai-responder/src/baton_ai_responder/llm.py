@@ -14,9 +14,18 @@ from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolPara
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from baton_runtime.metrics import (
+    LLM_CALLS,
+    LLM_LATENCY_SECONDS,
+    LlmPricing,
+    llm_outcome,
+    record_llm_usage,
+)
+
 log = logging.getLogger(__name__)
 
 REPLY_SCHEMA_NAME = "assistant_reply"
+CALLER = "responder"
 
 
 class AssistantReply(BaseModel):
@@ -140,11 +149,13 @@ class OpenAIChatModel:
         model: str,
         max_attempts: int = 3,
         backoff_s: float = 0.5,
+        pricing: LlmPricing | None = None,
     ) -> None:
         self._client = client
         self._model = model
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
+        self._pricing = pricing or LlmPricing()
 
     async def complete(
         self,
@@ -154,15 +165,27 @@ class OpenAIChatModel:
         last_error = "no attempt made"
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return await self._complete_once(messages, tools)
+                with LLM_LATENCY_SECONDS.labels(CALLER).time():
+                    completion = await self._complete_once(messages, tools)
             except RETRYABLE as exc:
+                LLM_CALLS.labels(CALLER, llm_outcome(exc)).inc()
                 last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning(
                     "model call failed (attempt %d/%d): %s", attempt, self._max_attempts, last_error
                 )
             except openai.APIStatusError as exc:
                 # 4xx other than 429: the request itself is wrong; retrying cannot help.
+                LLM_CALLS.labels(CALLER, llm_outcome(exc)).inc()
                 raise ModelUnavailableError(f"{type(exc).__name__}: {exc}"[:500]) from exc
+            else:
+                LLM_CALLS.labels(CALLER, "ok").inc()
+                record_llm_usage(
+                    CALLER,
+                    prompt_tokens=completion.usage.prompt_tokens,
+                    completion_tokens=completion.usage.completion_tokens,
+                    pricing=self._pricing,
+                )
+                return completion
             if attempt < self._max_attempts:
                 await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
         raise ModelUnavailableError(last_error)

@@ -20,6 +20,7 @@ class ReplyPolicy:
 class Verdict:
     action: Literal["send", "approve", "escalate"]
     reason: str
+    kind: Literal["confident", "requires_human", "low_confidence", "topic", "complexity"]
 
 
 def judge_reply(
@@ -27,22 +28,24 @@ def judge_reply(
 ) -> Verdict:
     """Send the reply, hold it for a person's approval, or hand the thread to a person."""
     if reply.requires_human:
-        return Verdict(
-            "escalate", f"the AI asked for a person: {reply.reason or 'no reason given'}"
-        )
+        why = reply.reason or "no reason given"
+        return Verdict("escalate", f"the AI asked for a person: {why}", "requires_human")
     if reply.confidence < policy.confidence_threshold:
         detail = f": {reply.reason}" if reply.reason else ""
+        threshold = policy.confidence_threshold
         return Verdict(
             "escalate",
-            f"low confidence ({reply.confidence:.2f} < {policy.confidence_threshold:.2f}){detail}",
+            f"low confidence ({reply.confidence:.2f} < {threshold:.2f}){detail}",
+            "low_confidence",
         )
     text = f"{user_text}\n{reply.reply}".casefold()
     topic = next((t for t in policy.approval_topics if t.casefold() in text), None)
     if topic is not None:
-        return Verdict("approve", f"sensitive topic: {topic}")
+        return Verdict("approve", f"sensitive topic: {topic}", "topic")
     if policy.review_token_threshold and total_tokens > policy.review_token_threshold:
         return Verdict(
             "approve",
             f"complex answer: {total_tokens} tokens > {policy.review_token_threshold}",
+            "complexity",
         )
-    return Verdict("send", "confident answer")
+    return Verdict("send", "confident answer", "confident")

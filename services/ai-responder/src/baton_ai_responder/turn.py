@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from baton_contracts import (
@@ -21,9 +22,11 @@ from baton_contracts import (
     derive_id,
 )
 from baton_runtime.history import Message, MongoHistory, Thread
+from baton_runtime.metrics import ESCALATIONS
 
 from .context import build_context
 from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage
+from .metrics import APPROVALS_REQUESTED, reply_sent
 from .policy import ReplyPolicy, judge_reply
 from .store import PendingRequest, RequestStore
 from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, ToolRegistry
@@ -69,6 +72,7 @@ class Turn:
         self._extra = tuple(extra_instructions)
         self._draft_attempt = draft_attempt
         self._usage = Usage()
+        self._user_message_at: datetime | None = None
 
     def _id(self, purpose: str) -> uuid.UUID:
         return derive_id(self._cause.event_id, purpose)
@@ -78,6 +82,7 @@ class Turn:
         config = deps.config
         user_message = await deps.history.get_message(self._user_message_id)
         user_text = user_message.text if user_message else ""
+        self._user_message_at = user_message.created_at if user_message else None
         for step in range(1, config.max_steps + 1):
             history = await deps.history.messages(
                 self._thread.thread_id, limit=config.history_window
@@ -87,7 +92,9 @@ class Turn:
                 completion = await deps.model.complete(context, deps.tools.definitions())
             except ModelUnavailableError as exc:
                 log.warning("model unavailable for thread %s: %s", self._thread.thread_id, exc)
-                return await self.hand_off(reason="llm_unavailable", detail=str(exc))
+                return await self.hand_off(
+                    reason="llm_unavailable", category="llm_unavailable", detail=str(exc)
+                )
             self._usage = self._usage + completion.usage
             if completion.tool_calls:
                 events = await self._on_tool_calls(step, completion)
@@ -104,14 +111,17 @@ class Turn:
             if verdict.action == "escalate":
                 return await self.hand_off(
                     reason=verdict.reason,
+                    category=verdict.kind,
                     suggestion=completion.reply.reply,
                     confidence=completion.reply.confidence,
                 )
             if verdict.action == "approve":
+                APPROVALS_REQUESTED.labels(verdict.kind).inc()
                 return await self._draft(completion, verdict.reason)
             return await self._send(completion)
         return await self.hand_off(
-            reason=f"max_steps: no reply after {config.max_steps} model calls"
+            reason=f"max_steps: no reply after {config.max_steps} model calls",
+            category="max_steps",
         )
 
     def _metadata(self, completion: Completion) -> dict[str, Any]:
@@ -166,7 +176,9 @@ class Turn:
             if pending is not None:
                 await self._tool_result(step, pending, "Not asked: the conversation was escalated.")
             reason = str(escalation.arguments.get("reason") or "the AI escalated")
-            return await self.hand_off(reason=f"escalate: {reason}"[:1000])
+            return await self.hand_off(
+                reason=f"escalate: {reason}"[:1000], category="escalate_tool"
+            )
         if pending is not None:
             return await self._ask(step, pending)
         return None
@@ -192,6 +204,7 @@ class Turn:
         )
 
     async def _ask(self, step: int, call: ToolCall) -> list[Event]:
+        ESCALATIONS.labels("question").inc()
         request_id = self._id(f"ask:{step}")
         question = str(call.arguments.get("question") or "").strip() or "(no question given)"
         context = str(call.arguments.get("context") or "")
@@ -234,6 +247,7 @@ class Turn:
                 in_reply_to=self._user_message_id,
             )
         )
+        reply_sent(answered_by="ai", provider=PROVIDER, user_message_at=self._user_message_at)
         return [self.sent(stored)]
 
     def sent(self, message: Message) -> MessageSent:
@@ -291,11 +305,16 @@ class Turn:
         self,
         *,
         reason: str,
+        category: str,
         detail: str | None = None,
         suggestion: str | None = None,
         confidence: float | None = None,
     ) -> list[Event]:
-        """Give the thread to people: it becomes human-owned and an escalation is queued."""
+        """Give the thread to people: it becomes human-owned and an escalation is queued.
+
+        ``category`` is the bounded metric label; ``reason`` the sentence people read.
+        """
+        ESCALATIONS.labels(category).inc()
         events: list[Event] = []
         previous = await self._deps.history.set_owner(self._thread.thread_id, "human", None)
         if previous != "human":

@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         event_type=MessageSubmitted,
         handler=functools.partial(on_message_submitted, ingest=ingest),
         runner=EventRunner(
-            publisher=publisher, dead_letters=KafkaDeadLetters(broker, service=SERVICE)
+            publisher=publisher,
+            dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+            service=SERVICE,
         ),
     )
 

@@ -19,6 +19,7 @@ from .domain import (
     message_id_for,
     received_event,
 )
+from .metrics import MESSAGES_RECEIVED, channel_label
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ class Ingest:
         )
         document = await self._history.get_message_document(message_id)
         assert document is not None
+        if created:
+            MESSAGES_RECEIVED.labels(
+                channel_label(thread.channel), "kafka" if cause else "http"
+            ).inc()
         if not created and stored.content != submission.text:
             raise IdempotencyConflictError(
                 "this Idempotency-Key was already used for a different message"

@@ -8,6 +8,14 @@ import openai
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import ValidationError
 
+from baton_runtime.metrics import (
+    LLM_CALLS,
+    LLM_LATENCY_SECONDS,
+    LlmPricing,
+    llm_outcome,
+    record_llm_usage,
+)
+
 from .policy import Classification, RoutedMessage
 
 SCHEMA_NAME = "route_classification"
@@ -36,8 +44,15 @@ RESPONSE_FORMAT: ResponseFormatJSONSchema = {
 }
 
 
+CALLER = "classifier"
+
+
 class ClassifierError(Exception):
     pass
+
+
+class InvalidOutputError(Exception):
+    """The model's classification does not match the schema."""
 
 
 class Classifier(Protocol):
@@ -45,11 +60,25 @@ class Classifier(Protocol):
 
 
 class LlmClassifier:
-    def __init__(self, client: openai.AsyncOpenAI, *, model: str) -> None:
+    def __init__(
+        self, client: openai.AsyncOpenAI, *, model: str, pricing: LlmPricing | None = None
+    ) -> None:
         self._client = client
         self._model = model
+        self._pricing = pricing or LlmPricing()
 
     async def classify(self, message: RoutedMessage) -> Classification:
+        error: BaseException | None = None
+        try:
+            with LLM_LATENCY_SECONDS.labels(CALLER).time():
+                return await self._classify(message)
+        except ClassifierError as exc:
+            error = exc.__cause__ or exc
+            raise
+        finally:
+            LLM_CALLS.labels(CALLER, llm_outcome(error)).inc()
+
+    async def _classify(self, message: RoutedMessage) -> Classification:
         try:
             completion = await self._client.chat.completions.create(
                 model=self._model,
@@ -62,10 +91,19 @@ class LlmClassifier:
             )
         except openai.OpenAIError as exc:
             raise ClassifierError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        if completion.usage is not None:
+            record_llm_usage(
+                CALLER,
+                prompt_tokens=completion.usage.prompt_tokens,
+                completion_tokens=completion.usage.completion_tokens,
+                pricing=self._pricing,
+            )
         content = completion.choices[0].message.content if completion.choices else None
         if not content:
-            raise ClassifierError("the model returned no classification")
+            raise ClassifierError("the model returned no classification") from InvalidOutputError()
         try:
             return Classification.model_validate_json(content)
         except ValidationError as exc:
-            raise ClassifierError(f"invalid classification: {exc.error_count()} error(s)") from exc
+            raise ClassifierError(f"invalid classification: {exc.error_count()} error(s)") from (
+                InvalidOutputError(str(exc))
+            )

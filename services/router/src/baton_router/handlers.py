@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from baton_contracts import Event, MessageReceived, RouteDecided, ThreadAssigned, derive_id
 from baton_runtime.consumer import Rejected
 from baton_runtime.history import HistoryStore
+from baton_runtime.metrics import ESCALATIONS
 
 from .classifier import Classifier, ClassifierError
+from .metrics import ROUTING_DECISIONS
 from .policy import (
     ClassifierOutcome,
     EscalationLimits,
@@ -74,6 +76,9 @@ async def on_message_received(event: MessageReceived, *, deps: RouterDeps) -> Se
         )
         decision = apply_limits(decision, RecentEscalations(by_user, in_thread), deps.limits)
 
+    ROUTING_DECISIONS.labels(decision.handler, decision.strategy).inc()
+    if decision.escalates:
+        ESCALATIONS.labels(decision.strategy).inc()
     events: list[Event] = [
         RouteDecided.caused_by(
             event,

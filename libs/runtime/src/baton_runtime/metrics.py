@@ -1,0 +1,152 @@
+"""Metrics every service exports, beside FastStream's own ``faststream_*`` consumer metrics.
+
+Label values come from small fixed sets (topics, error codes, outcomes), never from ids or
+free text, so the number of series stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import TopicPartition
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTERS = Counter(
+    "baton_dead_letters_total",
+    "Records sent to a dead-letter topic, by original topic and reason code.",
+    ["service", "topic", "reason"],
+)
+EVENTS_HANDLED = Counter(
+    "baton_events_handled_total",
+    "Consumed records by outcome: handled, replayed (redelivery), dead_lettered.",
+    ["service", "topic", "outcome"],
+)
+HANDLER_RETRIES = Counter(
+    "baton_handler_retries_total",
+    "Handler attempts that failed and were retried, by kind (transient, error).",
+    ["service", "topic", "kind"],
+)
+HANDLER_SECONDS = Histogram(
+    "baton_handler_seconds",
+    "Time to handle one record and publish what it produced.",
+    ["service", "topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+CONSUMER_LAG = Gauge(
+    "baton_consumer_lag",
+    "Records not yet consumed (high watermark minus position), per consumer group and topic.",
+    ["group", "topic"],
+)
+END_TO_END_SECONDS = Histogram(
+    "baton_end_to_end_seconds",
+    "Time from a user message being received to the reply being sent, by who answered.",
+    ["answered_by"],
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400),
+)
+
+
+async def report_consumer_lag(broker: KafkaBroker, *, interval_s: float = 5.0) -> None:
+    """Publish each subscriber's lag every ``interval_s`` until cancelled."""
+    while True:
+        try:
+            await _measure_lag(broker)
+        except Exception:
+            log.debug("lag measurement failed", exc_info=True)
+        await asyncio.sleep(interval_s)
+
+
+async def _measure_lag(broker: KafkaBroker) -> None:
+    for subscriber in broker.subscribers:
+        consumer: Any = getattr(subscriber, "consumer", None)
+        group = getattr(subscriber, "group_id", None) or "none"
+        if consumer is None:
+            continue
+        lag_by_topic: dict[str, int] = {}
+        partitions: set[TopicPartition] = consumer.assignment()
+        for partition in partitions:
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            position = await consumer.position(partition)
+            lag_by_topic[partition.topic] = lag_by_topic.get(partition.topic, 0) + max(
+                0, highwater - position
+            )
+        for topic, lag in lag_by_topic.items():
+            CONSUMER_LAG.labels(group=group, topic=topic).set(lag)
+
+
+# Shared by several services (in tests they share one process, so each is defined once).
+ESCALATIONS = Counter(
+    "baton_escalations_total",
+    "Conversations or questions handed to people, by reason "
+    "(rule, classifier, question, low_confidence, requires_human, escalate_tool, "
+    "llm_unavailable, max_steps, draft_rejected).",
+    ["reason"],
+)
+MESSAGES_SENT = Counter(
+    "baton_messages_sent_total",
+    "Messages made visible to users (message.sent), by provider (openai, human).",
+    ["provider"],
+)
+LLM_CALLS = Counter(
+    "baton_llm_calls_total",
+    "Model calls by caller (responder, classifier) and outcome "
+    "(ok, timeout, rate_limited, server_error, connection_error, invalid_output, client_error).",
+    ["caller", "outcome"],
+)
+LLM_LATENCY_SECONDS = Histogram(
+    "baton_llm_latency_seconds",
+    "Duration of one model call, by caller.",
+    ["caller"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
+)
+LLM_TOKENS = Counter(
+    "baton_llm_tokens_total",
+    "Tokens used, by caller and kind (prompt, completion).",
+    ["caller", "kind"],
+)
+LLM_COST_USD = Counter(
+    "baton_llm_cost_usd_total",
+    "Estimated model cost in US dollars, from LLM_PRICE_*_PER_MTOK, by caller.",
+    ["caller"],
+)
+
+
+class LlmPricing(BaseSettings):
+    """Prices for the cost estimate (``LLM_PRICE_PROMPT_PER_MTOK`` etc., dollars per 1M)."""
+
+    model_config = SettingsConfigDict(env_prefix="LLM_PRICE_", extra="ignore")
+
+    prompt_per_mtok: float = 0.15
+    completion_per_mtok: float = 0.60
+
+
+def record_llm_usage(
+    caller: str, *, prompt_tokens: int, completion_tokens: int, pricing: LlmPricing
+) -> None:
+    LLM_TOKENS.labels(caller, "prompt").inc(prompt_tokens)
+    LLM_TOKENS.labels(caller, "completion").inc(completion_tokens)
+    cost = (
+        prompt_tokens * pricing.prompt_per_mtok + completion_tokens * pricing.completion_per_mtok
+    ) / 1_000_000
+    LLM_COST_USD.labels(caller).inc(cost)
+
+
+def llm_outcome(exc: BaseException | None) -> str:
+    """A bounded outcome label for a model call that raised ``exc`` (None: success)."""
+    if exc is None:
+        return "ok"
+    name = type(exc).__name__
+    return {
+        "APITimeoutError": "timeout",
+        "RateLimitError": "rate_limited",
+        "InternalServerError": "server_error",
+        "APIConnectionError": "connection_error",
+        "InvalidOutputError": "invalid_output",
+    }.get(name, "client_error")
