@@ -23,9 +23,11 @@ from baton_contracts import (
 )
 from baton_ingest.domain import Submission
 from baton_ingest.service import Ingest
+from baton_runtime.dlq import replay
 from baton_runtime.history import MongoHistory
 from baton_runtime.mongo import Document
 from tests.support.pipeline import AGENT, Pipeline
+from tests.support.waiting import eventually
 
 
 def token() -> str:
@@ -566,3 +568,33 @@ async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep
     )
     assert stored is not None
     assert stored["published"] is True
+
+
+async def test_dead_letters_replay_after_the_fix(
+    pipeline: Pipeline, mongo_client: AsyncMongoClient[Document]
+) -> None:
+    thread_id = f"late-{uuid.uuid4().hex[:8]}"
+    early = MessageReceived.first(
+        thread_id=thread_id, message_id=uuid.uuid4(), text="talk to a human please"
+    )
+    await pipeline.publish(early)  # the router does not know the thread yet
+    dlq = pipeline.kafka.topic(topics.dead_letter_topic(topics.MESSAGE_RECEIVED))
+
+    async def letter() -> bool:
+        return any(s.topic == dlq and s.event == early for s in pipeline.recorder.records)
+
+    await eventually(letter, what="the dead letter")
+    dry = await replay(pipeline.kafka, topics.MESSAGE_RECEIVED, dry_run=True)
+    assert [d.code for d in dry if d.reason.startswith(f"thread {thread_id!r}")] == [
+        "unknown_thread"
+    ]
+
+    # The fix: the thread now exists. The replay sends the message through again.
+    await MongoHistory(mongo_client[pipeline.mongo.database]).create_thread(
+        thread_id, user_id="u-late", channel="web", department=None, metadata={}
+    )
+    done = await replay(pipeline.kafka, topics.MESSAGE_RECEIVED)
+    assert any(d.target == pipeline.kafka.topic(topics.MESSAGE_RECEIVED) for d in done)
+    [route] = await pipeline.recorder.wait_for(RouteDecided, in_thread(thread_id))
+    assert (route.handler, route.strategy, route.message_id) == ("human", "rule", early.message_id)
+    assert await replay(pipeline.kafka, topics.MESSAGE_RECEIVED, dry_run=True) == []

@@ -1,5 +1,11 @@
 """The conversation pipeline for tests: each service its own app and broker connection,
-served on loopback ports against the session's Kafka and MongoDB."""
+served on loopback ports against the session's Kafka and MongoDB.
+
+One pipeline per session: a second ``running_pipeline`` with the same Kafka prefix and
+database (e.g. the e2e tests' fixture next to the integration tests') shares the running
+one, since two sets of services in the same consumer groups would split the partitions
+between two scripted models.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from faststream.kafka import KafkaBroker
 from baton_ai_responder.app import create_app as create_ai_responder
 from baton_ai_responder.settings import Settings as AiSettings
 from baton_contracts import Event, HumanAgent, topics
+from baton_human_queue.app import create_app as create_human_queue
+from baton_human_queue.settings import Settings as QueueSettings
 from baton_ingest.app import create_app as create_ingest
 from baton_ingest.settings import Settings as IngestSettings
 from baton_router.app import create_app as create_router
@@ -28,6 +36,7 @@ from .recorder import Recorder, record_topics
 from .serving import serving
 
 AGENT = HumanAgent(agent_id="agent-alex", name="Alex", department="support")
+ADMIN_TOKEN = "test-admin-token-0123456789"
 WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
 
 
@@ -40,6 +49,8 @@ class Pipeline:
     recorder: Recorder
     producer: KafkaBroker
     urls: Mapping[str, str]
+    queue: httpx.AsyncClient
+    admin_token: str = ADMIN_TOKEN
 
     async def publish(self, *events: Event) -> None:
         await KafkaEventPublisher(self.producer, self.kafka).publish(events)
@@ -91,11 +102,31 @@ def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str)
             llm_backoff_s=0.05,
             review_token_threshold=1500,
         ),
+        "queue": QueueSettings(
+            kafka=kafka, mongo=mongo, env="test", admin_token=ADMIN_TOKEN, sweep_interval_s=0.5
+        ),
     }
+
+
+_running: dict[tuple[str, str], Pipeline] = {}
 
 
 @asynccontextmanager
 async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncIterator[Pipeline]:
+    key = (kafka.topic_prefix, mongo.database)
+    if key in _running:
+        yield _running[key]
+        return
+    async with _start_pipeline(kafka, mongo) as pipeline:
+        _running[key] = pipeline
+        try:
+            yield pipeline
+        finally:
+            del _running[key]
+
+
+@asynccontextmanager
+async def _start_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncIterator[Pipeline]:
     async with AsyncExitStack() as stack:
         model_url = await stack.enter_async_context(
             serving(create_scripted_model(ScriptedModelSettings()))
@@ -108,6 +139,9 @@ async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncI
             "ai-responder": await stack.enter_async_context(
                 serving(create_ai_responder(settings["ai"]))
             ),
+            "human-queue": await stack.enter_async_context(
+                serving(create_human_queue(settings["queue"]))
+            ),
         }
         recorder = await stack.enter_async_context(record_topics(kafka, *WATCHED))
         producer = build_broker(kafka, client_id="test-gateway")
@@ -117,4 +151,7 @@ async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncI
             httpx.AsyncClient(base_url=urls["ingest"], timeout=10)
         )
         model = await stack.enter_async_context(httpx.AsyncClient(base_url=model_url, timeout=10))
-        yield Pipeline(kafka, mongo, ingest, model, recorder, producer, urls)
+        queue = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=urls["human-queue"], timeout=10)
+        )
+        yield Pipeline(kafka, mongo, ingest, model, recorder, producer, urls, queue)

@@ -145,7 +145,9 @@ class MongoHistory:
         self.messages_ = db["messages"]
 
     async def ensure_indexes(self) -> None:
-        await self.messages_.create_index([("thread_id", ASCENDING), ("seq", ASCENDING)])
+        await self.messages_.create_index(
+            [("thread_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="thread_seq"
+        )
         await self.threads.create_index([("owner", ASCENDING), ("updated_at", DESCENDING)])
 
     async def create_thread(
@@ -169,7 +171,6 @@ class MongoHistory:
             "owner": "ai",
             "assigned_agent": None,
             "status": "open",
-            "message_count": 0,
             "created_at": now,
             "updated_at": now,
         }
@@ -197,24 +198,27 @@ class MongoHistory:
 
         A message whose id exists already is not written again: the stored one comes back
         with ``created=False``, which is how a replayed event is recognised.
+
+        The position in the thread (``seq``) is claimed by inserting under the unique
+        (thread_id, seq) index, retrying with the next number when a concurrent writer
+        took it. Inserts against a unique index are atomic on every MongoDB-wire server
+        Baton supports, whereas a counter on the thread document is not on FerretDB v1
+        (it rewrites the whole document, which could also undo a concurrent owner change).
         """
-        existing = await self.messages_.find_one({"_id": str(message.message_id)})
-        if existing is not None:
-            return Message.from_document(existing), False
-        thread = await self.threads.find_one_and_update(
-            {"_id": message.thread_id},
-            {"$inc": {"message_count": 1}, "$set": {"updated_at": utc_now()}},
-            return_document=ReturnDocument.AFTER,
-        )
-        seq = thread["message_count"] if thread else 0
-        stored = Message(**{**message.__dict__, "seq": seq})
-        try:
-            await self.messages_.insert_one({**stored.to_document(), **extra})
-        except DuplicateKeyError:
-            again = await self.messages_.find_one({"_id": str(message.message_id)})
-            assert again is not None
-            return Message.from_document(again), False
-        return stored, True
+        for _ in range(50):
+            existing = await self.messages_.find_one({"_id": str(message.message_id)})
+            if existing is not None:
+                return Message.from_document(existing), False
+            last = await self.messages_.find_one(
+                {"thread_id": message.thread_id}, sort=[("seq", DESCENDING)]
+            )
+            stored = Message(**{**message.__dict__, "seq": (last["seq"] + 1) if last else 1})
+            try:
+                await self.messages_.insert_one({**stored.to_document(), **extra})
+            except DuplicateKeyError:
+                continue  # our id (a replay: found above next time) or our seq was taken
+            return stored, True
+        raise RuntimeError(f"could not append to thread {message.thread_id}: too much contention")
 
     async def update_message(self, message_id: uuid.UUID, changes: Document) -> None:
         await self.messages_.update_one({"_id": str(message_id)}, {"$set": changes})

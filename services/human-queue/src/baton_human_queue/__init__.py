@@ -1,0 +1,1 @@
+"""Baton's human queue: tickets for people, claims, replies, answers, approvals, handback."""

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from baton_runtime.service import configure_logging, serve
+
+from .app import create_app
+from .settings import Settings
+
+
+def main() -> None:
+    configure_logging()
+    settings = Settings()
+    serve(create_app(settings), host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Human agents and their API tokens.
+
+A token is shown once, when the agent is created; only its SHA-256 is stored. The token
+carries 256 random bits, so a plain hash (no salt, no slow KDF) cannot be reversed and
+lets a request find its agent with one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from baton_contracts import utc_now
+
+from .domain import Agent, QueueError
+
+TOKEN_PREFIX = "bq_"  # noqa: S105 - marks Baton queue tokens, not a secret
+DEPARTMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+
+
+class InvalidAgentError(QueueError):
+    code = "invalid_agent"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    agent: Agent
+    token: str
+
+
+def check_agent(name: str, departments: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidAgentError("name must have 1 to 200 characters")
+    cleaned = tuple(dict.fromkeys(d.strip() for d in departments))
+    if not cleaned:
+        raise InvalidAgentError("an agent needs at least one department")
+    for department in cleaned:
+        if not DEPARTMENT_PATTERN.match(department):
+            raise InvalidAgentError(
+                f"department {department!r} must be 1-100 letters, digits, spaces, '.', '_' or '-'"
+            )
+    return name, cleaned
+
+
+class AgentRecords(Protocol):
+    """Where agents are kept; :class:`~baton_human_queue.store.AgentStore` in MongoDB."""
+
+    async def add(self, agent: Agent, *, token_hash: str, now: datetime) -> None: ...
+
+    async def by_token_hash(self, token_hash: str) -> tuple[Agent, str] | None: ...
+
+
+class Agents:
+    def __init__(self, store: AgentRecords) -> None:
+        self._store = store
+
+    async def create(self, name: str, departments: Sequence[str]) -> NewAgent:
+        name, cleaned = check_agent(name, departments)
+        agent = Agent(agent_id=f"agent-{uuid.uuid4().hex[:16]}", name=name, departments=cleaned)
+        token = new_token()
+        await self._store.add(agent, token_hash=hash_token(token), now=utc_now())
+        return NewAgent(agent, token)
+
+    async def authenticate(self, token: str) -> Agent | None:
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        digest = hash_token(token)
+        found = await self._store.by_token_hash(digest)
+        if found is None:
+            return None
+        agent, stored = found
+        return agent if same_secret(digest, stored) else None

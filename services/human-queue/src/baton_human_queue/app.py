@@ -1,0 +1,144 @@
+"""The human queue's composition root: the one place that wires adapters into handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from baton_contracts import RouteDecided, ToolHumanRequested, topics
+from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
+from baton_runtime.history import MongoHistory
+from baton_runtime.kafka import KafkaEventPublisher, build_broker
+from baton_runtime.mongo import connect_mongo, database
+from baton_runtime.outputs import HandledEvents
+from baton_runtime.service import service_app
+
+from .agents import Agents
+from .api import api_router
+from .domain import QueueError
+from .handlers import on_route_decided, on_tool_human_requested
+from .service import Queue, QueueConfig
+from .settings import Settings
+from .store import AgentStore, ClaimLog, FeedbackStore, TicketLocks, TicketStore
+
+SERVICE = "baton-human-queue"
+log = logging.getLogger(__name__)
+
+TOPICS = (
+    topics.ROUTE_DECIDED,
+    topics.TOOL_HUMAN_REQUESTED,
+    topics.HUMAN_RESPONDED,
+    topics.DRAFT_APPROVED,
+    topics.DRAFT_REJECTED,
+    topics.MESSAGE_SENT,
+    topics.THREAD_ASSIGNED,
+    topics.TICKET_LEASE_EXPIRED,
+    topics.TICKET_SLA_BREACHED,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    broker = build_broker(settings.kafka, client_id=SERVICE)
+    mongo = connect_mongo(settings.mongo, app_name=SERVICE)
+    db = database(mongo, settings.mongo)
+    history = MongoHistory(db)
+    tickets = TicketStore(db)
+    claims = ClaimLog(db)
+    feedback = FeedbackStore(db)
+    agent_store = AgentStore(db)
+    publisher = KafkaEventPublisher(broker, settings.kafka)
+    queue = Queue(
+        tickets=tickets,
+        claims=claims,
+        feedback=feedback,
+        locks=TicketLocks(db),
+        history=history,
+        publisher=publisher,
+        config=QueueConfig(
+            lease_s=settings.lease_s,
+            sla_s=settings.sla_s,
+            priority=settings.priority,
+            max_text_length=settings.max_text_length,
+            context_messages=settings.context_messages,
+            outbox_grace_s=settings.outbox_grace_s,
+        ),
+    )
+    agents = Agents(agent_store)
+
+    runner = EventRunner(
+        publisher=publisher,
+        dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+        service=SERVICE,
+        # A message attached to a ticket that has since been resolved must not open a
+        # new ticket when Kafka delivers it again.
+        handled=HandledEvents(db, service=SERVICE),
+    )
+    subscribe(
+        broker,
+        settings.kafka,
+        topic=topics.ROUTE_DECIDED,
+        group=SERVICE,
+        event_type=RouteDecided,
+        handler=functools.partial(on_route_decided, queue=queue),
+        runner=runner,
+    )
+    subscribe(
+        broker,
+        settings.kafka,
+        topic=topics.TOOL_HUMAN_REQUESTED,
+        group=SERVICE,
+        event_type=ToolHumanRequested,
+        handler=functools.partial(on_tool_human_requested, queue=queue),
+        runner=runner,
+    )
+
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(settings.sweep_interval_s)
+            try:
+                await queue.sweep()
+            except Exception:
+                log.exception("queue sweep failed; retrying next interval")
+
+    app = service_app(
+        title="Baton human queue",
+        summary="Tickets for people: claim, reply, answer the AI, approve drafts, hand back.",
+        broker=broker,
+        mongo=mongo,
+        db=db,
+        kafka=settings.kafka,
+        topics=TOPICS,
+        on_start=[
+            history.ensure_indexes,
+            tickets.ensure_indexes,
+            claims.ensure_indexes,
+            feedback.ensure_indexes,
+            agent_store.ensure_indexes,
+        ],
+        background=[sweep_forever],
+    )
+    app.description = (
+        "Every call needs `Authorization: Bearer <token>`: an agent's token for tickets and "
+        'threads, the admin token for `/v1/admin`. Errors are `{"detail": "...", "code": "..."}`.'
+    )
+
+    async def queue_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, QueueError)
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status)
+
+    app.add_exception_handler(QueueError, queue_error)
+    app.include_router(
+        api_router(
+            queue,
+            agents,
+            agent_store=agent_store,
+            feedback=feedback,
+            admin_token=settings.admin_token,
+        )
+    )
+    return app

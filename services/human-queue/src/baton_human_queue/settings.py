@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from baton_contracts import MAX_TEXT_LENGTH
+from baton_runtime.settings import KafkaSettings, MongoSettings
+
+from .domain import DEFAULT_SLA_S, PriorityRules
+
+PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"  # noqa: S105 - the value we refuse
+MIN_ADMIN_TOKEN_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    """Human-queue settings (``HUMAN_QUEUE_*``; Kafka and MongoDB from ``KAFKA_*`` /
+    ``MONGODB_*``).
+
+    ``sla_s`` and ``priority`` are JSON in the environment, e.g.
+    ``HUMAN_QUEUE_SLA_S='{"0": 3600, "50": 300}'`` and
+    ``HUMAN_QUEUE_PRIORITY='{"by_tier": {"vip": 100}}'``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HUMAN_QUEUE_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field(
+        default="prod", description="`dev` allows the placeholder admin token."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8004
+    admin_token: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_ADMIN_TOKEN),
+        description="Bearer token of the admin endpoints (creating agents, exports).",
+    )
+    lease_s: float = Field(
+        default=600.0, gt=0, description="How long a claim lasts without the holder's activity."
+    )
+    sweep_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often expired leases, SLA breaches and unsent events are swept.",
+    )
+    outbox_grace_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Age at which the sweep publishes events a request left unpublished.",
+    )
+    sla_s: dict[int, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA_S),
+        description="Seconds until a person must respond, by minimum priority: a ticket gets "
+        "the entry with the highest key not above its priority.",
+    )
+    priority: PriorityRules = Field(
+        default_factory=PriorityRules, description="How a ticket's priority is computed."
+    )
+    max_text_length: int = Field(default=4000, ge=1, le=MAX_TEXT_LENGTH)
+    context_messages: int = Field(
+        default=20, ge=1, le=200, description="Thread messages shown with a ticket."
+    )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongo: MongoSettings = Field(default_factory=MongoSettings)
+
+    @field_validator("sla_s")
+    @classmethod
+    def _sla_usable(cls, value: dict[int, float]) -> dict[int, float]:
+        if not value:
+            raise ValueError("needs at least one entry, e.g. {0: 3600}")
+        if any(seconds <= 0 for seconds in value.values()):
+            raise ValueError("every SLA must be a positive number of seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _real_admin_token(self) -> Settings:
+        if self.env == "dev":
+            return self
+        token = self.admin_token.get_secret_value()
+        if token == PLACEHOLDER_ADMIN_TOKEN:
+            raise ValueError(
+                "HUMAN_QUEUE_ADMIN_TOKEN is the placeholder; set a secret of your own "
+                "(or HUMAN_QUEUE_ENV=dev on a development machine)"
+            )
+        if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"HUMAN_QUEUE_ADMIN_TOKEN must have at least {MIN_ADMIN_TOKEN_LENGTH} characters"
+            )
+        return self
