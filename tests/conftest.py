@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient
 from baton_runtime.mongo import Document
 from baton_runtime.settings import KafkaSettings, MongoSettings
 from tests.support.infra import Endpoints, InfrastructureMissingError, endpoints
+from tests.support.pipeline import Pipeline, running_pipeline
 
 _used: list[Endpoints] = []
 
@@ -59,3 +60,12 @@ async def mongo_client(mongo_settings: MongoSettings) -> AsyncIterator[AsyncMong
     yield client
     await client.drop_database(mongo_settings.database)
     await client.close()
+
+
+@pytest.fixture(scope="session")
+async def pipeline(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings
+) -> AsyncIterator[Pipeline]:
+    """The five services and the scripted model, once per session, for integration and e2e."""
+    async with running_pipeline(kafka_settings, mongo_settings) as running:
+        yield running

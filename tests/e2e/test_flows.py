@@ -4,27 +4,16 @@ router act over Kafka, agents work the queue over its API, and the user gets the
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from pymongo import AsyncMongoClient
 
 from baton_contracts import Event, MessageSent, RouteDecided, ThreadAssigned
 from baton_runtime.mongo import Document
-from baton_runtime.settings import KafkaSettings, MongoSettings
-from tests.support.pipeline import Pipeline, running_pipeline
+from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
 from tests.support.waiting import eventually
-
-
-@pytest.fixture(scope="session")
-async def pipeline(
-    kafka_settings: KafkaSettings, mongo_settings: MongoSettings
-) -> AsyncIterator[Pipeline]:
-    # The same running pipeline as the integration tests' when both run in one session.
-    async with running_pipeline(kafka_settings, mongo_settings) as running:
-        yield running
 
 
 def in_thread(thread_id: str) -> Callable[[Event], bool]:

@@ -1,10 +1,8 @@
 """The conversation pipeline for tests: each service its own app and broker connection,
 served on loopback ports against the session's Kafka and MongoDB.
 
-One pipeline per session: a second ``running_pipeline`` with the same Kafka prefix and
-database (e.g. the e2e tests' fixture next to the integration tests') shares the running
-one, since two sets of services in the same consumer groups would split the partitions
-between two scripted models.
+One pipeline per session (the ``pipeline`` fixture in tests/conftest.py): two sets of
+services in the same consumer groups would split the partitions between them.
 """
 
 from __future__ import annotations
@@ -108,25 +106,8 @@ def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str)
     }
 
 
-_running: dict[tuple[str, str], Pipeline] = {}
-
-
 @asynccontextmanager
 async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncIterator[Pipeline]:
-    key = (kafka.topic_prefix, mongo.database)
-    if key in _running:
-        yield _running[key]
-        return
-    async with _start_pipeline(kafka, mongo) as pipeline:
-        _running[key] = pipeline
-        try:
-            yield pipeline
-        finally:
-            del _running[key]
-
-
-@asynccontextmanager
-async def _start_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncIterator[Pipeline]:
     async with AsyncExitStack() as stack:
         model_url = await stack.enter_async_context(
             serving(create_scripted_model(ScriptedModelSettings()))
