@@ -1,0 +1,53 @@
+"""Baton as real processes on a local stack of its own, for the fault-injection tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from baton_contracts import topics
+from baton_runtime.settings import KafkaSettings
+from tests.support.recorder import Recorder, record_topics
+from tests.support.system import ROOT, LocalStack, System, new_namespace
+
+FAULT_STACK_PORTS = (39192, 39193, 37217)
+WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
+
+
+@dataclass
+class Faults:
+    system: System
+    recorder: Recorder
+    kafka: KafkaSettings
+    ingest: httpx.AsyncClient
+    model: httpx.AsyncClient
+
+
+@pytest.fixture(scope="module")
+async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faults]:
+    # A stack of its own (downloads and data under .stack/faults, fixed ports so a leftover
+    # from an interrupted run is found and reused), since these tests stop and restart Kafka
+    # and FerretDB.
+    stack = LocalStack(ROOT / ".stack" / "faults", *FAULT_STACK_PORTS)
+    try:
+        await stack.up()
+    except RuntimeError as exc:
+        await stack.down()
+        pytest.fail(f"the fault-injection stack did not start: {exc}", pytrace=False)
+    namespace = new_namespace("f")
+    system = System(stack, namespace, logs=tmp_path_factory.mktemp("fault-logs"))
+    try:
+        await system.start_all()
+        kafka = KafkaSettings(bootstrap_servers=stack.kafka, topic_prefix=f"{namespace}.")
+        async with (
+            record_topics(kafka, *WATCHED) as recorder,
+            httpx.AsyncClient(base_url=system.programs["ingest"].url, timeout=10) as ingest,
+            httpx.AsyncClient(base_url=system.programs["scripted-model"].url, timeout=10) as model,
+        ):
+            yield Faults(system, recorder, kafka, ingest, model)
+    finally:
+        await system.stop_all()
+        await stack.down()

@@ -1,0 +1,134 @@
+"""A steady load of user messages, and the check that each one got exactly one outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import httpx
+
+from baton_contracts import MessageSent, RouteDecided, ToolHumanRequested
+
+from .recorder import Recorder
+
+FAQ_TEXT = "What are your opening hours?"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: uuid.UUID
+    thread_id: str
+    index: int
+
+
+@dataclass
+class Load:
+    """``threads`` gateway conversations, each posting one message every ``interval_s``.
+
+    Like a real gateway, a post that fails (service down, timeout) is retried with the same
+    Idempotency-Key until accepted, so a message counts as accepted exactly once.
+    """
+
+    ingest_url: str
+    threads: list[str]
+    interval_s: float
+    text: str = FAQ_TEXT
+    accepted: list[Accepted] = field(default_factory=list)
+    abandoned: int = 0
+
+    async def run(self, duration_s: float) -> None:
+        stop = asyncio.get_running_loop().time() + duration_s
+        async with httpx.AsyncClient(base_url=self.ingest_url, timeout=5) as client:
+            await asyncio.gather(*(self._thread(client, t, stop) for t in self.threads))
+
+    async def _thread(self, client: httpx.AsyncClient, thread_id: str, stop: float) -> None:
+        loop = asyncio.get_running_loop()
+        index = 0
+        while loop.time() < stop:
+            key = f"{thread_id}-{index}"
+            give_up = loop.time() + 90
+            while True:
+                try:
+                    response = await client.post(
+                        f"/v1/threads/{thread_id}/messages",
+                        json={"text": f"{self.text} ({key})"},
+                        headers={"Idempotency-Key": key},
+                    )
+                    if response.status_code == 202:
+                        message_id = uuid.UUID(response.json()["message_id"])
+                        self.accepted.append(Accepted(message_id, thread_id, index))
+                        break
+                except httpx.HTTPError:
+                    pass
+                if loop.time() > give_up:
+                    self.abandoned += 1
+                    break
+                await asyncio.sleep(0.25)
+            index += 1
+            await asyncio.sleep(self.interval_s)
+
+
+@dataclass
+class Verdict:
+    accepted: int
+    sent: int
+    outcomes: int
+    lost: list[uuid.UUID]
+    duplicates: list[uuid.UUID]
+    redelivered: int
+    out_of_order: list[str]
+
+    def summary(self) -> str:
+        return (
+            f"accepted={self.accepted} sent={self.sent} outcomes={self.outcomes} "
+            f"duplicates={len(self.duplicates)} lost={len(self.lost)} "
+            f"redelivered_same_event={self.redelivered} out_of_order_threads={len(self.out_of_order)}"
+        )
+
+
+def judge(load: Load, recorder: Recorder) -> Verdict:
+    """One outcome per accepted message: a reply, a request for a person, or a human route."""
+    wanted = {a.message_id: a for a in load.accepted}
+    outcomes: dict[uuid.UUID, set[tuple[str, uuid.UUID]]] = defaultdict(set)
+    sent_events: dict[uuid.UUID, int] = defaultdict(int)
+    replies_in_order: dict[str, list[int]] = defaultdict(list)
+    sent = 0
+    for seen in recorder.records:
+        event = seen.event
+        if isinstance(event, MessageSent) and event.in_reply_to in wanted:
+            sent += 1
+            sent_events[event.event_id] += 1
+            outcomes[event.in_reply_to].add(("reply", event.message_id))
+            replies_in_order[event.thread_id].append(wanted[event.in_reply_to].index)
+        elif isinstance(event, ToolHumanRequested) and event.message_id in wanted:
+            outcomes[event.message_id].add(("person", event.request_id))
+        elif (
+            isinstance(event, RouteDecided)
+            and event.handler == "human"
+            and event.message_id in wanted
+        ):
+            outcomes[event.message_id].add(("human-route", event.message_id))
+    out_of_order = [t for t, order in replies_in_order.items() if order != sorted(order)]
+    return Verdict(
+        accepted=len(wanted),
+        sent=sent,
+        outcomes=sum(1 for m in wanted if outcomes.get(m)),
+        lost=[m for m in wanted if not outcomes.get(m)],
+        duplicates=[m for m, found in outcomes.items() if len(found) > 1],
+        redelivered=sum(n - 1 for n in sent_events.values() if n > 1),
+        out_of_order=out_of_order,
+    )
+
+
+async def settle(load: Load, recorder: Recorder, *, timeout: float = 120.0) -> Verdict:
+    """Wait until no accepted message lacks an outcome (or ``timeout``), then judge."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    verdict = judge(load, recorder)
+    while verdict.lost and loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        verdict = judge(load, recorder)
+    await asyncio.sleep(2)  # anything duplicated late shows up now
+    return judge(load, recorder)

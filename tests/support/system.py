@@ -1,0 +1,223 @@
+"""Baton as real processes, for fault injection and benchmarks.
+
+A dedicated local stack (its own directory and ports, so it can be stopped and restarted
+without touching anyone else's), the scripted model and the four services, each started
+with ``python -m <package>`` exactly as in production, with their own settings and broker
+connections. Processes can be killed (SIGKILL), stopped (SIGTERM), restarted and doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .serving import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_SCRIPT = ROOT / "scripts" / "stack.py"
+
+
+@dataclass
+class LocalStack:
+    """A local Kafka + FerretDB this test controls completely."""
+
+    directory: Path
+    kafka_port: int
+    controller_port: int
+    mongo_port: int
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BATON_STACK_DIR": str(self.directory),
+            "BATON_KAFKA_PORT": str(self.kafka_port),
+            "BATON_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "BATON_MONGO_PORT": str(self.mongo_port),
+        }
+
+    @property
+    def kafka(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongodb(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+    async def up(self) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(STACK_SCRIPT),
+            "up",
+            "--json",
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"stack up failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+        json.loads(out.decode().strip().splitlines()[-1])
+
+    async def down(self) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(STACK_SCRIPT), "down", env=self.env
+        )
+        await proc.wait()
+
+    async def stop(self, component: str) -> None:
+        """Stop one server (``kafka`` or ``ferretdb``) the way an operator would: SIGTERM."""
+        pid = int((self.directory / "run" / f"{component}.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(600):
+            try:
+                os.kill(pid, 0)
+                if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                    return
+            except (ProcessLookupError, FileNotFoundError):
+                return
+            await asyncio.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class Program:
+    name: str
+    module: str
+    env_prefix: str
+    port: int = 0
+    health: str = "/health/ready"
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class System:
+    stack: LocalStack
+    namespace: str
+    logs: Path
+    admin_token: str = "fault-admin-token-0123456789"
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    programs: dict[str, Program] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for program in (
+            Program("scripted-model", "baton_scripted_model", "SCRIPTED_MODEL_", health="/health"),
+            Program("ingest", "baton_ingest", "INGEST_"),
+            Program("router", "baton_router", "ROUTER_"),
+            Program("ai-responder", "baton_ai_responder", "AI_RESPONDER_"),
+            Program("human-queue", "baton_human_queue", "HUMAN_QUEUE_"),
+        ):
+            program.port = free_port()
+            self.programs[program.name] = program
+
+    def env(self, program: Program, port: int) -> dict[str, str]:
+        model = self.programs["scripted-model"]
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.stack.kafka,
+            "KAFKA_TOPIC_PREFIX": f"{self.namespace}.",
+            "MONGODB_URL": self.stack.mongodb,
+            "MONGODB_DATABASE": self.namespace,
+            "OPENAI_BASE_URL": f"{model.url}/v1",
+            "OPENAI_API_KEY": "scripted",
+            "LOG_LEVEL": "WARNING",
+            "INGEST_RECOVERY_INTERVAL_S": "1",
+            "INGEST_RECOVERY_GRACE_S": "2",
+            "AI_RESPONDER_LLM_TIMEOUT_S": "2",
+            "AI_RESPONDER_LLM_BACKOFF_S": "0.1",
+            "HUMAN_QUEUE_ENV": "test",
+            "HUMAN_QUEUE_ADMIN_TOKEN": self.admin_token,
+            "HUMAN_QUEUE_SWEEP_INTERVAL_S": "1",
+            **self.overrides,
+            f"{program.env_prefix}HOST": "127.0.0.1",
+            f"{program.env_prefix}PORT": str(port),
+        }
+
+    async def start(self, name: str, *, extra: bool = False) -> Program:
+        """Start ``name`` (or, with ``extra``, one more instance of it) and wait until ready."""
+        program = self.programs[name]
+        port = free_port() if extra else program.port
+        self.logs.mkdir(parents=True, exist_ok=True)
+        suffix = f"-{len(program.processes)}" if extra else ""
+        log = (self.logs / f"{name}{suffix}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own service
+            [sys.executable, "-m", program.module],
+            env=self.env(program, port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        program.processes.append(process)
+        await self._wait_ready(program, process, f"http://127.0.0.1:{port}{program.health}")
+        return program
+
+    async def _wait_ready(
+        self, program: Program, process: subprocess.Popen[bytes], url: str
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 90
+        async with httpx.AsyncClient(timeout=2) as client:
+            while loop.time() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{program.name} exited with {process.returncode}; see {self.logs}"
+                    )
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{program.name} not ready at {url} within 90 s; see {self.logs}")
+
+    async def start_all(self) -> None:
+        for name in self.programs:
+            await self.start(name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL every instance of ``name``: no shutdown code runs."""
+        program = self.programs[name]
+        for process in program.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        program.processes.clear()
+
+    async def stop_instance(self, name: str, index: int) -> None:
+        """SIGTERM one instance and wait for its graceful shutdown."""
+        process = self.programs[name].processes.pop(index)
+        process.terminate()
+        await asyncio.to_thread(process.wait, 40)
+
+    async def restart(self, name: str) -> None:
+        self.kill(name)
+        await self.start(name)
+
+    async def stop_all(self) -> None:
+        for program in self.programs.values():
+            for process in program.processes:
+                if process.poll() is None:
+                    process.terminate()
+            for process in program.processes:
+                try:
+                    await asyncio.to_thread(process.wait, 30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            program.processes.clear()
+
+
+def new_namespace(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
