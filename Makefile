@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON ?= python3
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test test-unit test-integration lint fmt schemas stack-up stack-down stack-status up down bench
+.PHONY: help sync run test test-unit lint fmt schemas stack-up stack-down stack-status up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -59,3 +59,6 @@ up: ## docker compose: the whole system in containers (needs a Docker engine)
 
 down: ## docker compose: stop and remove the containers
 	docker compose down
+
+bench: sync ## throughput, latency, claims and memory on this machine (not part of make test)
+	$(UV) run --locked --group bench python bench/run.py

@@ -1,0 +1,510 @@
+"""`make bench`: Baton's throughput, latency, claims and memory against this machine's limits.
+
+Everything runs on one machine in one run, on a local stack of its own (`.stack/bench`):
+
+1. Baseline B: a raw aiokafka consume -> produce relay with the services' producer
+   settings (acks=all, idempotent) and the same message size.
+2. Pipeline throughput with the scripted model at zero latency: user messages per second
+   from HTTP submission to `message.sent`, sustained; and its ratio to B.
+3. End-to-end latency at half that rate: p50 / p95 / p99 from ingest's accept to
+   `message.sent`, and the latency added by each hop (from the events' `occurred_at`).
+4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
+   `find_one_and_update` loop on the same server, with the number of double claims.
+5. Peak memory (VmHWM) of each service process.
+
+Results go to `bench-results/bench.json` and `bench-results/bench.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient, ReturnDocument
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.system import LocalStack, System, new_namespace  # noqa: E402
+
+from baton_contracts import (  # noqa: E402
+    MessageReceived,
+    MessageSent,
+    RouteDecided,
+    decode,
+    topics,
+)
+
+OUT = ROOT / "bench-results"
+BENCH_STACK_PORTS = (39292, 39293, 37317)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# -- 1. baseline ---------------------------------------------------------------------------
+
+
+async def baseline_relay(bootstrap: str, *, messages: int, size: int) -> dict[str, float]:
+    """Messages per second through a plain consume -> produce relay."""
+    tag = uuid.uuid4().hex[:8]
+    source, target = f"bench-{tag}-in", f"bench-{tag}-out"
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+    )
+    relay_in = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"relay-{tag}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    sink = AIOKafkaConsumer(
+        target, bootstrap_servers=bootstrap, group_id=f"sink-{tag}", auto_offset_reset="earliest"
+    )
+    await producer.start()
+    await relay_in.start()
+    await sink.start()
+    payload = b"x" * size
+    received = 0
+    done = asyncio.Event()
+
+    async def relay() -> None:
+        async for record in relay_in:
+            await producer.send_and_wait(target, record.value, key=record.key)
+            await relay_in.commit()
+
+    async def drain() -> None:
+        nonlocal received
+        async for _ in sink:
+            received += 1
+            if received >= messages:
+                done.set()
+                return
+
+    # Warm up: the relay's group must be assigned before timing starts.
+    await producer.send_and_wait(source, payload, key=b"warm")
+    relay_task = asyncio.create_task(relay())
+    drain_task = asyncio.create_task(drain())
+    while received < 1:
+        await asyncio.sleep(0.05)
+    received = 0
+    started = time.perf_counter()
+    for i in range(messages):
+        await producer.send(source, payload, key=f"k{i % 64}".encode())
+    await producer.flush()
+    await asyncio.wait_for(done.wait(), timeout=300)
+    elapsed = time.perf_counter() - started
+    relay_task.cancel()
+    drain_task.cancel()
+    await asyncio.gather(relay_task, drain_task, return_exceptions=True)
+    for client in (relay_in, sink, producer):
+        await client.stop()
+    return {"messages": messages, "seconds": elapsed, "per_second": messages / elapsed}
+
+
+# -- 2 and 3. pipeline ---------------------------------------------------------------------
+
+
+@dataclass
+class Observed:
+    accepted_at: dict[uuid.UUID, float] = field(default_factory=dict)
+    sent_at: dict[uuid.UUID, float] = field(default_factory=dict)
+    received_at: dict[uuid.UUID, float] = field(default_factory=dict)
+    routed_at: dict[uuid.UUID, float] = field(default_factory=dict)
+
+
+async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(
+        f"{prefix}{topics.MESSAGE_SENT}",
+        f"{prefix}{topics.MESSAGE_RECEIVED}",
+        f"{prefix}{topics.ROUTE_DECIDED}",
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-watch-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest",
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for records in batch.values():
+                for record in records:
+                    event = decode(record.value)
+                    at = event.occurred_at.timestamp()
+                    if isinstance(event, MessageReceived):
+                        observed.received_at[event.message_id] = at
+                    elif isinstance(event, RouteDecided):
+                        observed.routed_at[event.message_id] = at
+                    elif isinstance(event, MessageSent) and event.in_reply_to:
+                        # Seen by a gateway-like consumer: the moment the user could see it.
+                        observed.sent_at.setdefault(event.in_reply_to, now)
+    finally:
+        await consumer.stop()
+
+
+async def new_threads(client: httpx.AsyncClient, count: int) -> list[str]:
+    threads = []
+    for _ in range(count):
+        response = await client.post("/v1/threads", json={"user_id": "bench", "channel": "web"})
+        response.raise_for_status()
+        threads.append(response.json()["thread_id"])
+    return threads
+
+
+async def drive(
+    client: httpx.AsyncClient,
+    threads: list[str],
+    observed: Observed,
+    *,
+    seconds: float,
+    rate: float | None,
+) -> int:
+    """Post FAQ questions: as fast as each thread's turn allows (rate None) or open-loop."""
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + seconds
+    count = 0
+
+    async def post(thread_id: str) -> None:
+        nonlocal count
+        started = time.time()
+        response = await client.post(
+            f"/v1/threads/{thread_id}/messages", json={"text": "What are your opening hours?"}
+        )
+        if response.status_code == 202:
+            observed.accepted_at[uuid.UUID(response.json()["message_id"])] = started
+            count += 1
+
+    if rate is None:
+
+        async def closed(thread_id: str) -> None:
+            while loop.time() < stop_at:
+                await post(thread_id)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(closed(t) for t in threads))
+    else:
+        interval = 1 / rate
+        tasks = []
+        i = 0
+        next_at = loop.time()
+        while loop.time() < stop_at:
+            tasks.append(asyncio.create_task(post(threads[i % len(threads)])))
+            i += 1
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+        await asyncio.gather(*tasks)
+    return count
+
+
+async def wait_sent(observed: Observed, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(m not in observed.sent_at for m in observed.accepted_at):
+        await asyncio.sleep(0.2)
+
+
+def pipeline_figures(observed: Observed) -> dict[str, Any]:
+    done = [m for m in observed.accepted_at if m in observed.sent_at]
+    latencies = [observed.sent_at[m] - observed.accepted_at[m] for m in done]
+    # Sustained rate: replies over the span from the first accept to the last reply, so
+    # the backlog built while submitting counts against the pipeline, not for it.
+    span = (
+        max(observed.sent_at[m] for m in done) - min(observed.accepted_at[m] for m in done)
+        if done
+        else 1.0
+    )
+    ingest = [
+        observed.received_at[m] - observed.accepted_at[m] for m in done if m in observed.received_at
+    ]
+    router = [
+        observed.routed_at[m] - observed.received_at[m]
+        for m in done
+        if m in observed.routed_at and m in observed.received_at
+    ]
+    ai = [observed.sent_at[m] - observed.routed_at[m] for m in done if m in observed.routed_at]
+    return {
+        "accepted": len(observed.accepted_at),
+        "sent": len(done),
+        "lost": len(observed.accepted_at) - len(done),
+        "per_second": len(done) / max(1e-9, span),
+        "latency_ms": {
+            "p50": percentile(latencies, 50) * 1000,
+            "p95": percentile(latencies, 95) * 1000,
+            "p99": percentile(latencies, 99) * 1000,
+        },
+        "hop_p50_ms": {
+            "ingest accept -> message.received": percentile(ingest, 50) * 1000,
+            "message.received -> route.decided": percentile(router, 50) * 1000,
+            "route.decided -> message.sent (seen)": percentile(ai, 50) * 1000,
+        },
+        "latencies_ms": [x * 1000 for x in latencies],
+    }
+
+
+# -- 4. claims -----------------------------------------------------------------------------
+
+
+async def claims(
+    system: System, mongo_url: str, database: str, agents: int, tickets: int
+) -> dict[str, Any]:
+    queue = system.programs["human-queue"].url
+    admin = {"Authorization": f"Bearer {system.admin_token}"}
+    async with httpx.AsyncClient(base_url=queue, timeout=30) as client:
+        tokens = []
+        for i in range(agents):
+            response = await client.post(
+                "/v1/admin/agents",
+                json={"name": f"Agent {i}", "departments": ["bench"]},
+                headers=admin,
+            )
+            response.raise_for_status()
+            tokens.append(response.json()["token"])
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+        ids = await seed_tickets(mongo[database], tickets)
+        wins: dict[str, int] = {}
+
+        async def agent(token: str) -> None:
+            headers = {"Authorization": f"Bearer {token}"}
+            for ticket_id in ids:
+                response = await client.post(f"/v1/tickets/{ticket_id}/claim", headers=headers)
+                if response.status_code == 200:
+                    wins[ticket_id] = wins.get(ticket_id, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(agent(t) for t in tokens))
+        elapsed = time.perf_counter() - started
+        attempts = agents * len(ids)
+        api = {
+            "agents": agents,
+            "tickets": len(ids),
+            "attempts": attempts,
+            "attempts_per_second": attempts / elapsed,
+            "claimed": len(wins),
+            "double_claims": sum(1 for n in wins.values() if n > 1),
+        }
+
+        raw_ids = await seed_tickets(mongo[database], tickets)
+        raw_wins: dict[str, int] = {}
+        collection = mongo[database]["tickets"]
+
+        async def raw(agent_id: int) -> None:
+            for ticket_id in raw_ids:
+                before = await collection.find_one_and_update(
+                    {"_id": ticket_id, "status": "pending"},
+                    {"$set": {"status": "assigned", "holder": {"agent_id": str(agent_id)}}},
+                    return_document=ReturnDocument.BEFORE,
+                )
+                if before is not None:
+                    raw_wins[ticket_id] = raw_wins.get(ticket_id, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(raw(i) for i in range(agents)))
+        raw_elapsed = time.perf_counter() - started
+        await mongo.close()
+    return {
+        "api": api,
+        "raw_find_one_and_update": {
+            "attempts_per_second": agents * len(raw_ids) / raw_elapsed,
+            "claimed": len(raw_wins),
+            "double_claims": sum(1 for n in raw_wins.values() if n > 1),
+        },
+    }
+
+
+async def seed_tickets(db: Any, count: int) -> list[str]:
+    """Pending tickets written straight into the queue's collection, so that only the
+    claiming is measured (ticket creation is covered by the pipeline figures)."""
+    from baton_contracts import utc_now
+    from baton_human_queue.store import ticket_document
+
+    now = utc_now()
+    ids = []
+    for _ in range(count):
+        ticket_id = str(uuid.uuid4())
+        await db["tickets"].insert_one(
+            ticket_document(
+                ticket_id=ticket_id,
+                kind="escalation",
+                priority=10,
+                department="bench",
+                thread_id=f"bench-{uuid.uuid4().hex[:10]}",
+                user_tier=None,
+                user_message_id=uuid.uuid4(),
+                source_event_id=uuid.uuid4(),
+                correlation_id=uuid.uuid4(),
+                sla_due_at=now,
+                now=now,
+                opens_thread=False,
+                reason="bench",
+            )
+        )
+        ids.append(ticket_id)
+    return ids
+
+
+# -- 5. memory ---------------------------------------------------------------------------
+
+
+def peak_memory_mb(system: System) -> dict[str, float]:
+    peaks = {}
+    for name, program in system.programs.items():
+        for process in program.processes:
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[name] = int(line.split()[1]) / 1024
+    return peaks
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    stack = LocalStack(ROOT / ".stack" / "bench", *BENCH_STACK_PORTS)
+    await stack.up()
+    namespace = new_namespace("b")
+    system = System(
+        stack,
+        namespace,
+        logs=OUT / "logs",
+        overrides={"LOG_LEVEL": "WARNING", "ROUTER_ESCALATION_LIMIT_PER_USER": "1000000"},
+    )
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        },
+    }
+    try:
+        sample = MessageReceived.first(
+            thread_id=uuid.uuid4().hex, message_id=uuid.uuid4(), text="What are your opening hours?"
+        )
+        size = len(sample.model_dump_json())
+        print("1/5 baseline relay ...", file=sys.stderr)
+        results["baseline"] = await baseline_relay(
+            stack.kafka, messages=args.baseline_messages, size=size
+        )
+        results["baseline"]["message_bytes"] = size
+
+        await system.start_all()
+        prefix = f"{namespace}."
+        async with httpx.AsyncClient(base_url=system.programs["ingest"].url, timeout=30) as client:
+            threads = await new_threads(client, args.threads)
+            print("2/5 pipeline throughput ...", file=sys.stderr)
+            observed = Observed()
+            stop = asyncio.Event()
+            watcher = asyncio.create_task(watch(stack.kafka, prefix, observed, stop))
+            await asyncio.sleep(2)
+            await drive(client, threads, observed, seconds=args.seconds, rate=None)
+            await wait_sent(observed)
+            throughput = pipeline_figures(observed)
+            results["pipeline"] = {k: v for k, v in throughput.items() if k != "latencies_ms"}
+            results["pipeline"]["ratio_to_baseline"] = (
+                throughput["per_second"] / results["baseline"]["per_second"]
+            )
+            print(json.dumps(results["pipeline"], default=str), file=sys.stderr)
+            half = max(1.0, throughput["per_second"] / 2)
+            print(f"3/5 latency at {half:.1f} msg/s ...", file=sys.stderr)
+            observed_half = Observed()
+            stop.set()
+            await watcher
+            stop = asyncio.Event()
+            watcher = asyncio.create_task(watch(stack.kafka, prefix, observed_half, stop))
+            await asyncio.sleep(2)
+            await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
+            await wait_sent(observed_half)
+            stop.set()
+            await watcher
+            latency = pipeline_figures(observed_half)
+            results["latency_at_half_load"] = {
+                "rate_per_second": half,
+                **{k: v for k, v in latency.items() if k != "latencies_ms"},
+            }
+        print("4/5 claims ...", file=sys.stderr)
+        results["claims"] = {
+            str(n): await claims(system, stack.mongodb, namespace, n, args.tickets)
+            for n in (10, 50)
+        }
+        print("5/5 memory ...", file=sys.stderr)
+        results["peak_memory_mb"] = peak_memory_mb(system)
+        plot(throughput, latency, results)
+    finally:
+        await system.stop_all()
+        await stack.down()
+    return results
+
+
+def plot(throughput: dict[str, Any], latency: dict[str, Any], results: dict[str, Any]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is missing: no plot", file=sys.stderr)
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    names = ["baseline relay", "pipeline"]
+    values = [results["baseline"]["per_second"], throughput["per_second"]]
+    left.bar(names, values, color=["#888888", "#2b6cb0"])
+    left.set_ylabel("messages / second")
+    left.set_title("Throughput")
+    lat = latency["latencies_ms"]
+    if lat:
+        right.hist(lat, bins=40, color="#2b6cb0")
+        for q, style in ((50, "-"), (95, "--"), (99, ":")):
+            right.axvline(percentile(lat, q), color="black", linestyle=style, label=f"p{q}")
+        right.legend()
+    right.set_xlabel("ms, ingest accept -> message.sent")
+    right.set_title(f"Latency at {results['latency_at_half_load']['rate_per_second']:.1f} msg/s")
+    fig.tight_layout()
+    fig.savefig(OUT / "bench.png", dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="per measured phase")
+    parser.add_argument("--threads", type=int, default=32, help="concurrent conversations")
+    parser.add_argument("--baseline-messages", type=int, default=5000)
+    parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    results = asyncio.run(run(args))
+    (OUT / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps(results, indent=2, default=str))
+    b = results["baseline"]["per_second"]
+    p = results["pipeline"]
+    lat = results["latency_at_half_load"]["latency_ms"]
+    print(
+        f"\nbaseline {b:.0f}/s | pipeline {p['per_second']:.1f}/s ({p['ratio_to_baseline']:.2f} x B) | "
+        f"p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms | "
+        f"lost {p['lost']} | double claims "
+        + ", ".join(f"{n}: {c['api']['double_claims']}" for n, c in results["claims"].items()),
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
