@@ -19,6 +19,7 @@ from baton_runtime.service import service_app
 
 from .agents import Agents
 from .api import api_router
+from .console import console_router
 from .domain import QueueError
 from .handlers import on_route_decided, on_tool_human_requested
 from .service import Queue, QueueConfig
@@ -141,4 +142,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             admin_token=settings.admin_token,
         )
     )
+    app.include_router(console_router(agents))
     return app

@@ -1,0 +1,183 @@
+// The queue: filters, the table of tickets, live by polling; waiting time and SLA tick
+// every second from the last answer without asking the server.
+
+import { tickets } from "./api.js";
+import { KIND, STATUS, h, shortId, sla, summary, waiting } from "./format.js";
+
+const POLL_MS = 2500;
+
+// Kept for the tab, so coming back from a ticket shows the same selection.
+const filters = { status: "open", kind: "", department: "" };
+
+function select(id, label, value, options, onChange) {
+  const control = h(
+    "select",
+    { id, name: id, onchange: (event) => onChange(event.target.value) },
+    options.map(([optionValue, text]) => h("option", { value: optionValue, selected: optionValue === value }, text)),
+  );
+  return h("div", { class: "field" }, h("label", { for: id }, label), control);
+}
+
+export function queueView(container, { me, notices }) {
+  document.title = "Queue · Baton agent console";
+  const rows = new Map();
+  let shown = [];
+  let stopped = false;
+  let timer = null;
+
+  const body = h("tbody");
+  const empty = h("p", { class: "empty", hidden: true }, "No tickets match these filters.");
+  const updated = h("p", { class: "updated" });
+  const table = h(
+    "table",
+    { class: "queue" },
+    h("caption", { class: "visually-hidden" }, "Tickets, highest priority first, then oldest"),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Ticket", "Kind", "Priority", "Status", "Department", "Waiting", "SLA", "Holder"].map((name) =>
+          h("th", { scope: "col" }, name),
+        ),
+      ),
+    ),
+    body,
+  );
+
+  const refreshSoon = () => load();
+  const departments = [["", "All my departments"], ...me.departments.map((d) => [d, d])];
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": "Filters", onsubmit: (event) => event.preventDefault() },
+    select(
+      "filter-status",
+      "Status",
+      filters.status,
+      [["open", "Open"], ["pending", "Pending"], ["assigned", "Assigned"], ["resolved", "Resolved"], ["all", "All"]],
+      (value) => {
+        filters.status = value;
+        refreshSoon();
+      },
+    ),
+    select("filter-kind", "Kind", filters.kind, [["", "All kinds"], ...Object.entries(KIND)], (value) => {
+      filters.kind = value;
+      refreshSoon();
+    }),
+    select("filter-department", "Department", filters.department, departments, (value) => {
+      filters.department = value;
+      refreshSoon();
+    }),
+  );
+
+  container.replaceChildren(
+    h("section", { "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Queue"), form, updated, table, empty),
+  );
+
+  function row(ticket) {
+    const link = h("a", { href: `#/tickets/${encodeURIComponent(ticket.ticket_id)}`, class: "summary" });
+    const cells = {
+      link,
+      id: h("span", { class: "ticket-id" }),
+      kind: h("td"),
+      priority: h("td", { class: "num" }),
+      status: h("td"),
+      department: h("td"),
+      waiting: h("td", { class: "num" }),
+      sla: h("td", { class: "sla" }),
+      holder: h("td"),
+    };
+    const tr = h(
+      "tr",
+      {},
+      h("td", { class: "ticket" }, link, cells.id),
+      cells.kind,
+      cells.priority,
+      cells.status,
+      cells.department,
+      cells.waiting,
+      cells.sla,
+      cells.holder,
+    );
+    return { tr, cells };
+  }
+
+  function fill({ cells }, ticket) {
+    cells.link.textContent = summary(ticket);
+    cells.id.textContent = `#${shortId(ticket.ticket_id)}`;
+    cells.kind.textContent = KIND[ticket.kind] ?? ticket.kind;
+    cells.priority.textContent = String(ticket.priority);
+    cells.status.textContent = STATUS[ticket.status] ?? ticket.status;
+    cells.department.textContent = ticket.department ?? "—";
+    const holder = ticket.assigned_agent;
+    cells.holder.textContent = holder ? (holder.agent_id === me.agent_id ? `${holder.name} (you)` : holder.name) : "—";
+    tick(cells, ticket);
+  }
+
+  function tick(cells, ticket) {
+    const now = Date.now();
+    cells.waiting.textContent = waiting(ticket, now);
+    const state = sla(ticket, now);
+    cells.sla.textContent = state.text;
+    cells.sla.dataset.state = state.state;
+  }
+
+  function render(list) {
+    const ids = list.map((t) => t.ticket_id);
+    const sameOrder = ids.length === shown.length && ids.every((id, i) => id === shown[i].ticket_id);
+    for (const ticket of list) {
+      if (!rows.has(ticket.ticket_id)) rows.set(ticket.ticket_id, row(ticket));
+      fill(rows.get(ticket.ticket_id), ticket);
+    }
+    if (!sameOrder) {
+      // Reordering moves rows; keep the keyboard focus on the ticket it was on.
+      const focused = document.activeElement;
+      body.replaceChildren(...ids.map((id) => rows.get(id).tr));
+      if (focused && body.contains(focused)) focused.focus();
+      for (const id of [...rows.keys()]) if (!ids.includes(id)) rows.delete(id);
+    }
+    shown = list;
+    empty.hidden = list.length > 0;
+    table.hidden = list.length === 0;
+  }
+
+  let generation = 0;
+  let failed = false;
+
+  // A filter change loads at once; only the latest load goes on polling.
+  async function load() {
+    const mine = ++generation;
+    clearTimeout(timer);
+    const current = () => !stopped && mine === generation;
+    try {
+      const params = { status: filters.status, kind: filters.kind, department: filters.department, limit: 200 };
+      const { tickets: list } = await tickets.list(params);
+      if (!current()) return;
+      render(list);
+      const count = list.length === 1 ? "1 ticket" : `${list.length} tickets`;
+      updated.textContent = `${count} · updated ${new Date().toLocaleTimeString()}`;
+      if (failed) notices.clear();
+      failed = false;
+    } catch (error) {
+      if (!current()) return;
+      failed = true;
+      notices.error(error);
+    } finally {
+      if (current()) timer = setTimeout(load, POLL_MS);
+    }
+  }
+
+  const ticker = setInterval(() => {
+    for (const ticket of shown) tick(rows.get(ticket.ticket_id).cells, ticket);
+  }, 1000);
+  load();
+
+  return {
+    unmount() {
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(ticker);
+    },
+  };
+}

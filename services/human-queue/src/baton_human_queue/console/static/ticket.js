@@ -1,0 +1,419 @@
+// One ticket: the thread, what the AI handed over, and the actions its holder can take.
+//
+// Opening the ticket reads it with GET /v1/tickets/{id}, which counts as the holder's
+// activity. Polling afterwards reads the queue entry and the thread instead, so a tab left
+// open does not keep renewing a claim nobody works on.
+
+import { tickets } from "./api.js";
+import { KIND, STATUS, clock, duration, h, shortId, sla, waiting, when } from "./format.js";
+
+const POLL_MS = 2500;
+
+const DRAFT_STATUS = {
+  pending_approval: "Draft · waiting for approval",
+  approved: "Draft · approved",
+  rejected: "Draft · rejected",
+};
+
+function describe(message) {
+  if (message.role === "user") return { kind: "user", label: "User" };
+  if (message.role === "tool") {
+    const person = message.human?.name;
+    return { kind: "tool", label: person ? `Tool result · answered by ${person}` : "Tool result" };
+  }
+  if (Array.isArray(message.content)) return { kind: "tool", label: "AI · tool call" };
+  if (message.provider === "human") {
+    return { kind: "human", label: `Human · ${message.agent_name ?? message.human?.name ?? "agent"}` };
+  }
+  return { kind: "ai", label: `AI · ${message.agent_name ?? "assistant"}` };
+}
+
+function partText(part) {
+  if (part.type === "tool-call") {
+    const args = Object.entries(part.args ?? {})
+      .map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`)
+      .join("\n");
+    return args ? `${part.tool_name}\n${args}` : part.tool_name;
+  }
+  if (part.type === "tool-result") return String(part.result ?? "");
+  return JSON.stringify(part);
+}
+
+function messageItem(message) {
+  const { kind, label } = describe(message);
+  const badges = [];
+  if (message.status) badges.push(DRAFT_STATUS[message.status] ?? `Draft · ${message.status}`);
+  if (!message.visible_to_user && !message.status) badges.push("not shown to the user");
+  const text = Array.isArray(message.content) ? message.content.map(partText).join("\n\n") : message.text;
+  return h(
+    "li",
+    { class: `message message-${kind}`, "data-role": kind },
+    h(
+      "p",
+      { class: "message-head" },
+      h("span", { class: "role" }, label),
+      h("time", { datetime: message.created_at }, when(message.created_at)),
+      badges.map((badge) => h("span", { class: "badge" }, badge)),
+    ),
+    h("p", { class: "message-text" }, text),
+  );
+}
+
+// crypto.randomUUID() exists only on https and localhost; the console may be served over
+// plain http inside a company network.
+function randomKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function fact(term, value) {
+  return h("div", {}, h("dt", {}, term), h("dd", {}, value));
+}
+
+export function ticketView(container, ticketId, { me, notices }) {
+  let ticket = null;
+  let thread = null;
+  let messages = [];
+  let stopped = false;
+  let timer = null;
+  let busy = false;
+  let panelKey = "";
+  let messagesKeys = [];
+  // What the agent typed, kept while the panel is rebuilt for a new ticket state.
+  const typed = {};
+  let replyKey = null;
+  let pollFailed = false;
+
+  const title = h("h2", { id: "ticket-title" }, `Ticket #${shortId(ticketId)}`);
+  const facts = h("dl", { class: "facts" });
+  const aiSection = h("section", { class: "card ai", "aria-labelledby": "ai-title" });
+  const panelTitle = h("h3", { id: "actions-title", tabindex: "-1" }, "Actions");
+  const panel = h("div", { class: "actions-body" });
+  const list = h("ol", { class: "messages", "aria-live": "polite", "aria-relevant": "additions" });
+  const updated = h("p", { class: "updated" });
+
+  container.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "← Back to the queue")),
+    h(
+      "article",
+      { "aria-labelledby": "ticket-title" },
+      title,
+      facts,
+      h(
+        "div",
+        { class: "ticket-layout" },
+        h(
+          "section",
+          { class: "card thread", "aria-labelledby": "thread-title" },
+          h("h3", { id: "thread-title" }, "Conversation"),
+          list,
+          updated,
+        ),
+        h(
+          "div",
+          { class: "side" },
+          aiSection,
+          h("section", { class: "card actions", "aria-labelledby": "actions-title" }, panelTitle, panel),
+        ),
+      ),
+    ),
+  );
+
+  const mine = () => ticket?.assigned_agent?.agent_id === me.agent_id;
+  const leaseLeft = () => (ticket?.lease_expires_at ? Date.parse(ticket.lease_expires_at) - Date.now() : 0);
+
+  function renderFacts() {
+    const t = ticket;
+    document.title = `${KIND[t.kind]} #${shortId(t.ticket_id)} · Baton agent console`;
+    title.textContent = `${KIND[t.kind] ?? t.kind} #${shortId(t.ticket_id)}`;
+    const holder =
+      t.status !== "resolved" && t.assigned_agent ? (mine() ? `${t.assigned_agent.name} (you)` : t.assigned_agent.name) : "nobody";
+    const state = sla(t);
+    const user = [thread?.user_id, thread?.channel, t.user_tier && `tier ${t.user_tier}`].filter(Boolean).join(" · ");
+    facts.replaceChildren(
+      fact("Status", STATUS[t.status] ?? t.status),
+      fact("Held by", holder),
+      fact("Priority", String(t.priority)),
+      fact("Department", t.department ?? "—"),
+      fact("Waiting", waiting(t)),
+      fact("SLA", h("span", { class: "sla", "data-state": state.state }, state.text)),
+      fact("User", user || "—"),
+      fact("Thread owner", thread ? (thread.owner === "ai" ? "the AI" : "people") : "—"),
+    );
+  }
+
+  function renderAi() {
+    const t = ticket;
+    const fromAi = Boolean(t.question || t.suggestion || t.draft_text);
+    const blocks = [h("h3", { id: "ai-title" }, fromAi ? "From the AI" : "Why it is here")];
+    if (t.reason) blocks.push(h("p", { class: "reason" }, h("strong", {}, "Why: "), t.reason));
+    if (t.question) {
+      blocks.push(h("h4", {}, "Its question"), h("blockquote", { class: "ai-text" }, t.question));
+      if (t.context) blocks.push(h("p", { class: "hint" }, h("strong", {}, "Context: "), t.context));
+    }
+    if (t.suggestion) {
+      const confidence = t.confidence == null ? "" : ` (confidence ${Math.round(t.confidence * 100)}%)`;
+      blocks.push(h("h4", {}, `Its suggested reply${confidence}`), h("blockquote", { class: "ai-text" }, t.suggestion));
+    }
+    if (t.draft_text) blocks.push(h("h4", {}, "Its draft"), h("blockquote", { class: "ai-text" }, t.draft_text));
+    if (!t.reason && !fromAi) blocks.push(h("p", { class: "hint" }, "The conversation was handed to people."));
+    aiSection.replaceChildren(...blocks);
+  }
+
+  function renderMessages() {
+    const keys = messages.map((m) => `${m.message_id}:${m.status}`);
+    const grows = keys.length >= messagesKeys.length && messagesKeys.every((key, i) => key === keys[i]);
+    // Only new messages are added, so the live region announces them and nothing else.
+    if (grows) list.append(...messages.slice(messagesKeys.length).map(messageItem));
+    else list.replaceChildren(...messages.map(messageItem));
+    messagesKeys = keys;
+  }
+
+  function textField(name, label, { value = "", rows = 4, hint } = {}) {
+    const id = `field-${name}`;
+    const area = h("textarea", { id, name, rows, required: true, "aria-describedby": hint ? `${id}-hint` : undefined });
+    area.value = typed[name] ?? value;
+    area.addEventListener("input", () => {
+      typed[name] = area.value;
+    });
+    // Ctrl+Enter (or Cmd+Enter) sends, as in most chat tools.
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        area.form.requestSubmit();
+      }
+    });
+    return [h("label", { for: id }, label), area, hint && h("p", { id: `${id}-hint`, class: "hint" }, hint)];
+  }
+
+  function actionForm(name, fields, buttons, submit) {
+    const form = h("form", { class: `action action-${name}`, "data-action": name }, fields, h("div", { class: "buttons" }, buttons));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submit(new FormData(form), event.submitter);
+    });
+    return form;
+  }
+
+  function button(text, options = {}) {
+    return h("button", { type: options.type ?? "submit", class: options.primary ? "primary" : undefined, ...options.attrs }, text);
+  }
+
+  async function act(action, body, { done, headers, clear = [] }) {
+    if (busy) return;
+    busy = true;
+    const controls = [...panel.querySelectorAll("button, textarea, input")];
+    for (const control of controls) control.disabled = true;
+    notices.clear();
+    try {
+      const result = await tickets.act(ticketId, action, body, headers);
+      ticket = result.ticket ?? result;
+      for (const name of clear) {
+        delete typed[name];
+        const field = panel.querySelector(`textarea[name="${name}"]`);
+        if (field) field.value = "";
+      }
+      notices.status(done);
+    } catch (error) {
+      notices.error(error);
+    } finally {
+      busy = false;
+      for (const control of controls) control.disabled = false;
+    }
+    render(true);
+    // The thread and the thread owner changed too; don't wait for the next poll.
+    poll(false);
+  }
+
+  function holderControls() {
+    const left = h("p", { class: "lease" }, `Your claim runs for another ${duration(leaseLeft())}; your actions renew it.`);
+    left.dataset.lease = "";
+    return h(
+      "div",
+      { class: "claim-row" },
+      left,
+      h("div", { class: "buttons" }, [
+        button("Renew claim", { type: "button", attrs: { onclick: () => act("claim", undefined, { done: "Claim renewed." }) } }),
+        button("Release", {
+          type: "button",
+          attrs: { onclick: () => act("release", undefined, { done: "Ticket released to the queue." }) },
+        }),
+      ]),
+    );
+  }
+
+  function kindForms() {
+    const t = ticket;
+    if (t.kind === "question") {
+      return [
+        actionForm("answer", textField("answer", "Your answer to the AI's question"), button("Send answer", { primary: true }), (data) =>
+          act("answer", { text: data.get("answer") }, { done: "Answer sent; the AI continues its reply.", clear: ["answer"] }),
+        ),
+      ];
+    }
+    if (t.kind === "approval") {
+      return [
+        actionForm(
+          "approve",
+          textField("draft", "Draft to send", {
+            value: t.draft_text ?? "",
+            rows: 6,
+            hint: "Edit the text before approving if it needs changes; the user receives exactly this.",
+          }),
+          button("Approve and send", { primary: true }),
+          (data) => {
+            const text = data.get("draft");
+            const edited = text !== t.draft_text;
+            act("approve", edited ? { text } : {}, {
+              done: edited ? "Edited draft approved and sent." : "Draft approved and sent.",
+              clear: ["draft"],
+            });
+          },
+        ),
+        actionForm(
+          "reject",
+          textField("review", "Review", { rows: 3, hint: "Why the draft must not be sent; the AI reads it." }),
+          button("Reject draft"),
+          (data) => act("reject", { review: data.get("review") }, { done: "Draft rejected.", clear: ["review"] }),
+        ),
+      ];
+    }
+    const replyButtons = [button("Send reply", { primary: true })];
+    if (t.suggestion) {
+      replyButtons.push(
+        button("Use the AI's suggestion", {
+          type: "button",
+          attrs: {
+            onclick: () => {
+              const area = panel.querySelector("#field-reply");
+              area.value = t.suggestion;
+              typed.reply = t.suggestion;
+              area.focus();
+            },
+          },
+        }),
+      );
+    }
+    const handback = (value, text, checked) =>
+      h("label", { class: "choice" }, h("input", { type: "radio", name: "handback", value, checked }), ` ${text}`);
+    return [
+      actionForm("reply", textField("reply", "Reply to the user"), replyButtons, (data) => {
+        // One key per composed text: a send retried after a network error is not sent twice,
+        // and the API would answer a reused key with the first text.
+        const text = data.get("reply");
+        if (replyKey?.text !== text) replyKey = { text, key: randomKey() };
+        act("reply", { text }, { done: "Reply sent.", headers: { "Idempotency-Key": replyKey.key }, clear: ["reply"] });
+      }),
+      actionForm(
+        "resolve",
+        h(
+          "fieldset",
+          {},
+          h("legend", {}, "Resolve the ticket"),
+          handback("ai", "Hand the conversation back to the AI", true),
+          handback("none", "Keep it with people", false),
+        ),
+        button("Resolve"),
+        (data) => {
+          const to = data.get("handback");
+          act("resolve", { handback: to }, { done: to === "ai" ? "Resolved; the AI has the conversation again." : "Resolved." });
+        },
+      ),
+    ];
+  }
+
+  function renderPanel(focus) {
+    const t = ticket;
+    const expired = leaseLeft() <= 0;
+    const key = `${t.status}|${t.assigned_agent?.agent_id ?? ""}|${mine() && expired}`;
+    if (key === panelKey) {
+      const lease = panel.querySelector("[data-lease]");
+      if (lease) lease.textContent = `Your claim runs for another ${duration(leaseLeft())}; your actions renew it.`;
+      return;
+    }
+    panelKey = key;
+    const hadFocus = panel.contains(document.activeElement);
+    const parts = [];
+    if (t.status === "resolved") {
+      const r = t.resolution;
+      const how = r ? `${r.agent_name} (${r.action}) at ${clock(r.at)}` : "—";
+      const back = r?.handback ? ` Handback: ${r.handback === "ai" ? "to the AI" : "kept with people"}.` : "";
+      parts.push(h("p", {}, `Resolved by ${how}.${back}`));
+    } else if (mine() && !expired) {
+      parts.push(holderControls(), ...kindForms());
+    } else {
+      const claimedBy = t.assigned_agent && !mine() ? `Claimed by ${t.assigned_agent.name}. ` : "";
+      const note = mine() ? "Your claim expired. " : claimedBy;
+      parts.push(
+        h("p", {}, `${note}Claim the ticket to work on it.`),
+        h("div", { class: "buttons" }, button("Claim", { type: "button", primary: true, attrs: { onclick: () => act("claim", undefined, { done: "Ticket claimed." }) } })),
+      );
+    }
+    panel.replaceChildren(...parts);
+    if (focus || hadFocus) (panel.querySelector("textarea, button.primary") ?? panelTitle).focus();
+  }
+
+  function render(focus = false) {
+    if (!ticket) return;
+    renderFacts();
+    renderAi();
+    renderMessages();
+    renderPanel(focus);
+  }
+
+  async function poll(schedule = true) {
+    try {
+      const [{ tickets: found }, history] = await Promise.all([
+        tickets.list({ thread_id: ticket.thread_id, status: "all", limit: 500 }),
+        tickets.thread(ticket.thread_id),
+      ]);
+      if (stopped) return;
+      ticket = found.find((t) => t.ticket_id === ticketId) ?? ticket;
+      thread = history.thread;
+      messages = history.messages;
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+      if (pollFailed) notices.clear();
+      pollFailed = false;
+      render();
+    } catch (error) {
+      if (stopped) return;
+      pollFailed = true;
+      notices.error(error);
+    } finally {
+      if (schedule && !stopped) timer = setTimeout(poll, POLL_MS);
+    }
+  }
+
+  async function open() {
+    try {
+      const detail = await tickets.get(ticketId);
+      if (stopped) return;
+      ticket = detail.ticket;
+      thread = detail.thread;
+      messages = detail.messages;
+      render();
+      poll();
+    } catch (error) {
+      if (stopped) return;
+      notices.error(error);
+      title.textContent = `Ticket #${shortId(ticketId)} could not be opened`;
+      panel.replaceChildren(h("p", {}, "Go back to the queue and pick another ticket."));
+    }
+  }
+
+  const ticker = setInterval(() => {
+    if (ticket && !busy) {
+      renderFacts();
+      renderPanel(false);
+    }
+  }, 1000);
+  open();
+
+  return {
+    unmount() {
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(ticker);
+    },
+  };
+}
