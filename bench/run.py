@@ -67,7 +67,7 @@ async def baseline_relay(bootstrap: str, *, messages: int, size: int) -> dict[st
     tag = uuid.uuid4().hex[:8]
     source, target = f"bench-{tag}-in", f"bench-{tag}-out"
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=0
     )
     relay_in = AIOKafkaConsumer(
         source,

@@ -9,6 +9,7 @@ connections. Processes can be killed (SIGKILL), stopped (SIGTERM), restarted and
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import signal
@@ -159,6 +160,7 @@ class System:
             env=self.env(program, port),
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         program.processes.append(process)
         await self._wait_ready(program, process, f"http://127.0.0.1:{port}{program.health}")
@@ -217,6 +219,14 @@ class System:
                 except subprocess.TimeoutExpired:
                     process.kill()
             program.processes.clear()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child when the test process dies, however it dies, so an
+    interrupted run leaves no services behind talking to the stack."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def new_namespace(prefix: str) -> str:

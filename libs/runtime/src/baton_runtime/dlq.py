@@ -58,7 +58,7 @@ async def replay(
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers.split(","),
         acks="all",
-        enable_idempotence=True,
+        enable_idempotence=False,  # as the services: see baton_runtime.kafka.build_broker
         **security,
     )
     await consumer.start()

@@ -101,7 +101,10 @@ def build_broker(
         security=kafka_security(settings),
         # Every event must reach all in-sync replicas before a handler counts as done.
         acks="all",
-        enable_idempotence=True,
+        # No idempotent producer: consumers already drop repeats by event id, and aiokafka's
+        # idempotent producer can stall for good on OutOfOrderSequence after a broker
+        # restart (it retries with ever higher sequence numbers instead of resetting).
+        enable_idempotence=False,
         middlewares=(
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id),
             *middlewares,
