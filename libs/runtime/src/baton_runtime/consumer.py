@@ -135,6 +135,14 @@ class EventRunner:
         self._handled = handled
         self._service = service
 
+    def watch(self, topic: str) -> None:
+        """Start ``topic``'s counters at zero: a counter that appears with its first dead
+        letter would hide that dead letter from increase() and from the alert on it."""
+        for outcome in metrics.EVENT_OUTCOMES:
+            metrics.EVENTS_HANDLED.labels(self._service, topic, outcome)
+        for kind in metrics.RETRY_KINDS:
+            metrics.HANDLER_RETRIES.labels(self._service, topic, kind)
+
     async def run(self, record: Record, event_type: type[E], handler: Handler[E]) -> None:
         with metrics.HANDLER_SECONDS.labels(self._service, record.topic).time():
             outcome = await self._run(record, event_type, handler)
@@ -226,6 +234,7 @@ def subscribe(
     runner: EventRunner,
 ) -> None:
     """Register ``handler`` for ``event_type`` on ``topic`` in consumer group ``group``."""
+    runner.watch(settings.topic(topic))
 
     @broker.subscriber(
         settings.topic(topic),

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from baton_contracts import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +30,13 @@ EVENTS_HANDLED = Counter(
     "Consumed records by outcome: handled, replayed (redelivery), dead_lettered.",
     ["service", "topic", "outcome"],
 )
+EVENT_OUTCOMES = ("handled", "replayed", "dead_lettered")
 HANDLER_RETRIES = Counter(
     "baton_handler_retries_total",
     "Handler attempts that failed and were retried, by kind (transient, error).",
     ["service", "topic", "kind"],
 )
+RETRY_KINDS = ("transient", "error")
 HANDLER_SECONDS = Histogram(
     "baton_handler_seconds",
     "Time to handle one record and publish what it produced.",
@@ -45,7 +50,8 @@ CONSUMER_LAG = Gauge(
 )
 END_TO_END_SECONDS = Histogram(
     "baton_end_to_end_seconds",
-    "Time from a user message being received to the reply being sent, by who answered.",
+    "Time from a user message being received to the reply being sent, by who answered "
+    "(ai, ai_approved, human).",
     ["answered_by"],
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400),
 )
@@ -125,6 +131,18 @@ class LlmPricing(BaseSettings):
 
     prompt_per_mtok: float = 0.15
     completion_per_mtok: float = 0.60
+
+
+def record_message_sent(
+    *, provider: str, answered_by: str, user_message_at: datetime | None
+) -> None:
+    """A reply became visible: count it and observe its end-to-end latency, measured from
+    the user message it answers."""
+    MESSAGES_SENT.labels(provider).inc()
+    if user_message_at is not None:
+        END_TO_END_SECONDS.labels(answered_by).observe(
+            max(0.0, (utc_now() - user_message_at).total_seconds())
+        )
 
 
 def record_llm_usage(

@@ -4,8 +4,7 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
-from baton_contracts import utc_now
-from baton_runtime.metrics import END_TO_END_SECONDS, MESSAGES_SENT
+from baton_runtime.metrics import record_message_sent
 
 APPROVALS_REQUESTED = Counter(
     "baton_approvals_requested_total",
@@ -18,10 +17,10 @@ APPROVALS = Counter(
     ["outcome"],
 )
 
+# Present from the start at zero, so increase() also sees a label value's first change.
+for _outcome in ("approved", "edited", "rejected"):
+    APPROVALS.labels(_outcome)
+
 
 def reply_sent(*, answered_by: str, provider: str, user_message_at: datetime | None) -> None:
-    MESSAGES_SENT.labels(provider).inc()
-    if user_message_at is not None:
-        END_TO_END_SECONDS.labels(answered_by).observe(
-            max(0.0, (utc_now() - user_message_at).total_seconds())
-        )
+    record_message_sent(provider=provider, answered_by=answered_by, user_message_at=user_message_at)

@@ -17,6 +17,7 @@ from baton_runtime.mongo import connect_mongo, database
 from baton_runtime.outputs import HandledEvents
 from baton_runtime.service import service_app
 
+from . import metrics
 from .agents import Agents
 from .api import api_router
 from .console import console_router
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Exception:
                 log.exception("queue sweep failed; retrying next interval")
 
+    async def report_metrics() -> None:
+        await metrics.report_queue_metrics(tickets, agent_store)
+
     app = service_app(
         title="Baton human queue",
         summary="Tickets for people: claim, reply, answer the AI, approve drafts, hand back.",
@@ -121,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             feedback.ensure_indexes,
             agent_store.ensure_indexes,
         ],
-        background=[sweep_forever],
+        background=[sweep_forever, report_metrics],
     )
     app.description = (
         "Every call needs `Authorization: Bearer <token>`: an agent's token for tickets and "

@@ -1,15 +1,67 @@
-"""The queue's Prometheus metrics (served on ``/metrics``)."""
+"""The queue's Prometheus metrics (served on ``/metrics``).
+
+Counters and histograms count what this process did. The gauges (queue depth, oldest
+waiting ticket, busiest agents) are read from MongoDB by :func:`report_queue_metrics`, so
+every replica reports the same figures: aggregate them with ``max``, not ``sum``.
+
+Label values stay bounded: kinds, statuses and actions are fixed sets; a department is a
+label value only when an agent serves it (tickets of any other department count as
+``other``, tickets without one as ``none``), and agents appear only as the busiest few.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import Counter as Tally
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from prometheus_client import Counter, Gauge, Histogram
 
-from baton_contracts import TicketKind, TicketStatus
+from baton_contracts import TicketKind, TicketStatus, utc_now
+from baton_runtime.metrics import record_message_sent
+
+from .store import AgentStore, TicketStore
+
+log = logging.getLogger(__name__)
+
+KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval")
+OPEN: tuple[TicketStatus, ...] = ("pending", "assigned")
+ACTIONS_DONE = ("reply", "answer", "approve", "reject", "resolve", "release")
+CLAIM_OUTCOMES = ("claimed", "renewed", "conflict")
+
+MAX_DEPARTMENTS = 50
+"""Departments with a label value of their own; beyond them (alphabetically) ``other``."""
+TOP_AGENTS = 10
+"""Agents with a throughput series of their own; the rest are summed as ``other``."""
+THROUGHPUT_WINDOW = timedelta(hours=1)
+REFRESH_INTERVAL_S = 5.0
+"""How often the gauges are read from MongoDB: Prometheus scrapes every few seconds, and
+each refresh reads every open ticket."""
+NO_DEPARTMENT = "none"
+OTHER = "other"
+
+WAIT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
 
 OPEN_TICKETS = Gauge(
     "baton_queue_open_tickets",
-    "Open tickets by status and kind (queue depth), as of the last sweep.",
-    ["status", "kind"],
+    "Open tickets (queue depth) by status, kind and department, read from MongoDB: every "
+    "replica reports the same figure. Departments no agent serves count as `other`, "
+    "tickets without a department as `none`.",
+    ["status", "kind", "department"],
+)
+OLDEST_PENDING_SECONDS = Gauge(
+    "baton_queue_oldest_pending_seconds",
+    "Age of the oldest ticket waiting to be claimed, by kind (0 when none waits).",
+    ["kind"],
+)
+AGENT_RESOLVED = Gauge(
+    "baton_queue_agent_resolved_tickets",
+    f"Tickets resolved in the last hour by each of the {TOP_AGENTS} agents who resolved "
+    "the most; all other agents together as agent `other`.",
+    ["agent_id", "agent"],
 )
 TICKETS_OPENED = Counter("baton_queue_tickets_opened_total", "Tickets created, by kind.", ["kind"])
 MESSAGES_ATTACHED = Counter(
@@ -32,18 +84,152 @@ ACTIONS = Counter(
     "Agent actions on tickets (reply, answer, approve, reject, resolve, release).",
     ["action"],
 )
+TIME_TO_CLAIM_SECONDS = Histogram(
+    "baton_queue_time_to_claim_seconds",
+    "Time from a ticket's creation to its first claim, by kind.",
+    ["kind"],
+    buckets=WAIT_BUCKETS,
+)
 RESPONSE_SECONDS = Histogram(
     "baton_queue_first_response_seconds",
     "Time from a ticket's creation to the first human response, by kind.",
     ["kind"],
-    buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400),
+    buckets=WAIT_BUCKETS,
 )
 
-KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval")
-OPEN: tuple[TicketStatus, ...] = ("pending", "assigned")
+# Every fixed label value exists from the start at zero, so increase() and the alerts built
+# on it also see a value's first change, and panels show 0 rather than no data.
+for _kind in KINDS:
+    TICKETS_OPENED.labels(kind=_kind)
+    SLA_BREACHES.labels(kind=_kind)
+for _action in ACTIONS_DONE:
+    ACTIONS.labels(action=_action)
+for _outcome in CLAIM_OUTCOMES:
+    CLAIMS.labels(outcome=_outcome)
 
 
-def set_open_tickets(counts: dict[tuple[str, str], int]) -> None:
-    for status in OPEN:
-        for kind in KINDS:
-            OPEN_TICKETS.labels(status=status, kind=kind).set(counts.get((status, kind), 0))
+def human_reply_sent(*, user_message_at: datetime | None) -> None:
+    """An agent's reply went to the user: it counts with the AI's replies."""
+    record_message_sent(provider="human", answered_by="human", user_message_at=user_message_at)
+
+
+def first_claim(kind: str, *, created_at: datetime, claimed_at: datetime) -> None:
+    TIME_TO_CLAIM_SECONDS.labels(kind=kind).observe(
+        max(0.0, (claimed_at - created_at).total_seconds())
+    )
+
+
+# ---------------------------------------------------------------- the gauges, from MongoDB
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    status: str
+    kind: str
+    department: str | None
+    created_at: datetime
+
+
+def labelled_departments(served: Iterable[str]) -> frozenset[str]:
+    """The departments that get a label value of their own: those agents serve, capped."""
+    return frozenset(
+        sorted({d for d in served if d not in (NO_DEPARTMENT, OTHER)})[:MAX_DEPARTMENTS]
+    )
+
+
+def department_label(department: str | None, labelled: Collection[str]) -> str:
+    if department is None:
+        return NO_DEPARTMENT
+    return department if department in labelled else OTHER
+
+
+def queue_depth(
+    tickets: Iterable[OpenTicket], labelled: Collection[str]
+) -> dict[tuple[str, str, str], int]:
+    """Open tickets by (status, kind, department label); every labelled department, ``none``
+    and ``other`` appear with every status and kind, at zero when empty."""
+    depth: dict[tuple[str, str, str], int] = {
+        (status, kind, department): 0
+        for status in OPEN
+        for kind in KINDS
+        for department in (*sorted(labelled), NO_DEPARTMENT, OTHER)
+    }
+    for ticket in tickets:
+        key = (ticket.status, ticket.kind, department_label(ticket.department, labelled))
+        depth[key] = depth.get(key, 0) + 1
+    return depth
+
+
+def oldest_pending(tickets: Iterable[OpenTicket], now: datetime) -> dict[str, float]:
+    ages: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+    for ticket in tickets:
+        if ticket.status == "pending":
+            age = max(0.0, (now - ticket.created_at).total_seconds())
+            ages[ticket.kind] = max(ages.get(ticket.kind, 0.0), age)
+    return ages
+
+
+def busiest_agents(
+    resolvers: Iterable[tuple[str, str]], *, top: int = TOP_AGENTS
+) -> dict[tuple[str, str], int]:
+    """Resolved tickets per (agent id, name): the ``top`` agents by count, the rest summed
+    as ``("other", "other")``, which is always present."""
+    tally = Tally(resolvers)
+    ranked = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
+    busiest = dict(ranked[:top])
+    busiest[(OTHER, OTHER)] = sum(count for _, count in ranked[top:])
+    return busiest
+
+
+def _replace(gauge: Gauge, values: Iterable[tuple[tuple[str, ...], float]]) -> None:
+    # No await between clearing and setting: a scrape, served on the same event loop,
+    # never sees the gauge half filled.
+    gauge.clear()
+    for labels, value in values:
+        gauge.labels(*labels).set(value)
+
+
+async def refresh_queue_metrics(
+    tickets: TicketStore, agents: AgentStore, *, now: datetime | None = None
+) -> None:
+    now = now or utc_now()
+    open_docs = await tickets.open_summary()
+    agent_docs = await agents.all()
+    resolutions = await tickets.resolved_since(now - THROUGHPUT_WINDOW)
+
+    open_tickets = [
+        OpenTicket(d["status"], d["kind"], d.get("department"), d["created_at"]) for d in open_docs
+    ]
+    labelled = labelled_departments(
+        department
+        for doc in agent_docs
+        if doc.get("active", True)
+        for department in doc.get("departments", ())
+    )
+    resolvers = [
+        (str(r["agent_id"]), str(r["agent_name"]))
+        for r in resolutions
+        if r.get("agent_id") and r.get("agent_name")
+    ]
+    _replace(OPEN_TICKETS, queue_depth(open_tickets, labelled).items())
+    _replace(
+        OLDEST_PENDING_SECONDS, [((k,), v) for k, v in oldest_pending(open_tickets, now).items()]
+    )
+    _replace(AGENT_RESOLVED, busiest_agents(resolvers).items())
+
+
+async def report_queue_metrics(
+    tickets: TicketStore,
+    agents: AgentStore,
+    *,
+    interval_s: float = REFRESH_INTERVAL_S,
+    clock: Callable[[], datetime] = utc_now,
+) -> None:
+    """Refresh the gauges every ``interval_s`` until cancelled."""
+    while True:
+        try:
+            await refresh_queue_metrics(tickets, agents, now=clock())
+        except Exception:
+            # The gauges keep their last values; the next round tries again.
+            log.warning("could not refresh the queue gauges", exc_info=True)
+        await asyncio.sleep(interval_s)

@@ -350,6 +350,8 @@ class Queue:
             )
             if claimed is not None:
                 metrics.CLAIMS.labels(outcome="claimed").inc()
+                if ticket.first_claimed_at is None:
+                    metrics.first_claim(ticket.kind, created_at=ticket.created_at, claimed_at=now)
             return claimed
 
         async def still_free() -> None:
@@ -414,6 +416,7 @@ class Queue:
         """Write to the user in the thread, as the agent, under the agent's name."""
         check_text(text, max_length=self._config.max_text_length)
         fallback_id = uuid.uuid4()
+        replied = False
 
         def message_id_for(ticket: Ticket) -> uuid.UUID:
             if idempotency_key is None:
@@ -421,6 +424,7 @@ class Queue:
             return derive_id(ticket.ticket_uuid, f"reply:{agent.agent_id}:{idempotency_key}")
 
         async def attempt() -> Outcome:
+            nonlocal replied
             ticket, doc = await self._visible_document(agent, ticket_id)
             check_kind(ticket, "reply")
             message_id = message_id_for(ticket)
@@ -480,10 +484,23 @@ class Queue:
             if changed is not None:
                 self._responded(ticket, now)
                 metrics.ACTIONS.labels(action="reply").inc()
+                replied = True
             return changed
 
         ticket = await self._locked(ticket_id, attempt)
+        if replied:
+            await self._count_reply(ticket)
         return Reply(ticket, message_id_for(ticket))
+
+    async def _count_reply(self, ticket: Ticket) -> None:
+        """Count the reply with the AI's, its latency from the user message it answers."""
+        try:
+            asked = await self._history.get_message(ticket.latest_message_id)
+        except Exception:
+            # The reply is stored and on its way; a failed lookup only costs one latency sample.
+            log.warning("no latency sample for a reply on ticket %s", ticket.ticket_id)
+            asked = None
+        metrics.human_reply_sent(user_message_at=asked.created_at if asked else None)
 
     async def answer(self, agent: Agent, ticket_id: str, text: str) -> Ticket:
         """Answer the AI's question; the AI continues its turn with the answer."""
@@ -633,8 +650,8 @@ class Queue:
     # ------------------------------------------------------------ sweeping
 
     async def sweep(self) -> None:
-        """Return lapsed claims to the queue, flag SLA breaches, send what requests left
-        unsent, and refresh the queue-depth gauge."""
+        """Return lapsed claims to the queue, flag SLA breaches, and send what requests
+        left unsent."""
         now = self._now()
         for doc in await self._tickets.expired_leases(now):
             ticket = Ticket.from_document(doc)
@@ -667,7 +684,6 @@ class Queue:
         before = now - timedelta(seconds=self._config.outbox_grace_s)
         for doc in await self._tickets.unsent(before):
             await self._carry_out(doc)
-        metrics.set_open_tickets(await self._tickets.open_counts())
 
     def _lapse_effects(
         self, ticket: Ticket, claim_id: str, *, previous_owner: Owner | None

@@ -111,6 +111,7 @@ class TicketStore:
         await self.tickets.create_index([("status", ASCENDING), ("lease_expires_at", ASCENDING)])
         await self.tickets.create_index([("status", ASCENDING), ("sla_due_at", ASCENDING)])
         await self.tickets.create_index([("created_at", ASCENDING)])
+        await self.tickets.create_index([("resolved_at", ASCENDING)])
 
     async def insert(self, doc: Document) -> bool:
         """False when the ticket exists (a replay) or its thread has an open ticket."""
@@ -297,16 +298,20 @@ class TicketStore:
         )
         return [doc async for doc in cursor]
 
-    async def open_counts(self) -> dict[tuple[str, str], int]:
-        """Open tickets by (status, kind), for the queue-depth gauge."""
-        counts: dict[tuple[str, str], int] = {}
+    async def open_summary(self) -> list[Document]:
+        """Status, kind, department and creation time of every open ticket, for the
+        queue gauges."""
         cursor = self.tickets.find(
-            {"status": {"$in": list(OPEN_STATUSES)}}, projection={"status": 1, "kind": 1}
+            {"status": {"$in": list(OPEN_STATUSES)}},
+            projection={"status": 1, "kind": 1, "department": 1, "created_at": 1},
         )
-        async for doc in cursor:
-            key = (doc["status"], doc["kind"])
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+        return [doc async for doc in cursor]
+
+    async def resolved_since(self, since: datetime) -> list[Document]:
+        """Who resolved each ticket resolved since ``since`` (``resolution`` documents),
+        for the agent throughput gauge."""
+        cursor = self.tickets.find({"resolved_at": {"$gte": since}}, projection={"resolution": 1})
+        return [doc["resolution"] async for doc in cursor if doc.get("resolution")]
 
     async def created_between(
         self, since: datetime, until: datetime, *, limit: int = 10_000

@@ -1,0 +1,129 @@
+"""The provisioning in deploy/ holds together: promtool accepts the configuration and the
+rules, the alerts pass their promtool tests, dashboards are well formed, and docker compose
+mounts what Grafana and Prometheus read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from .prometheus import Tools
+from .promql import (
+    DASHBOARDS,
+    PROMETHEUS,
+    ROOT,
+    dashboards,
+    panels,
+    rule_files,
+    rule_queries,
+)
+
+JOBS = {"ingest", "router", "ai-responder", "human-queue"}
+PANEL_TYPES = {"timeseries", "stat", "bargauge"}
+EXPECTED_DASHBOARDS = {"overview.json", "human-queue.json", "ai.json", "pipeline.json"}
+
+
+def _passed(done: Any) -> str:
+    return f"{done.stdout}\n{done.stderr}"
+
+
+def test_promtool_accepts_the_config_and_the_rules(prometheus_tools: Tools) -> None:
+    config = prometheus_tools.promtool_run("check", "config", str(PROMETHEUS / "prometheus.yml"))
+    assert config.returncode == 0, _passed(config)
+    rules = prometheus_tools.promtool_run("check", "rules", *map(str, rule_files()))
+    assert rules.returncode == 0, _passed(rules)
+
+
+def test_the_alerts_pass_their_promtool_tests(prometheus_tools: Tools) -> None:
+    tests = sorted((PROMETHEUS / "tests").glob("*.yml"))
+    assert tests
+    done = prometheus_tools.promtool_run("test", "rules", *map(str, tests))
+    assert done.returncode == 0, _passed(done)
+
+
+def test_every_alert_says_how_bad_and_what_to_do() -> None:
+    for path in rule_files():
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" not in rule:
+                    continue
+                name = rule["alert"]
+                assert rule.get("for"), f"{name} has no `for:`"
+                assert rule["labels"]["severity"] in {"warning", "critical"}, name
+                assert {"summary", "description"} <= set(rule["annotations"]), name
+    alerts = {q.source.split(" / ")[1] for q in rule_queries() if q.kind == "alert"}
+    assert {
+        "BatonSlaBreached",
+        "BatonQueueGrowing",
+        "BatonDeadLetters",
+        "BatonLlmErrorRateHigh",
+    } <= alerts
+
+
+def test_prometheus_scrapes_every_service_as_its_own_job() -> None:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    assert {job["job_name"] for job in config["scrape_configs"]} == JOBS
+
+
+def test_dashboards_are_well_formed() -> None:
+    boards = dashboards()
+    assert set(boards) == EXPECTED_DASHBOARDS
+    uids = [board["uid"] for board in boards.values()]
+    assert len(set(uids)) == len(uids)
+    for name, board in boards.items():
+        assert board["schemaVersion"] >= 39, name
+        assert board["title"].startswith("Baton"), name
+        ids = [panel["id"] for panel in panels(board)]
+        assert len(set(ids)) == len(ids), f"{name}: panel ids repeat"
+        cells: set[tuple[int, int]] = set()
+        for panel in panels(board):
+            where = f"{name} / {panel.get('title')!r}"
+            assert panel["type"] in PANEL_TYPES, where
+            assert panel["title"], where
+            assert panel["description"], where
+            assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, where
+            assert panel["fieldConfig"]["defaults"].get("unit"), f"{where}: no unit"
+            assert panel["targets"], where
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == "prometheus", where
+                assert target["expr"].strip(), where
+            pos = panel["gridPos"]
+            assert pos["x"] + pos["w"] <= 24, f"{where}: wider than the grid"
+            mine = {
+                (x, y)
+                for x in range(pos["x"], pos["x"] + pos["w"])
+                for y in range(pos["y"], pos["y"] + pos["h"])
+            }
+            assert not cells & mine, f"{where} overlaps another panel"
+            cells |= mine
+
+
+def test_grafana_is_provisioned_from_deploy_by_docker_compose() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    mounts = {m.split(":")[0]: m.split(":")[1] for m in grafana["volumes"]}
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/baton.yml").read_text()
+    )["providers"][0]
+    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{provider['options']['path']}/overview.json"
+    assert (DASHBOARDS / "overview.json").exists()
+
+    datasource = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )["datasources"][0]
+    assert datasource["uid"] == "prometheus"
+    prometheus = compose["services"]["prometheus"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert datasource["url"] == "http://prometheus:9090"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_each_dashboard_links_to_the_others(name: str) -> None:
+    board = dashboards()[name]
+    assert "baton" in board["tags"]
+    assert any(link.get("tags") == ["baton"] for link in board["links"])
