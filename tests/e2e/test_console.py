@@ -231,7 +231,7 @@ async def test_an_agent_rejects_a_draft_with_a_review_in_the_console(
     tok = token()
     await pipeline.script(
         reply_rule(tok, "Refund approved for order 7.", any_message="rejected your previous draft"),
-        reply_rule(tok, "Refund? Sure, whatever."),
+        reply_rule(tok, f"Refund? Sure, whatever. ({tok})"),
     )
     dept = department()
     alex = await new_agent(pipeline.queue, pipeline.admin_token, "Alex", dept)
@@ -240,7 +240,8 @@ async def test_an_agent_rejects_a_draft_with_a_review_in_the_console(
     [ticket] = await alex.wait_for_ticket(thread_id, kind="approval")
 
     page = await signed_in(context, pipeline, alex)
-    await page.get_by_role("link", name="Refund? Sure, whatever.").click()
+    # Tickets without a department are everyone's: other tests' drafts may be listed too.
+    await page.get_by_role("link", name=f"Refund? Sure, whatever. ({tok})").click()
     await page.get_by_role("button", name="Claim").click()
     # An empty review is not sent: the browser asks for it first.
     await page.get_by_role("button", name="Reject draft").click()
