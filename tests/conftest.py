@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient
 from baton_runtime.mongo import Document
 from baton_runtime.settings import KafkaSettings, MongoSettings
 from tests.support.infra import Endpoints, InfrastructureMissingError, endpoints
+from tests.support.load import CHECKED
 from tests.support.pipeline import Pipeline, running_pipeline
 
 _used: list[Endpoints] = []
@@ -27,6 +28,8 @@ def infra() -> Iterator[Endpoints]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in CHECKED:
+        terminalreporter.write_line(f"fault injection {line}")
     for found in _used:
         terminalreporter.write_line(
             f"integration infrastructure ({found.source}): kafka {found.kafka_bootstrap_servers}, "

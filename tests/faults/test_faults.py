@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from baton_contracts import MessageReceived, MessageSubmitted, topics
-from tests.support.load import Load, Verdict, settle
+from tests.support.load import CHECKED, Load, Verdict, settle
 from tests.support.waiting import eventually
 
 from .conftest import Faults
@@ -54,7 +54,9 @@ async def scenario(
     await fault(load)
     await running
     verdict = await settle(load, faults.recorder)
-    print(f"\n[{name}] {verdict.summary()} abandoned={load.abandoned}")
+    line = f"[{name}] {verdict.summary()} abandoned={load.abandoned}"
+    CHECKED.append(line)
+    print(f"\n{line}")
     return load, verdict
 
 

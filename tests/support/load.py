@@ -15,6 +15,9 @@ from .recorder import Recorder
 
 FAQ_TEXT = "What are your opening hours?"
 
+CHECKED: list[str] = []
+"""One line per fault scenario, shown in the test session's summary."""
+
 
 @dataclass(frozen=True)
 class Accepted:
