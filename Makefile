@@ -25,7 +25,7 @@ sync: .venv/.synced ## install the workspace into .venv
 run: sync ## start Kafka, MongoDB, the four services (and the demo model without OPENAI_API_KEY)
 	$(RUN) python scripts/run.py
 
-test: sync ## run every test: unit, then integration and e2e on real Kafka + MongoDB
+test: sync ## every test: unit, integration, e2e, observability, fault injection (real Kafka + MongoDB)
 	$(RUN) pytest
 
 test-unit: sync ## unit tests only (no Kafka, no MongoDB)
