@@ -248,12 +248,10 @@ async def test_timeout_rule_times_the_client_out(
     client: openai.AsyncOpenAI, admin: httpx.AsyncClient
 ) -> None:
     await script(admin, {"name": "stuck", "respond": {"timeout": True}})
-    started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         await client.with_options(timeout=0.3).chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "Hello"}]
         )
-    assert time.monotonic() - started < 5
 
     # The server notices the client has gone and stops holding the request.
     deadline = time.monotonic() + 5

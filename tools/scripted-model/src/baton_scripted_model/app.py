@@ -75,6 +75,7 @@ class CallLog:
             "received_at": datetime.now(UTC).isoformat(),
             "model": model,
             "rule": rule,
+            "delay_ms": 0,
             "outcome": None,
             "status": None,
             "request": request,
@@ -193,7 +194,8 @@ def create_app(
         decision = engine.decide(Conversation.from_request(chat))
         entry["rule"] = decision.rule
         log.info("%s answered by %s", chat.model, decision.rule)
-        delay = (settings.latency_ms + decision.delay_ms) / 1000
+        entry["delay_ms"] = settings.latency_ms + decision.delay_ms
+        delay = entry["delay_ms"] / 1000
         if delay and await _client_gone_within(request, delay):
             _finish(entry, "disconnected", 499, None)
             return _error(499, "client closed the request")
