@@ -124,14 +124,12 @@ class EventRunner:
         publisher: EventPublisher,
         dead_letters: DeadLetters,
         policy: RetryPolicy | None = None,
-        on_dead_letter: Callable[[Record, str], None] | None = None,
         handled: HandledEvents | None = None,
         service: str = "baton",
     ) -> None:
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._policy = policy or RetryPolicy()
-        self._on_dead_letter = on_dead_letter
         self._handled = handled
         self._service = service
 
@@ -219,8 +217,6 @@ class EventRunner:
         # here propagates and the record is redelivered.
         await self._dead_letters.send(record, code=code, reason=reason)
         metrics.DEAD_LETTERS.labels(self._service, record.topic, code).inc()
-        if self._on_dead_letter is not None:
-            self._on_dead_letter(record, code)
 
 
 def subscribe(

@@ -8,7 +8,6 @@ from the event that produced it, and a repeated insert finds the earlier one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -142,10 +141,10 @@ class HistoryStore(Protocol):
 class MongoHistory:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.threads = db["threads"]
-        self.messages_ = db["messages"]
+        self._messages = db["messages"]
 
     async def ensure_indexes(self) -> None:
-        await self.messages_.create_index(
+        await self._messages.create_index(
             [("thread_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="thread_seq"
         )
         await self.threads.create_index([("owner", ASCENDING), ("updated_at", DESCENDING)])
@@ -187,11 +186,11 @@ class MongoHistory:
         return Thread.from_document(doc) if doc else None
 
     async def get_message(self, message_id: uuid.UUID) -> Message | None:
-        doc = await self.messages_.find_one({"_id": str(message_id)})
+        doc = await self._messages.find_one({"_id": str(message_id)})
         return Message.from_document(doc) if doc else None
 
     async def get_message_document(self, message_id: uuid.UUID) -> Document | None:
-        return await self.messages_.find_one({"_id": str(message_id)})
+        return await self._messages.find_one({"_id": str(message_id)})
 
     async def append(self, message: Message, **extra: Any) -> tuple[Message, bool]:
         """Store ``message`` at the end of its thread; returns (stored, created).
@@ -206,22 +205,39 @@ class MongoHistory:
         (it rewrites the whole document, which could also undo a concurrent owner change).
         """
         for _ in range(50):
-            existing = await self.messages_.find_one({"_id": str(message.message_id)})
+            existing = await self._messages.find_one({"_id": str(message.message_id)})
             if existing is not None:
                 return Message.from_document(existing), False
-            last = await self.messages_.find_one(
+            last = await self._messages.find_one(
                 {"thread_id": message.thread_id}, sort=[("seq", DESCENDING)]
             )
             stored = Message(**{**message.__dict__, "seq": (last["seq"] + 1) if last else 1})
             try:
-                await self.messages_.insert_one({**stored.to_document(), **extra})
+                await self._messages.insert_one({**stored.to_document(), **extra})
             except DuplicateKeyError:
                 continue  # our id (a replay: found above next time) or our seq was taken
             return stored, True
         raise RuntimeError(f"could not append to thread {message.thread_id}: too much contention")
 
-    async def update_message(self, message_id: uuid.UUID, changes: Document) -> None:
-        await self.messages_.update_one({"_id": str(message_id)}, {"$set": changes})
+    async def update_message(
+        self, message_id: uuid.UUID, changes: Document, *, status: str | None = None
+    ) -> bool:
+        """Set ``changes`` on a message; with ``status``, only while it still has that status
+        (a draft is approved or rejected once). True when the message changed."""
+        query: Document = {"_id": str(message_id)}
+        if status is not None:
+            query["status"] = status
+        result = await self._messages.update_one(query, {"$set": changes})
+        return result.modified_count > 0
+
+    async def unpublished(self, *, created_before: datetime, limit: int) -> list[Document]:
+        """Stored messages still marked ``published: false`` (see ingest's recovery sweep)."""
+        cursor = (
+            self._messages.find({"published": False, "created_at": {"$lt": created_before}})
+            .sort([("created_at", ASCENDING)])
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
 
     async def messages(
         self, thread_id: str, *, limit: int = 50, user_visible_only: bool = False
@@ -230,7 +246,7 @@ class MongoHistory:
         query: Document = {"thread_id": thread_id}
         if user_visible_only:
             query["visible_to_user"] = True
-        cursor = self.messages_.find(query).sort([("seq", DESCENDING)]).limit(limit)
+        cursor = self._messages.find(query).sort([("seq", DESCENDING)]).limit(limit)
         docs = [doc async for doc in cursor]
         return [Message.from_document(d) for d in reversed(docs)]
 
@@ -242,7 +258,3 @@ class MongoHistory:
             return_document=ReturnDocument.BEFORE,
         )
         return before.get("owner", "ai") if before else None
-
-
-def message_texts(messages: Sequence[Message]) -> list[str]:
-    return [m.text for m in messages]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 
 from baton_contracts import (
     DraftApproved,
@@ -11,6 +12,7 @@ from baton_contracts import (
     Event,
     HumanResponded,
     RouteDecided,
+    derive_id,
 )
 from baton_runtime.consumer import Rejected
 from baton_runtime.history import Message, Thread
@@ -58,7 +60,7 @@ async def on_human_responded(event: HumanResponded, *, deps: AiDeps) -> Sequence
     thread = await _thread(deps, event.thread_id)
     await deps.history.append(
         Message(
-            message_id=derive_message_id(event, "tool-result"),
+            message_id=derive_id(event.event_id, "tool-result"),
             thread_id=thread.thread_id,
             role="tool",
             content=[
@@ -91,10 +93,6 @@ async def on_human_responded(event: HumanResponded, *, deps: AiDeps) -> Sequence
     return await turn.run()
 
 
-def derive_message_id(event: Event, purpose: str) -> uuid.UUID:
-    return uuid.uuid5(event.event_id, purpose)
-
-
 async def _pending_draft(deps: AiDeps, draft_message_id: uuid.UUID) -> Message:
     draft = await deps.history.get_message(draft_message_id)
     if draft is None or draft.status is None:
@@ -110,29 +108,27 @@ async def on_draft_approved(event: DraftApproved, *, deps: AiDeps) -> Sequence[E
         raise Rejected(f"draft {draft.message_id} was rejected already", code="draft_closed")
     if draft.status == "approved":
         return []  # approved by an earlier event; it was sent then
-    changed = await deps.history.messages_.update_one(
-        {"_id": str(draft.message_id), "status": "pending_approval"},
+    changed = await deps.history.update_message(
+        draft.message_id,
         {
-            "$set": {
-                "status": "approved",
-                "content": event.text,
-                "visible_to_user": True,
-                "metadata.review": {
-                    "decision": "approved",
-                    "edited": event.edited,
-                    "original_text": draft.text,
-                    "agent_id": event.agent.agent_id,
-                    "agent_name": event.agent.name,
-                },
-            }
+            "status": "approved",
+            "content": event.text,
+            "visible_to_user": True,
+            "metadata.review": {
+                "decision": "approved",
+                "edited": event.edited,
+                "original_text": draft.text,
+                "agent_id": event.agent.agent_id,
+                "agent_name": event.agent.name,
+            },
         },
+        status="pending_approval",
     )
-    if changed.modified_count == 0:
+    if not changed:
         return []
     APPROVALS.labels("edited" if event.edited else "approved").inc()
     thread = await _thread(deps, event.thread_id)
-    approved = await deps.history.get_message(draft.message_id)
-    assert approved is not None
+    approved = replace(draft, content=event.text, status="approved", visible_to_user=True)
     user_message = await deps.history.get_message(draft.in_reply_to) if draft.in_reply_to else None
     reply_sent(
         answered_by="ai_approved",
@@ -150,19 +146,18 @@ async def on_draft_rejected(
     draft = await _pending_draft(deps, event.draft_message_id)
     if draft.status != "pending_approval":
         return []
-    await deps.history.messages_.update_one(
-        {"_id": str(draft.message_id), "status": "pending_approval"},
+    await deps.history.update_message(
+        draft.message_id,
         {
-            "$set": {
-                "status": "rejected",
-                "metadata.review": {
-                    "decision": "rejected",
-                    "review": event.review,
-                    "agent_id": event.agent.agent_id,
-                    "agent_name": event.agent.name,
-                },
-            }
+            "status": "rejected",
+            "metadata.review": {
+                "decision": "rejected",
+                "review": event.review,
+                "agent_id": event.agent.agent_id,
+                "agent_name": event.agent.name,
+            },
         },
+        status="pending_approval",
     )
     APPROVALS.labels("rejected").inc()
     thread = await _thread(deps, event.thread_id)

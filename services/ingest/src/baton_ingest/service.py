@@ -94,19 +94,22 @@ class Ingest:
         stored, created = await self._history.append(
             message, published=False, received_event=event.model_dump_json()
         )
-        document = await self._history.get_message_document(message_id)
-        assert document is not None
         if created:
             MESSAGES_RECEIVED.labels(
                 channel_label(thread.channel), "kafka" if cause else "http"
             ).inc()
-        if not created and stored.content != submission.text:
+            await self._publish(event)
+            return Accepted(message_id=message_id, created=True)
+        if stored.content != submission.text:
             raise IdempotencyConflictError(
                 "this Idempotency-Key was already used for a different message"
             )
-        if not document.get("published", True):
+        # A repeat: publish only if the first attempt stored the message but never got the
+        # event out (the stored event, not a new one, so its id stays the same).
+        document = await self._history.get_message_document(message_id)
+        if document is not None and not document.get("published", True):
             await self._publish(MessageReceived.model_validate_json(document["received_event"]))
-        return Accepted(message_id=message_id, created=created)
+        return Accepted(message_id=message_id, created=False)
 
     async def messages(self, thread_id: str, *, limit: int) -> list[Message]:
         await self.get_thread(thread_id)
@@ -114,19 +117,12 @@ class Ingest:
 
     async def republish_pending(self, *, older_than: timedelta) -> int:
         """Publish stored user messages whose ``message.received`` never went out."""
-        cutoff = utc_now() - older_than
-        cursor = (
-            self._history.messages_.find({"published": False, "created_at": {"$lt": cutoff}})
-            .sort([("created_at", 1)])
-            .limit(500)
-        )
-        count = 0
-        async for document in cursor:
+        pending = await self._history.unpublished(created_before=utc_now() - older_than, limit=500)
+        for document in pending:
             await self._publish(MessageReceived.model_validate_json(document["received_event"]))
-            count += 1
-        if count:
-            log.info("recovery sweep published %d stored message(s)", count)
-        return count
+        if pending:
+            log.info("recovery sweep published %d stored message(s)", len(pending))
+        return len(pending)
 
     async def _publish(self, event: MessageReceived) -> None:
         await self._publisher.publish([event])
