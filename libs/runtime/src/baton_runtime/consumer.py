@@ -133,6 +133,23 @@ class EventRunner:
         self._handled = handled
         self._service = service
 
+    @classmethod
+    def for_service(
+        cls,
+        broker: KafkaBroker,
+        publisher: EventPublisher,
+        *,
+        service: str,
+        handled: HandledEvents | None = None,
+    ) -> EventRunner:
+        """The runner of one service: dead letters go to Kafka, labelled with ``service``."""
+        return cls(
+            publisher=publisher,
+            dead_letters=KafkaDeadLetters(broker, service=service),
+            service=service,
+            handled=handled,
+        )
+
     def watch(self, topic: str) -> None:
         """Start ``topic``'s counters at zero: a counter that appears with its first dead
         letter would hide that dead letter from increase() and from the alert on it."""

@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .errors import RefusedError
 from .kafka import ensure_topics
 from .metrics import report_consumer_lag
 from .mongo import Document
@@ -100,21 +101,18 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=20)
 
 
-class ApiError(Exception):
-    """An error an HTTP API returns as ``{"detail": message, "code": code}``."""
+class ApiError(RefusedError):
+    """A refusal raised by an HTTP layer itself, e.g. ``ApiError(401, "invalid_token", ...)``."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(message, status=status, code=code)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Uniform 4xx bodies: ``{"detail": "<one readable sentence>", "code": "<machine code>"}``."""
 
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RefusedError)
         return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status)
 
     async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
@@ -128,8 +126,25 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
-    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RefusedError, refused)
     app.add_exception_handler(RequestValidationError, invalid_request)
+
+
+def every(
+    interval_s: float, step: Callable[[], Awaitable[object]], *, what: str
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A background loop for ``service_app``: run ``step`` every ``interval_s``; a failing
+    round is logged and the next one tries again."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await step()
+            except Exception:
+                log.exception("%s failed; retrying next interval", what)
+
+    return loop
 
 
 def service_app(

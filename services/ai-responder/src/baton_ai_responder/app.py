@@ -8,7 +8,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
-from baton_runtime.consumer import E, EventRunner, Handler, KafkaDeadLetters, subscribe
+from baton_runtime.consumer import E, EventRunner, Handler, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
@@ -69,9 +69,9 @@ def create_app(
         ),
     )
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    runner = EventRunner(
-        publisher=publisher,
-        dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+    runner = EventRunner.for_service(
+        broker,
+        publisher,
         service=SERVICE,
         handled=HandledEvents(db, service=SERVICE),
     )

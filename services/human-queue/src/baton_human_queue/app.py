@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from baton_contracts import RouteDecided, ToolHumanRequested, topics
-from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
+from baton_runtime.consumer import EventRunner, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
 from baton_runtime.outputs import HandledEvents
-from baton_runtime.service import service_app
+from baton_runtime.service import every, service_app
 
 from . import metrics
 from .agents import Agents
 from .api import api_router
 from .console import console_router
-from .domain import QueueError
 from .handlers import on_route_decided, on_tool_human_requested
 from .service import Queue, QueueConfig
 from .settings import Settings
 from .store import AgentStore, ClaimLog, FeedbackStore, TicketLocks, TicketStore
 
 SERVICE = "baton-human-queue"
-log = logging.getLogger(__name__)
 
 TOPICS = (
     topics.ROUTE_DECIDED,
@@ -72,9 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     agents = Agents(agent_store)
 
-    runner = EventRunner(
-        publisher=publisher,
-        dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+    runner = EventRunner.for_service(
+        broker,
+        publisher,
         service=SERVICE,
         # A message attached to a ticket that has since been resolved must not open a
         # new ticket when Kafka delivers it again.
@@ -99,14 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner=runner,
     )
 
-    async def sweep_forever() -> None:
-        while True:
-            await asyncio.sleep(settings.sweep_interval_s)
-            try:
-                await queue.sweep()
-            except Exception:
-                log.exception("queue sweep failed; retrying next interval")
-
     async def report_metrics() -> None:
         await metrics.report_queue_metrics(tickets, agent_store)
 
@@ -125,18 +112,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             feedback.ensure_indexes,
             agent_store.ensure_indexes,
         ],
-        background=[sweep_forever, report_metrics],
+        background=[
+            every(settings.sweep_interval_s, queue.sweep, what="queue sweep"),
+            report_metrics,
+        ],
     )
     app.description = (
         "Every call needs `Authorization: Bearer <token>`: an agent's token for tickets and "
         'threads, the admin token for `/v1/admin`. Errors are `{"detail": "...", "code": "..."}`.'
     )
 
-    async def queue_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, QueueError)
-        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status)
-
-    app.add_exception_handler(QueueError, queue_error)
     app.include_router(
         api_router(
             queue,

@@ -28,6 +28,7 @@ from baton_contracts import (
     TicketStatus,
     derive_id,
 )
+from baton_runtime.errors import RefusedError
 
 Action = Literal["reply", "answer", "approve", "reject", "resolve"]
 Handback = Literal["ai", "none"]
@@ -53,15 +54,8 @@ DEFAULT_KIND_PRIORITY: Mapping[TicketKind, int] = {
 DEFAULT_SLA_S: Mapping[int, float] = {0: 3600.0, 20: 900.0, 50: 300.0}
 
 
-class QueueError(Exception):
-    """A request the queue refuses; ``status`` is the HTTP status that says why."""
-
-    status = 422
-    code = "invalid_request"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class QueueError(RefusedError):
+    """A request the queue refuses. Subclasses set the HTTP ``status`` and ``code``."""
 
 
 class UnknownTicketError(QueueError):

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Header, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton_runtime.history import Message
-from baton_runtime.service import ApiError
 
-from .domain import IngestError, Submission
+from .domain import Submission
 from .service import Ingest
 
 
@@ -81,10 +80,6 @@ class MessageList(BaseModel):
     messages: list[MessageView]
 
 
-def _api_error(exc: IngestError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
-
-
 def api_router(ingest: Ingest) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["threads"])
 
@@ -101,10 +96,7 @@ def api_router(ingest: Ingest) -> APIRouter:
 
     @router.get("/threads/{thread_id}")
     async def get_thread(thread_id: str) -> ThreadView:
-        try:
-            thread = await ingest.get_thread(thread_id)
-        except IngestError as exc:
-            raise _api_error(exc) from exc
+        thread = await ingest.get_thread(thread_id)
         return ThreadView(
             thread_id=thread.thread_id,
             user_id=thread.user_id,
@@ -137,10 +129,7 @@ def api_router(ingest: Ingest) -> APIRouter:
             respond=body.respond,
             idempotency_key=idempotency_key,
         )
-        try:
-            accepted = await ingest.submit(submission)
-        except IngestError as exc:
-            raise _api_error(exc) from exc
+        accepted = await ingest.submit(submission)
         return MessageAccepted(message_id=accepted.message_id)
 
     @router.get("/threads/{thread_id}/messages")
@@ -148,10 +137,7 @@ def api_router(ingest: Ingest) -> APIRouter:
         thread_id: str, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> MessageList:
         """The thread as the user sees it, oldest first: drafts and tool traffic are hidden."""
-        try:
-            messages = await ingest.messages(thread_id, limit=limit)
-        except IngestError as exc:
-            raise _api_error(exc) from exc
+        messages = await ingest.messages(thread_id, limit=limit)
         return MessageList(messages=[MessageView.of(m) for m in messages])
 
     return router

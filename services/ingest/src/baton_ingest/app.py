@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
 from datetime import timedelta
 
 from fastapi import FastAPI
 
 from baton_contracts import MessageSubmitted, topics
-from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
+from baton_runtime.consumer import EventRunner, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
-from baton_runtime.service import service_app
+from baton_runtime.service import every, service_app
 
 from .api import api_router
 from .handlers import on_message_submitted
@@ -22,7 +20,6 @@ from .service import Ingest
 from .settings import Settings
 
 SERVICE = "baton-ingest"
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,21 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         group=SERVICE,
         event_type=MessageSubmitted,
         handler=functools.partial(on_message_submitted, ingest=ingest),
-        runner=EventRunner(
-            publisher=publisher,
-            dead_letters=KafkaDeadLetters(broker, service=SERVICE),
-            service=SERVICE,
-        ),
+        runner=EventRunner.for_service(broker, publisher, service=SERVICE),
     )
 
-    async def sweep_forever() -> None:
-        grace = timedelta(seconds=settings.recovery_grace_s)
-        while True:
-            await asyncio.sleep(settings.recovery_interval_s)
-            try:
-                await ingest.republish_pending(older_than=grace)
-            except Exception:
-                log.exception("recovery sweep failed; retrying next interval")
+    async def sweep() -> None:
+        await ingest.republish_pending(older_than=timedelta(seconds=settings.recovery_grace_s))
 
     app = service_app(
         title="Baton ingest",
@@ -66,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kafka=settings.kafka,
         topics=topics.ALL,
         on_start=[history.ensure_indexes],
-        background=[sweep_forever],
+        background=[every(settings.recovery_interval_s, sweep, what="recovery sweep")],
     )
     app.include_router(api_router(ingest))
     return app

@@ -6,20 +6,14 @@ import uuid
 from dataclasses import dataclass, field
 
 from baton_contracts import MessageReceived
+from baton_runtime.errors import RefusedError
 from baton_runtime.history import Thread
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c6b1e-6b8a-4d59-9d53-0f4e3c1b8a01")
 
 
-class IngestError(Exception):
-    """A request ingest refuses; ``status`` is the HTTP status that says why."""
-
-    status = 422
-    code = "invalid_request"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class IngestError(RefusedError):
+    """A request ingest refuses. Subclasses set the HTTP ``status`` and ``code``."""
 
 
 class UnknownThreadError(IngestError):

@@ -8,7 +8,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import MessageReceived, topics
-from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
+from baton_runtime.consumer import EventRunner, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
@@ -60,9 +60,9 @@ def create_app(
         group=SERVICE,
         event_type=MessageReceived,
         handler=functools.partial(on_message_received, deps=deps),
-        runner=EventRunner(
-            publisher=publisher,
-            dead_letters=KafkaDeadLetters(broker, service=SERVICE),
+        runner=EventRunner.for_service(
+            broker,
+            publisher,
             service=SERVICE,
             handled=HandledEvents(db, service=SERVICE),
         ),
