@@ -16,6 +16,7 @@ from typing import Any
 
 from baton_contracts import (
     Event,
+    HumanRequestKind,
     MessageSent,
     ThreadAssigned,
     ToolHumanRequested,
@@ -205,31 +206,17 @@ class Turn:
 
     async def _ask(self, step: int, call: ToolCall) -> list[Event]:
         ESCALATIONS.labels("question").inc()
-        request_id = self._id(f"ask:{step}")
         question = str(call.arguments.get("question") or "").strip() or "(no question given)"
         context = str(call.arguments.get("context") or "")
-        await self._deps.requests.add(
-            PendingRequest(
-                request_id=request_id,
-                kind="question",
-                thread_id=self._thread.thread_id,
-                user_message_id=self._user_message_id,
-                tool_call_id=call.id,
-            )
-        )
         return [
-            ToolHumanRequested.caused_by(
-                self._cause,
-                purpose=f"tool.human_requested:{step}",
-                request_id=request_id,
-                kind="question",
-                message_id=self._user_message_id,
+            await self._request_person(
+                "question",
+                request_key=f"ask:{step}",
+                event_key=str(step),
                 tool_call_id=call.id,
                 question=question[:4000],
                 context=context[:8000] or None,
                 reason="the AI needs a fact only a person has",
-                department=self._thread.department,
-                user_tier=self._thread.user_tier,
             )
         ]
 
@@ -275,29 +262,13 @@ class Turn:
                 in_reply_to=self._user_message_id,
             )
         )
-        request_id = self._id("approval")
-        await self._deps.requests.add(
-            PendingRequest(
-                request_id=request_id,
-                kind="approval",
-                thread_id=self._thread.thread_id,
-                user_message_id=self._user_message_id,
-                draft_message_id=draft_id,
-            )
-        )
         return [
-            ToolHumanRequested.caused_by(
-                self._cause,
-                purpose="tool.human_requested:approval",
-                request_id=request_id,
-                kind="approval",
-                message_id=self._user_message_id,
-                reason=reason,
+            await self._request_person(
+                "approval",
                 draft_message_id=draft_id,
+                reason=reason,
                 draft_text=stored.text,
                 confidence=completion.reply.confidence,
-                department=self._thread.department,
-                user_tier=self._thread.user_tier,
             )
         ]
 
@@ -327,31 +298,51 @@ class Turn:
                     reason=reason[:1000],
                 )
             )
-        request_id = self._id("escalation")
-        await self._deps.requests.add(
-            PendingRequest(
-                request_id=request_id,
-                kind="escalation",
-                thread_id=self._thread.thread_id,
-                user_message_id=self._user_message_id,
-            )
-        )
         events.append(
-            ToolHumanRequested.caused_by(
-                self._cause,
-                purpose="tool.human_requested:escalation",
-                request_id=request_id,
-                kind="escalation",
-                message_id=self._user_message_id,
+            await self._request_person(
+                "escalation",
                 reason=reason[:1000],
                 context=detail[:8000] if detail else None,
                 suggestion=suggestion[:16_000] if suggestion else None,
                 confidence=confidence,
-                department=self._thread.department,
-                user_tier=self._thread.user_tier,
             )
         )
         return events
+
+    async def _request_person(
+        self,
+        kind: HumanRequestKind,
+        *,
+        request_key: str | None = None,
+        event_key: str | None = None,
+        tool_call_id: str | None = None,
+        draft_message_id: uuid.UUID | None = None,
+        **details: Any,
+    ) -> ToolHumanRequested:
+        """Remember what this turn waits for, and the event that asks people for it."""
+        request_id = self._id(request_key or kind)
+        await self._deps.requests.add(
+            PendingRequest(
+                request_id=request_id,
+                kind=kind,
+                thread_id=self._thread.thread_id,
+                user_message_id=self._user_message_id,
+                tool_call_id=tool_call_id,
+                draft_message_id=draft_message_id,
+            )
+        )
+        return ToolHumanRequested.caused_by(
+            self._cause,
+            purpose=f"tool.human_requested:{event_key or kind}",
+            request_id=request_id,
+            kind=kind,
+            message_id=self._user_message_id,
+            tool_call_id=tool_call_id,
+            draft_message_id=draft_message_id,
+            department=self._thread.department,
+            user_tier=self._thread.user_tier,
+            **details,
+        )
 
 
 def message_sent(cause: Event, thread: Thread, message: Message) -> MessageSent:
