@@ -48,7 +48,7 @@ from baton_contracts import (  # noqa: E402
 )
 
 OUT = ROOT / "bench-results"
-BENCH_STACK_PORTS = (39292, 39293, 37317)
+BENCH_STACK_PORTS = (19292, 19293, 17317)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -40,6 +40,8 @@ Environment variables:
 * ``BATON_KAFKA_PORT`` (9092), ``BATON_KAFKA_CONTROLLER_PORT`` (9093),
   ``BATON_MONGO_PORT`` (27017) - listening ports.
 * ``BATON_STACK_TIMEOUT`` - seconds ``up`` waits for a started server to answer (90).
+* ``BATON_STACK_PORT_WAIT_S`` - seconds ``up`` waits for a port held by another process to
+  be released before it reports the port as taken (20).
 
 Layout of the stack directory: ``kafka-<version>/`` and ``ferretdb-<version>/`` are caches
 reused across runs; ``data/`` holds the Kafka log dirs and the SQLite files (kept by
@@ -81,6 +83,9 @@ MIN_JAVA = 17
 MIN_GO = (1, 24)
 HOST = "127.0.0.1"
 STOP_GRACE_SECONDS = 30.0
+# How long a port taken by something else may stay taken before `up` gives up: a socket
+# of a client that was talking to the stopped server can hold it for a moment.
+PORT_WAIT_SECONDS = 20.0
 LOG_TAIL_LINES = 40
 
 SCRIPTS_DIR = Path(__file__).resolve().parent
@@ -130,6 +135,7 @@ class Settings:
     kafka_port: int
     controller_port: int
     mongo_port: int
+    port_wait_s: float = PORT_WAIT_SECONDS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -139,6 +145,7 @@ class Settings:
             kafka_port=_env_port("BATON_KAFKA_PORT", 9092),
             controller_port=_env_port("BATON_KAFKA_CONTROLLER_PORT", 9093),
             mongo_port=_env_port("BATON_MONGO_PORT", 27017),
+            port_wait_s=_env_seconds("BATON_STACK_PORT_WAIT_S", PORT_WAIT_SECONDS),
         )
         ports = [settings.kafka_port, settings.controller_port, settings.mongo_port]
         if len(set(ports)) != len(ports):
@@ -851,9 +858,18 @@ def port_problems(service: Service) -> list[str]:
     ]
 
 
+def wait_for_ports(service: Service) -> list[str]:
+    """The port problems still there after waiting a while (``BATON_STACK_PORT_WAIT_S``)
+    for them to clear."""
+    deadline = time.monotonic() + service.settings.port_wait_s
+    while (problems := port_problems(service)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return problems
+
+
 def launch(service: Service) -> subprocess.Popen[bytes]:
     """Start the server detached from this CLI (own session, output to its log file)."""
-    problems = port_problems(service)
+    problems = wait_for_ports(service)
     if problems:
         raise StackError("\n".join(problems))
     argv = service.launch_argv()
@@ -944,7 +960,7 @@ def start_stack(settings: Settings, timeout: float) -> bool:
     tools: set[Tool] = set()
     for service in stack:
         if service.running_pid() is None:
-            problems += port_problems(service)
+            problems += wait_for_ports(service)
             tools |= service.needed_tools()
     problems += tool_problems(tools)
     if problems:

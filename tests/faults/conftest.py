@@ -13,7 +13,7 @@ from baton_runtime.settings import KafkaSettings
 from tests.support.recorder import Recorder, record_topics
 from tests.support.system import ROOT, LocalStack, System, new_namespace
 
-FAULT_STACK_PORTS = (39192, 39193, 37217)
+FAULT_STACK_PORTS = (19192, 19193, 17217)
 WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
 
 

@@ -39,6 +39,8 @@ async def scenario(
     fault_after_s: float = 3.0,
     text: str | None = None,
 ) -> tuple[Load, Verdict]:
+    # A scenario that failed to bring a server back must not take the next ones down with it.
+    await faults.system.stack.up()
     thread_ids = []
     for _ in range(threads):
         response = await faults.ingest.post(

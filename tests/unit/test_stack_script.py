@@ -1,0 +1,105 @@
+"""The local stack script's port handling (no servers are started)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.support.serving import free_port
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stack.py"
+
+
+@pytest.fixture(scope="module")
+def stack() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("baton_stack_script", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def held_port() -> Iterator[tuple[int, socket.socket]]:
+    sock = socket.socket()
+    port = free_port()
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    try:
+        yield port, sock
+    finally:
+        sock.close()
+
+
+def settings(stack: ModuleType, tmp_path: Path, kafka_port: int, wait_s: float) -> object:
+    return stack.Settings(
+        stack_dir=tmp_path,
+        kafka_port=kafka_port,
+        controller_port=free_port(),
+        mongo_port=free_port(),
+        port_wait_s=wait_s,
+    )
+
+
+def test_a_port_released_while_waiting_is_not_a_problem(
+    stack: ModuleType, tmp_path: Path, held_port: tuple[int, socket.socket]
+) -> None:
+    port, sock = held_port
+    kafka = stack.kafka_service(settings(stack, tmp_path, port, wait_s=30))
+    assert stack.port_problems(kafka)  # taken right now
+    releaser = threading.Timer(0.3, sock.close)
+    releaser.start()
+    try:
+        assert stack.wait_for_ports(kafka) == []
+    finally:
+        releaser.cancel()
+
+
+def test_a_port_that_stays_taken_is_named_with_its_variable(
+    stack: ModuleType, tmp_path: Path, held_port: tuple[int, socket.socket]
+) -> None:
+    port, _ = held_port
+    kafka = stack.kafka_service(settings(stack, tmp_path, port, wait_s=0.2))
+    [problem] = stack.wait_for_ports(kafka)
+    assert f"127.0.0.1:{port} is already in use" in problem
+    assert "BATON_KAFKA_PORT" in problem
+
+
+def test_up_refuses_a_taken_port_with_a_clear_error(
+    tmp_path: Path, held_port: tuple[int, socket.socket]
+) -> None:
+    port, _ = held_port
+    env = {
+        **os.environ,
+        "BATON_STACK_DIR": str(tmp_path),
+        "BATON_KAFKA_PORT": str(port),
+        "BATON_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "BATON_MONGO_PORT": str(free_port()),
+        "BATON_STACK_PORT_WAIT_S": "0.2",
+    }
+    result = subprocess.run(  # noqa: S603 - the project's own script
+        [sys.executable, str(SCRIPT), "up"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "cannot start the stack" in result.stderr
+    assert f"port 127.0.0.1:{port} is already in use" in result.stderr
+
+
+def test_port_wait_must_be_a_positive_number(tmp_path: Path) -> None:
+    env = {**os.environ, "BATON_STACK_DIR": str(tmp_path), "BATON_STACK_PORT_WAIT_S": "soon"}
+    result = subprocess.run(  # noqa: S603 - the project's own script
+        [sys.executable, str(SCRIPT), "status"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "BATON_STACK_PORT_WAIT_S='soon' is not a number of seconds" in result.stderr
