@@ -741,8 +741,25 @@ def _ferretdb_module_dir(build: Path, log: Path) -> Path:
     return Path(info["Dir"])
 
 
+# One fix applied to FerretDB's source before building it (file, text as released, fixed text).
+# Its SQLite backend creates each collection's unique _id index on the expression
+# `_ferretdb_sjson->"_id"` but looks documents up by `_ferretdb_sjson->'$._id'`; SQLite only
+# uses an expression index for the very same expression, so every lookup by _id scanned the
+# whole table. The fix makes the lookup name _id the way the index does (same JSON value).
+FERRETDB_PATCHES = (
+    (
+        "internal/backends/sqlite/metadata/metadata.go",
+        "IDColumn = DefaultColumn + \"->'$._id'\"",
+        'IDColumn = DefaultColumn + `->"_id"`',
+    ),
+)
+# Written beside the binary; a binary built without the current fixes is rebuilt.
+FERRETDB_BUILD = f"{FERRETDB_VERSION}+baton.1"
+
+
 def _prepare_ferretdb_source(module_dir: Path, src: Path) -> None:
-    """Make a writable copy of the module, with the version file its release tooling generates.
+    """Make a writable copy of the module, with the version file its release tooling generates
+    and :data:`FERRETDB_PATCHES` applied.
 
     FerretDB embeds build/version/*.txt and panics at start unless version.txt holds its version;
     the file is not in the module zip and the module cache is read-only, hence the copy.
@@ -751,6 +768,21 @@ def _prepare_ferretdb_source(module_dir: Path, src: Path) -> None:
     shutil.copytree(module_dir, src, symlinks=True)
     make_writable(src)
     (src / "build" / "version" / "version.txt").write_text(f"{FERRETDB_VERSION}\n")
+    for relative, released, fixed in FERRETDB_PATCHES:
+        path = src / relative
+        text = path.read_text()
+        if text.count(released) != 1:
+            raise StackError(f"cannot patch FerretDB: {released!r} not found once in {relative}")
+        path.write_text(text.replace(released, fixed))
+
+
+def ferretdb_installed(settings: Settings) -> bool:
+    build_file = ferretdb_binary(settings).with_name("ferretdb.build")
+    return (
+        ferretdb_binary(settings).is_file()
+        and build_file.is_file()
+        and build_file.read_text().strip() == FERRETDB_BUILD
+    )
 
 
 def install_ferretdb(settings: Settings) -> None:
@@ -791,6 +823,7 @@ def install_ferretdb(settings: Settings) -> None:
     if f"version: {FERRETDB_VERSION}" not in version:
         raise StackError(f"the built FerretDB reports an unexpected version:\n{version}")
     partial.replace(binary)
+    binary.with_name("ferretdb.build").write_text(f"{FERRETDB_BUILD}\n")
 
 
 def prepare_ferretdb(settings: Settings) -> list[str]:
@@ -819,7 +852,7 @@ def ferretdb_service(settings: Settings) -> Service:
         address=settings.mongodb_url,
         signature=Signature("ferretdb", f"--state-dir={settings.data_dir / 'ferretdb-state'}"),
         probe=lambda: mongo_ping(HOST, settings.mongo_port),
-        is_installed=lambda: ferretdb_binary(settings).is_file(),
+        is_installed=lambda: ferretdb_installed(settings),
         install=lambda: install_ferretdb(settings),
         launch_argv=lambda: prepare_ferretdb(settings),
         install_tools={GO},

@@ -103,3 +103,32 @@ def test_port_wait_must_be_a_positive_number(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "BATON_STACK_PORT_WAIT_S='soon' is not a number of seconds" in result.stderr
+
+
+def fake_ferretdb_module(root: Path, metadata_go: str) -> Path:
+    (root / "build" / "version").mkdir(parents=True)
+    metadata = root / "internal" / "backends" / "sqlite" / "metadata" / "metadata.go"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text(metadata_go)
+    return root
+
+
+def test_ferretdb_source_gets_the_id_lookup_fix(stack: ModuleType, tmp_path: Path) -> None:
+    module = fake_ferretdb_module(
+        tmp_path / "module",
+        "const (\n\tIDColumn = DefaultColumn + \"->'$._id'\"\n\tOther = 1\n)\n",
+    )
+    src = tmp_path / "src"
+    stack._prepare_ferretdb_source(module, src)
+    patched = (src / "internal/backends/sqlite/metadata/metadata.go").read_text()
+    # Exactly the expression FerretDB's _id index is created on, so SQLite can use the index.
+    assert 'IDColumn = DefaultColumn + `->"_id"`' in patched
+    assert "$._id" not in patched
+    assert "Other = 1" in patched
+    assert (src / "build/version/version.txt").read_text().strip() == stack.FERRETDB_VERSION
+
+
+def test_ferretdb_source_that_changed_is_refused(stack: ModuleType, tmp_path: Path) -> None:
+    module = fake_ferretdb_module(tmp_path / "module", "const IDColumn = somethingElse\n")
+    with pytest.raises(stack.StackError, match="cannot patch FerretDB"):
+        stack._prepare_ferretdb_source(module, tmp_path / "src")

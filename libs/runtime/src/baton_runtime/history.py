@@ -1,12 +1,28 @@
-"""Thread history in MongoDB: the ``threads`` and ``messages`` collections.
+"""Thread history in MongoDB: the ``threads``, ``messages``, ``positions`` and ``heads``
+collections.
 
 Every service that reads or writes a conversation goes through this module, so the
 document shapes live in one place. Writes are idempotent: a message's ``_id`` derives
 from the event that produced it, and a repeated insert finds the earlier one.
+
+Every read on the hot path is a lookup by ``_id``, the one query a MongoDB-wire server
+answers from an index whatever it is (FerretDB v1 scans the collection for anything else):
+
+* ``messages``: one document per message, ``_id`` = the message id. The truth about a
+  message, including what changes later (a draft's status, ingest's ``published`` flag).
+* ``positions``: ``_id`` = ``"<thread_id>:<seq, 10 digits>"`` -> ``message_id``. A message
+  takes the next position of its thread by inserting it (an atomic claim under the unique
+  ``_id``), so positions run 1, 2, 3... without gaps and a thread's last messages are read by
+  computing their keys.
+* ``heads``: ``_id`` = thread id -> ``seq``, the highest position known to be taken. It is
+  only a hint where the search for the next free position starts: it may lag (updates race)
+  but never runs ahead, and readers and writers step forward from it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,10 +154,16 @@ class HistoryStore(Protocol):
     ) -> Owner | None: ...
 
 
+def position_key(thread_id: str, seq: int) -> str:
+    return f"{thread_id}:{seq:010d}"
+
+
 class MongoHistory:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.threads = db["threads"]
         self._messages = db["messages"]
+        self._positions = db["positions"]
+        self._heads = db["heads"]
 
     async def ensure_indexes(self) -> None:
         await self._messages.create_index(
@@ -198,26 +220,55 @@ class MongoHistory:
         A message whose id exists already is not written again: the stored one comes back
         with ``created=False``, which is how a replayed event is recognised.
 
-        The position in the thread (``seq``) is claimed by inserting under the unique
-        (thread_id, seq) index, retrying with the next number when a concurrent writer
-        took it. Inserts against a unique index are atomic on every MongoDB-wire server
-        Baton supports, whereas a counter on the thread document is not on FerretDB v1
-        (it rewrites the whole document, which could also undo a concurrent owner change).
+        The position is claimed before the message is written. A writer that stopped in
+        between left a position naming a message that is not there; its replay finds that
+        position again (stepping forward from the head) and reuses it, and readers skip a
+        position whose message is missing or sits at another position.
         """
-        for _ in range(50):
-            existing = await self._messages.find_one({"_id": str(message.message_id)})
-            if existing is not None:
-                return Message.from_document(existing), False
-            last = await self._messages.find_one(
-                {"thread_id": message.thread_id}, sort=[("seq", DESCENDING)]
-            )
-            stored = Message(**{**message.__dict__, "seq": (last["seq"] + 1) if last else 1})
+        message_id = str(message.message_id)
+        existing = await self._messages.find_one({"_id": message_id})
+        if existing is not None:
+            return Message.from_document(existing), False
+        seq = await self._head(message.thread_id) + 1
+        for _ in range(1000):
+            key = position_key(message.thread_id, seq)
             try:
-                await self._messages.insert_one({**stored.to_document(), **extra})
+                await self._positions.insert_one({"_id": key, "message_id": message_id})
+                break
             except DuplicateKeyError:
-                continue  # our id (a replay: found above next time) or our seq was taken
-            return stored, True
-        raise RuntimeError(f"could not append to thread {message.thread_id}: too much contention")
+                taken = await self._positions.find_one({"_id": key})
+                if taken is not None and taken["message_id"] == message_id:
+                    break  # claimed by an earlier attempt at this very message
+                seq += 1
+        else:
+            raise RuntimeError(f"could not append to thread {message.thread_id}: no free position")
+        stored = Message(**{**message.__dict__, "seq": seq})
+        try:
+            await self._messages.insert_one({**stored.to_document(), **extra})
+        except DuplicateKeyError:
+            # A concurrent attempt at the same message won; it is the stored one.
+            existing = await self._messages.find_one({"_id": message_id})
+            if existing is None:
+                raise
+            return Message.from_document(existing), False
+        await self._advance_head(message.thread_id, seq)
+        return stored, True
+
+    async def _head(self, thread_id: str) -> int:
+        doc = await self._heads.find_one({"_id": thread_id})
+        return int(doc["seq"]) if doc else 0
+
+    async def _advance_head(self, thread_id: str, seq: int) -> None:
+        # Two first writers may both try to create the document: either one is fine.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._heads.update_one({"_id": thread_id}, {"$max": {"seq": seq}}, upsert=True)
+
+    async def _last_seq(self, thread_id: str) -> int:
+        """The thread's last taken position: the head, then forward while taken."""
+        seq = await self._head(thread_id)
+        while await self._positions.find_one({"_id": position_key(thread_id, seq + 1)}):
+            seq += 1
+        return seq
 
     async def update_message(
         self, message_id: uuid.UUID, changes: Document, *, status: str | None = None
@@ -242,13 +293,34 @@ class MongoHistory:
     async def messages(
         self, thread_id: str, *, limit: int = 50, user_visible_only: bool = False
     ) -> list[Message]:
-        """The last ``limit`` messages of the thread, oldest first."""
-        query: Document = {"thread_id": thread_id}
-        if user_visible_only:
-            query["visible_to_user"] = True
-        cursor = self._messages.find(query).sort([("seq", DESCENDING)]).limit(limit)
-        docs = [doc async for doc in cursor]
-        return [Message.from_document(d) for d in reversed(docs)]
+        """The last ``limit`` messages of the thread, oldest first.
+
+        Read backwards from the last position in batches of ``limit`` keys, each batch looked
+        up concurrently, until ``limit`` messages qualify or the thread's start is reached."""
+        found: list[Message] = []
+        upper = await self._last_seq(thread_id)
+        while upper >= 1 and len(found) < limit:
+            lower = max(1, upper - limit + 1)
+            batch = await self._at_positions(thread_id, range(upper, lower - 1, -1))
+            found += [m for m in batch if m.visible_to_user or not user_visible_only]
+            upper = lower - 1
+        return list(reversed(found[:limit]))
+
+    async def _at_positions(self, thread_id: str, seqs: range) -> list[Message]:
+        """The messages at ``seqs``, in that order, skipping positions without one."""
+        keys = [position_key(thread_id, seq) for seq in seqs]
+        positions = await asyncio.gather(*(self._positions.find_one({"_id": k}) for k in keys))
+        # message id -> the positions naming it (two, when a replay left an orphan behind)
+        wanted: dict[str, set[int]] = {}
+        for seq, position in zip(seqs, positions, strict=True):
+            if position is not None:
+                wanted.setdefault(position["message_id"], set()).add(seq)
+        docs = await asyncio.gather(*(self._messages.find_one({"_id": m}) for m in wanted))
+        return [
+            Message.from_document(d)
+            for d in docs
+            if d is not None and d.get("seq") in wanted[d["_id"]]
+        ]
 
     async def set_owner(self, thread_id: str, owner: Owner, agent_id: str | None) -> Owner | None:
         """Set the owner; returns the previous owner (None for an unknown thread)."""

@@ -1,0 +1,138 @@
+"""Thread history on the real MongoDB-wire server: positions, replays and interrupted writes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from baton_runtime.history import Message, MongoHistory, position_key
+from baton_runtime.mongo import Document
+from baton_runtime.settings import MongoSettings
+
+
+@pytest.fixture
+async def db(
+    mongo_client: AsyncMongoClient[Document], mongo_settings: MongoSettings
+) -> AsyncIterator[AsyncDatabase[Document]]:
+    database = mongo_client[f"{mongo_settings.database}_history_{uuid.uuid4().hex[:6]}"]
+    yield database
+    await mongo_client.drop_database(database.name)
+
+
+@pytest.fixture
+async def history(db: AsyncDatabase[Document]) -> MongoHistory:
+    store = MongoHistory(db)
+    await store.ensure_indexes()
+    return store
+
+
+def message(thread_id: str, text: str, *, visible: bool = True) -> Message:
+    return Message(
+        message_id=uuid.uuid4(),
+        thread_id=thread_id,
+        role="user",
+        content=text,
+        visible_to_user=visible,
+    )
+
+
+async def texts(history: MongoHistory, thread_id: str, **kwargs: object) -> list[str]:
+    return [m.text for m in await history.messages(thread_id, **kwargs)]  # type: ignore[arg-type]
+
+
+async def test_messages_come_back_in_order_and_the_window_is_the_latest(
+    history: MongoHistory,
+) -> None:
+    for i in range(1, 8):
+        stored, created = await history.append(message("t1", f"m{i}"))
+        assert created
+        assert stored.seq == i
+    await history.append(message("t2", "other thread"))
+
+    assert await texts(history, "t1") == [f"m{i}" for i in range(1, 8)]
+    assert await texts(history, "t1", limit=3) == ["m5", "m6", "m7"]
+    assert await texts(history, "t2") == ["other thread"]
+    assert await texts(history, "nobody") == []
+
+
+async def test_visible_only_reads_further_back_to_fill_the_window(history: MongoHistory) -> None:
+    await history.append(message("t", "seen 1"))
+    await history.append(message("t", "seen 2"))
+    for i in range(5):
+        await history.append(message("t", f"hidden {i}", visible=False))
+
+    assert await texts(history, "t", limit=2, user_visible_only=True) == ["seen 1", "seen 2"]
+    assert len(await history.messages("t", limit=2)) == 2
+
+
+async def test_a_replayed_message_is_stored_once(history: MongoHistory) -> None:
+    first = message("t", "hello")
+    stored, created = await history.append(first)
+    again, created_again = await history.append(first)
+
+    assert created
+    assert not created_again
+    assert again.seq == stored.seq == 1
+    assert await texts(history, "t") == ["hello"]
+
+
+async def test_a_position_claimed_before_a_crash_is_reused_by_the_replay(
+    history: MongoHistory, db: AsyncDatabase[Document]
+) -> None:
+    await history.append(message("t", "before"))
+    lost = message("t", "interrupted")
+    # The writer claimed position 2, then stopped before writing the message.
+    await db["positions"].insert_one(
+        {"_id": position_key("t", 2), "message_id": str(lost.message_id)}
+    )
+    assert await texts(history, "t") == ["before"]
+
+    stored, created = await history.append(lost)
+    after, _ = await history.append(message("t", "after"))
+
+    assert created
+    assert stored.seq == 2
+    assert after.seq == 3
+    assert await texts(history, "t") == ["before", "interrupted", "after"]
+
+
+async def test_an_orphaned_position_left_behind_shows_nothing(
+    history: MongoHistory, db: AsyncDatabase[Document]
+) -> None:
+    lost = message("t", "interrupted")
+    await db["positions"].insert_one(
+        {"_id": position_key("t", 1), "message_id": str(lost.message_id)}
+    )
+    await db["heads"].insert_one({"_id": "t", "seq": 1})
+    await history.append(message("t", "someone else"))  # the head moves past the orphan
+
+    stored, created = await history.append(lost)
+
+    assert created
+    assert stored.seq == 3
+    assert await texts(history, "t") == ["someone else", "interrupted"]
+
+
+async def test_a_lagging_head_is_stepped_past(
+    history: MongoHistory, db: AsyncDatabase[Document]
+) -> None:
+    for i in range(4):
+        await history.append(message("t", f"m{i}"))
+    await db["heads"].update_one({"_id": "t"}, {"$set": {"seq": 1}})  # a lost head update
+
+    assert await texts(history, "t", limit=2) == ["m2", "m3"]
+    stored, _ = await history.append(message("t", "m4"))
+    assert stored.seq == 5
+
+
+async def test_concurrent_writers_take_distinct_positions(history: MongoHistory) -> None:
+    results = await asyncio.gather(*(history.append(message("t", f"m{i}")) for i in range(12)))
+
+    seqs = sorted(stored.seq for stored, created in results if created)
+    assert seqs == list(range(1, 13))
+    assert sorted(await texts(history, "t")) == sorted(f"m{i}" for i in range(12))
