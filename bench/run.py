@@ -12,6 +12,11 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
 
+With the throughput it records the CPU time each process (the services, Kafka, FerretDB) used
+during that phase. `--profile` also samples every service with py-spy during it and writes
+the collapsed stacks to `bench-results/profiles/<service>.txt` (flamegraph input), with the
+functions that were on the CPU most printed at the end.
+
 Results go to `bench-results/bench.json` and `bench-results/bench.png`.
 """
 
@@ -22,6 +27,8 @@ import asyncio
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -214,9 +221,15 @@ async def drive(
     return count
 
 
-async def wait_sent(observed: Observed, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline and any(m not in observed.sent_at for m in observed.accepted_at):
+async def wait_sent(observed: Observed, patience: float = 60) -> None:
+    """Wait until every accepted message has its reply, for as long as replies keep coming:
+    only ``patience`` seconds without a new reply end the wait (and count the rest as lost)."""
+    last_count, last_progress = -1, time.time()
+    while any(m not in observed.sent_at for m in observed.accepted_at):
+        if len(observed.sent_at) != last_count:
+            last_count, last_progress = len(observed.sent_at), time.time()
+        elif time.time() - last_progress > patience:
+            return
         await asyncio.sleep(0.2)
 
 
@@ -376,6 +389,81 @@ def peak_memory_mb(system: System) -> dict[str, float]:
     return peaks
 
 
+# -- where the CPU went ----------------------------------------------------------------------
+
+
+def processes(system: System, stack: LocalStack) -> dict[str, int]:
+    """Name -> pid of every process the pipeline runs on."""
+    found = {
+        name: program.processes[0].pid
+        for name, program in system.programs.items()
+        if program.processes
+    }
+    for server in ("kafka", "ferretdb"):
+        pid_file = stack.directory / "run" / f"{server}.pid"
+        if pid_file.is_file():
+            found[server] = int(pid_file.read_text().split()[0])
+    return found
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return used
+
+
+def start_profilers(pids: dict[str, int], seconds: float) -> list[subprocess.Popen[bytes]]:
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        raise SystemExit("--profile needs py-spy (uv sync --group bench installs it)")
+    out = OUT / "profiles"
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(  # noqa: S603 - py-spy on our own processes
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(out / f"{name}.txt"),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+        if name not in ("kafka", "ferretdb", "scripted-model")
+    ]
+
+
+def hottest(profile: Path, top: int = 12) -> list[tuple[str, float]]:
+    """The functions most often on top of the stack (self time), as shares of the samples."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in profile.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frame = stack.rsplit(";", 1)[-1]
+        counts[frame] = counts.get(frame, 0) + int(count)
+        total += int(count)
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
+    return [(frame, n / max(1, total)) for frame, n in ranked]
+
+
 # -- the run -------------------------------------------------------------------------------
 
 
@@ -417,10 +505,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stop = asyncio.Event()
             watcher = asyncio.create_task(watch(stack.kafka, prefix, observed, stop))
             await asyncio.sleep(2)
+            pids = processes(system, stack)
+            profilers = start_profilers(pids, args.seconds) if args.profile else []
+            cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
             await drive(client, threads, observed, seconds=args.seconds, rate=None)
             await wait_sent(observed)
+            wall = time.perf_counter() - wall_before
+            cpu_after = cpu_seconds(pids)
+            for profiler in profilers:
+                profiler.wait()
             throughput = pipeline_figures(observed)
             results["pipeline"] = {k: v for k, v in throughput.items() if k != "latencies_ms"}
+            results["pipeline"]["cpu_share_of_one_core"] = {
+                name: round((cpu_after[name] - cpu_before[name]) / wall, 3)
+                for name in cpu_after
+                if name in cpu_before
+            }
             results["pipeline"]["ratio_to_baseline"] = (
                 throughput["per_second"] / results["baseline"]["per_second"]
             )
@@ -489,6 +589,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32, help="concurrent conversations")
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the services with py-spy (see above)"
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     results = asyncio.run(run(args))
@@ -497,6 +600,11 @@ def main() -> None:
     b = results["baseline"]["per_second"]
     p = results["pipeline"]
     lat = results["latency_at_half_load"]["latency_ms"]
+    if args.profile:
+        for profile in sorted((OUT / "profiles").glob("*.txt")):
+            print(f"\n{profile.stem}: hottest functions (self time)", file=sys.stderr)
+            for frame, share in hottest(profile):
+                print(f"  {share:6.1%}  {frame}", file=sys.stderr)
     print(
         f"\nbaseline {b:.0f}/s | pipeline {p['per_second']:.1f}/s ({p['ratio_to_baseline']:.2f} x B) | "
         f"p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms | "

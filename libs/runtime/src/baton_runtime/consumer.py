@@ -256,6 +256,10 @@ def subscribe(
         # (infrastructure) error seek back so the record is delivered again.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        # Several consumers of the group in this process, each with partitions of its own
+        # and each committing its own offsets: partitions proceed in parallel, and the
+        # records of one partition in order.
+        max_workers=settings.consumer_workers,
         title=f"{group}:{topic}",
     )
     async def consume(message: KafkaMessage) -> None:

@@ -39,6 +39,14 @@ class KafkaSettings(BaseSettings):
         description="Create missing topics at start-up (off where topics are managed).",
     )
     topic_partitions: int = Field(default=3, ge=1)
+    consumer_workers: int = Field(
+        default=3,
+        ge=1,
+        le=64,
+        description="Consumers per subscription in each process. They share the group's "
+        "partitions, so up to this many partitions are worked on at once; records of one "
+        "partition (one thread) stay in order. Above the partition count they idle.",
+    )
     topic_replication_factor: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
