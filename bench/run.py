@@ -290,7 +290,7 @@ async def claims(
             response.raise_for_status()
             tokens.append(response.json()["token"])
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-        ids = await seed_tickets(mongo[database], tickets)
+        ids = await seed_tickets(mongo[database]["tickets"], tickets)
         wins: dict[str, int] = {}
 
         async def agent(token: str) -> None:
@@ -313,9 +313,10 @@ async def claims(
             "double_claims": sum(1 for n in wins.values() if n > 1),
         }
 
-        raw_ids = await seed_tickets(mongo[database], tickets)
+        # A collection of its own: the raw loop's half-written claims are not the queue's.
+        collection = mongo[database]["bench_raw_tickets"]
+        raw_ids = await seed_tickets(collection, tickets)
         raw_wins: dict[str, int] = {}
-        collection = mongo[database]["tickets"]
 
         async def raw(agent_id: int) -> None:
             for ticket_id in raw_ids:
@@ -341,9 +342,9 @@ async def claims(
     }
 
 
-async def seed_tickets(db: Any, count: int) -> list[str]:
-    """Pending tickets written straight into the queue's collection, so that only the
-    claiming is measured (ticket creation is covered by the pipeline figures)."""
+async def seed_tickets(collection: Any, count: int) -> list[str]:
+    """Pending tickets written straight into ``collection``, so that only the claiming is
+    measured (ticket creation is covered by the pipeline figures)."""
     from baton_contracts import utc_now
     from baton_human_queue.store import ticket_document
 
@@ -351,7 +352,7 @@ async def seed_tickets(db: Any, count: int) -> list[str]:
     ids = []
     for _ in range(count):
         ticket_id = str(uuid.uuid4())
-        await db["tickets"].insert_one(
+        await collection.insert_one(
             ticket_document(
                 ticket_id=ticket_id,
                 kind="escalation",

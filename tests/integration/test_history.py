@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_runtime.history import Message, MongoHistory, position_key
@@ -136,3 +136,68 @@ async def test_concurrent_writers_take_distinct_positions(history: MongoHistory)
     seqs = sorted(stored.seq for stored, created in results if created)
     assert seqs == list(range(1, 13))
     assert sorted(await texts(history, "t")) == sorted(f"m{i}" for i in range(12))
+
+
+class FindCounter(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.finds: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.finds.append(str(event.command["find"]))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_second_read_fetches_only_what_is_new(
+    db: AsyncDatabase[Document], mongo_settings: MongoSettings
+) -> None:
+    counter = FindCounter()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_settings.url.get_secret_value(), tz_aware=True, event_listeners=[counter]
+    )
+    try:
+        writer = MongoHistory(db)  # another process: the reader's cache knows nothing of it
+        reader = MongoHistory(client[db.name])
+        for i in range(10):
+            await writer.append(message("t", f"m{i}"))
+        assert len(await reader.messages("t", limit=10)) == 10
+        first_read = len(counter.finds)
+
+        counter.finds.clear()
+        await writer.append(message("t", "m10"))
+        assert await texts(reader, "t", limit=3) == ["m8", "m9", "m10"]
+    finally:
+        await client.close()
+
+    assert first_read == 22  # head, the probe past the end, 10 positions, 10 messages
+    # the head, the probe past the end, then only the new message's position and the message
+    assert sorted(counter.finds) == ["heads", "messages", "positions", "positions"]
+
+
+async def test_a_draft_is_read_afresh_until_it_is_decided(history: MongoHistory) -> None:
+    draft = Message(
+        message_id=uuid.uuid4(),
+        thread_id="t",
+        role="assistant",
+        content="draft text",
+        status="pending_approval",
+        visible_to_user=False,
+    )
+    await history.append(draft)
+    assert await texts(history, "t") == ["draft text"]
+
+    await history.update_message(
+        draft.message_id,
+        {"status": "approved", "content": "edited text", "visible_to_user": True},
+        status="pending_approval",
+    )
+
+    assert await texts(history, "t") == ["edited text"]
+    approved = await history.get_message(draft.message_id)
+    assert approved is not None
+    assert approved.status == "approved"

@@ -17,6 +17,11 @@ answers from an index whatever it is (FerretDB v1 scans the collection for anyth
 * ``heads``: ``_id`` = thread id -> ``seq``, the highest position known to be taken. It is
   only a hint where the search for the next free position starts: it may lag (updates race)
   but never runs ahead, and readers and writers step forward from it.
+
+Each process keeps what can no longer change in a bounded cache: positions (a position never
+names another message) and settled messages (all but drafts awaiting a decision; nothing
+rewrites a settled message's content, status or visibility). So reading a thread's window
+again costs the head and the few positions and messages that are new since the last read.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -158,12 +164,51 @@ def position_key(thread_id: str, seq: int) -> str:
     return f"{thread_id}:{seq:010d}"
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """A least-recently-used map of at most ``size`` entries."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def settled(message: Message) -> bool:
+    """Whether nothing will change the message any more (see the module's docstring)."""
+    return message.status != "pending_approval"
+
+
 class MongoHistory:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, cache_size: int = 20_000) -> None:
         self.threads = db["threads"]
         self._messages = db["messages"]
         self._positions = db["positions"]
         self._heads = db["heads"]
+        self._known_positions: Recent[str, str] = Recent(cache_size)  # key -> message id
+        self._settled: Recent[str, Message] = Recent(cache_size)  # message id -> message
+
+    def _remember(self, message: Message) -> Message:
+        if settled(message):
+            self._settled.put(str(message.message_id), message)
+        return message
 
     async def ensure_indexes(self) -> None:
         await self._messages.create_index(
@@ -208,8 +253,11 @@ class MongoHistory:
         return Thread.from_document(doc) if doc else None
 
     async def get_message(self, message_id: uuid.UUID) -> Message | None:
+        known = self._settled.get(str(message_id))
+        if known is not None:
+            return known
         doc = await self._messages.find_one({"_id": str(message_id)})
-        return Message.from_document(doc) if doc else None
+        return self._remember(Message.from_document(doc)) if doc else None
 
     async def get_message_document(self, message_id: uuid.UUID) -> Document | None:
         return await self._messages.find_one({"_id": str(message_id)})
@@ -252,7 +300,8 @@ class MongoHistory:
                 raise
             return Message.from_document(existing), False
         await self._advance_head(message.thread_id, seq)
-        return stored, True
+        self._known_positions.put(position_key(message.thread_id, seq), message_id)
+        return self._remember(stored), True
 
     async def _head(self, thread_id: str) -> int:
         doc = await self._heads.find_one({"_id": thread_id})
@@ -309,18 +358,23 @@ class MongoHistory:
     async def _at_positions(self, thread_id: str, seqs: range) -> list[Message]:
         """The messages at ``seqs``, in that order, skipping positions without one."""
         keys = [position_key(thread_id, seq) for seq in seqs]
-        positions = await asyncio.gather(*(self._positions.find_one({"_id": k}) for k in keys))
+        named = {key: self._known_positions.get(key) for key in keys}
+        missing = [key for key, message_id in named.items() if message_id is None]
+        for key, doc in zip(
+            missing,
+            await asyncio.gather(*(self._positions.find_one({"_id": k}) for k in missing)),
+            strict=True,
+        ):
+            if doc is not None:
+                named[key] = doc["message_id"]
+                self._known_positions.put(key, doc["message_id"])
         # message id -> the positions naming it (two, when a replay left an orphan behind)
         wanted: dict[str, set[int]] = {}
-        for seq, position in zip(seqs, positions, strict=True):
-            if position is not None:
-                wanted.setdefault(position["message_id"], set()).add(seq)
-        docs = await asyncio.gather(*(self._messages.find_one({"_id": m}) for m in wanted))
-        return [
-            Message.from_document(d)
-            for d in docs
-            if d is not None and d.get("seq") in wanted[d["_id"]]
-        ]
+        for seq, key in zip(seqs, keys, strict=True):
+            if (message_id := named[key]) is not None:
+                wanted.setdefault(message_id, set()).add(seq)
+        messages = await asyncio.gather(*(self.get_message(uuid.UUID(m)) for m in wanted))
+        return [m for m in messages if m is not None and m.seq in wanted[str(m.message_id)]]
 
     async def set_owner(self, thread_id: str, owner: Owner, agent_id: str | None) -> Owner | None:
         """Set the owner; returns the previous owner (None for an unknown thread)."""

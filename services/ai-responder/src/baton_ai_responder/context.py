@@ -23,6 +23,17 @@ def _tool_result_parts(message: Message) -> list[dict[str, Any]]:
     return [p for p in message.content if p.get("type") == "tool-result"]
 
 
+def with_question(history: Sequence[Message], question: Message | None) -> list[Message]:
+    """``history`` with the message being answered in it.
+
+    When a thread's later messages pushed that message out of the window (a backlog of
+    replies still to be written), it is put last, where the model looks for the question;
+    the window keeps its size."""
+    if question is None or any(m.message_id == question.message_id for m in history):
+        return list(history)
+    return [*history[1:], question] if history else [question]
+
+
 def build_context(
     system_prompt: str,
     history: Sequence[Message],

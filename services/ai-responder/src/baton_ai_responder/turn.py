@@ -25,7 +25,7 @@ from baton_contracts import (
 from baton_runtime.history import Message, MongoHistory, Thread
 from baton_runtime.metrics import ESCALATIONS
 
-from .context import build_context
+from .context import build_context, with_question
 from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage
 from .metrics import APPROVALS_REQUESTED, reply_sent
 from .policy import ReplyPolicy, judge_reply
@@ -85,8 +85,9 @@ class Turn:
         user_text = user_message.text if user_message else ""
         self._user_message_at = user_message.created_at if user_message else None
         for step in range(1, config.max_steps + 1):
-            history = await deps.history.messages(
-                self._thread.thread_id, limit=config.history_window
+            history = with_question(
+                await deps.history.messages(self._thread.thread_id, limit=config.history_window),
+                user_message,
             )
             context = build_context(config.system_prompt, history, extra_instructions=self._extra)
             try:
