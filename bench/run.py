@@ -401,9 +401,8 @@ def processes(system: System, stack: LocalStack) -> dict[str, int]:
         if program.processes
     }
     for server in ("kafka", "ferretdb"):
-        pid_file = stack.directory / "run" / f"{server}.pid"
-        if pid_file.is_file():
-            found[server] = int(pid_file.read_text().split()[0])
+        if (pid := stack.pid(server)) is not None:
+            found[server] = pid
     return found
 
 

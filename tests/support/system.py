@@ -76,9 +76,16 @@ class LocalStack:
         )
         await proc.wait()
 
+    def pid(self, component: str) -> int | None:
+        """The pid ``stack.py`` recorded for ``kafka`` or ``ferretdb``, if it runs one."""
+        pid_file = self.directory / "run" / f"{component}.pid"
+        return int(pid_file.read_text().split()[0]) if pid_file.is_file() else None
+
     async def stop(self, component: str) -> None:
         """Stop one server (``kafka`` or ``ferretdb``) the way an operator would: SIGTERM."""
-        pid = int((self.directory / "run" / f"{component}.pid").read_text().split()[0])
+        pid = self.pid(component)
+        if pid is None:
+            raise RuntimeError(f"the stack runs no {component}")
         os.kill(pid, signal.SIGTERM)
         for _ in range(600):
             try:

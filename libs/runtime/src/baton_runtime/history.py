@@ -40,6 +40,7 @@ from pymongo.errors import DuplicateKeyError
 
 from baton_contracts import utc_now
 
+from .errors import RefusedError
 from .mongo import Document
 
 Role = Literal["user", "assistant", "tool"]
@@ -160,6 +161,11 @@ class HistoryStore(Protocol):
     ) -> Owner | None: ...
 
 
+class UnknownThreadError(RefusedError):
+    status = 404
+    code = "unknown_thread"
+
+
 def position_key(thread_id: str, seq: int) -> str:
     return f"{thread_id}:{seq:010d}"
 
@@ -251,6 +257,13 @@ class MongoHistory:
     async def get_thread(self, thread_id: str) -> Thread | None:
         doc = await self.threads.find_one({"_id": thread_id})
         return Thread.from_document(doc) if doc else None
+
+    async def require_thread(self, thread_id: str) -> Thread:
+        """The thread, or :class:`UnknownThreadError` (a 404 over HTTP)."""
+        thread = await self.get_thread(thread_id)
+        if thread is None:
+            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
+        return thread
 
     async def get_message(self, message_id: uuid.UUID) -> Message | None:
         known = self._settled.get(str(message_id))

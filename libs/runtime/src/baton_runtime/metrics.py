@@ -70,7 +70,7 @@ async def report_consumer_lag(broker: KafkaBroker, *, interval_s: float = 5.0) -
 async def _measure_lag(broker: KafkaBroker) -> None:
     for subscriber in broker.subscribers:
         # A subscriber with several workers has a consumer per worker (its subgroup).
-        consumers: list[Any] = list(getattr(subscriber, "consumer_subgroup", None) or []) or [
+        consumers: list[Any] = getattr(subscriber, "consumer_subgroup", None) or [
             getattr(subscriber, "consumer", None)
         ]
         group = getattr(subscriber, "group_id", None) or "none"

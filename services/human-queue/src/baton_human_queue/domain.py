@@ -63,11 +63,6 @@ class UnknownTicketError(QueueError):
     code = "unknown_ticket"
 
 
-class UnknownThreadError(QueueError):
-    status = 404
-    code = "unknown_thread"
-
-
 class WrongDepartmentError(QueueError):
     status = 403
     code = "wrong_department"

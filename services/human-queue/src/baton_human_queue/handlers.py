@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from baton_contracts import Event, RouteDecided, ToolHumanRequested
 from baton_runtime.consumer import Rejected
+from baton_runtime.history import UnknownThreadError
 
-from .domain import UnknownThreadError
 from .service import Queue
 
 

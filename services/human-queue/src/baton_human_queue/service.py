@@ -34,7 +34,6 @@ from .domain import (
     Holder,
     PriorityRules,
     Ticket,
-    UnknownThreadError,
     UnknownTicketError,
     WrongDepartmentError,
     WrongStateError,
@@ -123,7 +122,7 @@ class Queue:
     async def open_conversation(self, event: RouteDecided) -> None:
         """The router gave a user message to people: queue it, or add it to the thread's
         open conversation ticket."""
-        thread = await self._thread(event.thread_id)
+        thread = await self._history.require_thread(event.thread_id)
         await self._open(
             "conversation",
             event_id=event.event_id,
@@ -137,7 +136,7 @@ class Queue:
 
     async def open_request(self, event: ToolHumanRequested) -> None:
         """The AI asks a person: a question, an approval, or an escalation of the thread."""
-        thread = await self._thread(event.thread_id)
+        thread = await self._history.require_thread(event.thread_id)
         kind: HumanRequestKind = event.kind
         await self._open(
             kind,
@@ -265,9 +264,7 @@ class Queue:
     async def thread_messages(
         self, agent: Agent, thread_id: str, *, limit: int
     ) -> tuple[Thread, list[Message]]:
-        thread = await self._history.get_thread(thread_id)
-        if thread is None:
-            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
+        thread = await self._history.require_thread(thread_id)
         if not agent.serves(thread.department):
             raise WrongDepartmentError(
                 f"thread {thread_id} belongs to department {thread.department!r}, "
@@ -432,7 +429,7 @@ class Queue:
                 return doc
             now = self._now()
             holder = check_holder(agent, ticket, now)
-            thread = await self._thread(ticket.thread_id)
+            thread = await self._history.require_thread(ticket.thread_id)
             human = holder.as_agent()
             waited = milliseconds(ticket.created_at, now)
             message = Message(
@@ -733,12 +730,6 @@ class Queue:
         ticket = Ticket.from_document(doc)
         check_visible(agent, ticket)
         return ticket, doc
-
-    async def _thread(self, thread_id: str) -> Thread:
-        thread = await self._history.get_thread(thread_id)
-        if thread is None:
-            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
-        return thread
 
     async def _owner(self, thread_id: str) -> Owner | None:
         thread = await self._history.get_thread(thread_id)

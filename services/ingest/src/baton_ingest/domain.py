@@ -16,11 +16,6 @@ class IngestError(RefusedError):
     """A request ingest refuses. Subclasses set the HTTP ``status`` and ``code``."""
 
 
-class UnknownThreadError(IngestError):
-    status = 404
-    code = "unknown_thread"
-
-
 class TextTooLongError(IngestError):
     status = 413
     code = "text_too_long"

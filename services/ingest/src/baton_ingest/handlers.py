@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from baton_contracts import Event, MessageSubmitted
 from baton_runtime.consumer import Rejected
+from baton_runtime.errors import RefusedError
 
-from .domain import IngestError, Submission
+from .domain import Submission
 from .service import Ingest
 
 
@@ -22,6 +23,6 @@ async def on_message_submitted(event: MessageSubmitted, *, ingest: Ingest) -> Se
     )
     try:
         await ingest.submit(submission, cause=event)
-    except IngestError as exc:
+    except RefusedError as exc:
         raise Rejected(exc.message, code=exc.code) from exc
     return ()  # ingest publishes message.received itself, right after storing

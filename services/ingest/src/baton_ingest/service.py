@@ -14,7 +14,6 @@ from baton_runtime.kafka import EventPublisher
 from .domain import (
     IdempotencyConflictError,
     Submission,
-    UnknownThreadError,
     check_text,
     message_id_for,
     received_event,
@@ -56,10 +55,7 @@ class Ingest:
         return thread
 
     async def get_thread(self, thread_id: str) -> Thread:
-        thread = await self._history.get_thread(thread_id)
-        if thread is None:
-            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
-        return thread
+        return await self._history.require_thread(thread_id)
 
     async def submit(
         self, submission: Submission, *, cause: MessageSubmitted | None = None
