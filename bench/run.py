@@ -12,7 +12,7 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
 
-With the throughput it records the CPU time each process (the services, Kafka, FerretDB) used
+With the throughput it records the CPU time each process (the services, Kafka, the MongoDB server) used
 during that phase. `--profile` also samples every service with py-spy during it and writes
 the collapsed stacks to `bench-results/profiles/<service>.txt` (flamegraph input), with the
 functions that were on the CPU most printed at the end.
@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient, ReturnDocument
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -400,10 +401,45 @@ def processes(system: System, stack: LocalStack) -> dict[str, int]:
         for name, program in system.programs.items()
         if program.processes
     }
-    for server in ("kafka", "ferretdb"):
+    for server in ("kafka", "mongodb"):
         if (pid := stack.pid(server)) is not None:
-            found[server] = pid
+            found[stack.server_name(server)] = pid
     return found
+
+
+async def mongo_commands(system: System) -> dict[str, dict[str, float]]:
+    """Service -> command -> MongoDB commands sent so far, from each service's /metrics."""
+    counts: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, program in system.programs.items():
+            if not program.processes or name == "scripted-model":
+                continue
+            text = (await client.get(f"{program.url}/metrics")).text
+            for family in text_string_to_metric_families(text):
+                if family.name != "baton_mongo_commands":
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        command = sample.labels["command"]
+                        mine = counts.setdefault(name, {})
+                        mine[command] = mine.get(command, 0.0) + sample.value
+    return counts
+
+
+def commands_per_message(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], messages: int
+) -> dict[str, Any]:
+    per: dict[str, Any] = {}
+    total = 0.0
+    for service, commands in after.items():
+        mine = {
+            command: round((n - before.get(service, {}).get(command, 0.0)) / max(1, messages), 2)
+            for command, n in sorted(commands.items())
+        }
+        per[service] = {command: n for command, n in mine.items() if n}
+        total += sum(mine.values())
+    per["total"] = round(total, 1)
+    return per
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -418,7 +454,9 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return used
 
 
-def start_profilers(pids: dict[str, int], seconds: float) -> list[subprocess.Popen[bytes]]:
+def start_profilers(
+    pids: dict[str, int], seconds: float, *, skip: Sequence[str]
+) -> list[subprocess.Popen[bytes]]:
     py_spy = shutil.which("py-spy")
     if py_spy is None:
         raise SystemExit("--profile needs py-spy (uv sync --group bench installs it)")
@@ -445,7 +483,7 @@ def start_profilers(pids: dict[str, int], seconds: float) -> list[subprocess.Pop
             stderr=subprocess.DEVNULL,
         )
         for name, pid in pids.items()
-        if name not in ("kafka", "ferretdb", "scripted-model")
+        if name not in skip
     ]
 
 
@@ -506,12 +544,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             watcher = asyncio.create_task(watch(stack.kafka, prefix, observed, stop))
             await asyncio.sleep(2)
             pids = processes(system, stack)
-            profilers = start_profilers(pids, args.seconds) if args.profile else []
+            servers = ("kafka", stack.mongo_server, "scripted-model")
+            profilers = start_profilers(pids, args.seconds, skip=servers) if args.profile else []
+            commands_before = await mongo_commands(system)
             cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
             await drive(client, threads, observed, seconds=args.seconds, rate=None)
             await wait_sent(observed)
             wall = time.perf_counter() - wall_before
             cpu_after = cpu_seconds(pids)
+            commands_after = await mongo_commands(system)
             for profiler in profilers:
                 profiler.wait()
             throughput = pipeline_figures(observed)
@@ -521,6 +562,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for name in cpu_after
                 if name in cpu_before
             }
+            results["pipeline"]["mongo_commands_per_message"] = commands_per_message(
+                commands_before, commands_after, throughput["accepted"]
+            )
             results["pipeline"]["ratio_to_baseline"] = (
                 throughput["per_second"] / results["baseline"]["per_second"]
             )

@@ -5,8 +5,13 @@ Installs and runs, as detached background processes bound to 127.0.0.1:
 
 * Apache Kafka 3.9.2 in KRaft combined mode (one broker+controller), from its Maven Central
   jars on the installed Java (17+); the jars are resolved with Maven.
-* FerretDB v1.24.0 with its SQLite backend, built from Go source (Go 1.24+), as the MongoDB
-  wire server.
+* a MongoDB-wire server, chosen by ``BATON_MONGO_SERVER``:
+
+  - ``mongo-java-server`` (the default): mongo-java-server 1.47.0 with its H2 MVStore backend
+    (one file), from its Maven Central jars on the same Java, started through
+    ``scripts/mongo-java-server/BatonMongoServer.java``;
+  - ``ferretdb``: FerretDB v1.24.0 with its SQLite backend, built from Go source (Go 1.24+)
+    with one fix applied (see ``FERRETDB_PATCHES``).
 
 Commands::
 
@@ -19,8 +24,8 @@ Commands::
                                                        MONGODB_URL=... lines
 
 ``up`` prints the same two lines as ``env`` on stdout, or with ``--json`` exactly one line
-``{"kafka_bootstrap_servers": ..., "mongodb_url": ..., "started": bool}`` (``started`` is
-false when everything was already running). Progress and errors go to stderr.
+``{"kafka_bootstrap_servers": ..., "mongodb_url": ..., "mongo_server": ..., "started": bool}``
+(``started`` is false when everything was already running). Progress and errors go to stderr.
 
 "Answering" means a real request, made with the small stdlib clients at the end of this file
 (no aiokafka, pymongo or JVM needed, so they work before the project's virtualenv exists and
@@ -31,7 +36,8 @@ take milliseconds, which lets ``up`` return at once when the stack is already ru
   broker create ``__consumer_offsets`` so the first real consumer group does not wait for it. Only old,
   non-flexible request versions are used (Metadata v4, Produce v3, Fetch v4, FindCoordinator
   v1): Kafka 3.x and 4.x both serve them (KIP-896) and none needs tagged fields.
-* FerretDB: ``{ping: 1, $db: "admin"}`` as an ``OP_MSG``; the reply must say ``ok: 1``.
+* the MongoDB server: ``{ping: 1, $db: "admin"}`` as an ``OP_MSG``; the reply must say
+  ``ok: 1``.
 
 Environment variables:
 
@@ -39,13 +45,15 @@ Environment variables:
   (default: ``.stack/`` at the repository root; it ignores itself for git).
 * ``BATON_KAFKA_PORT`` (9092), ``BATON_KAFKA_CONTROLLER_PORT`` (9093),
   ``BATON_MONGO_PORT`` (27017) - listening ports.
+* ``BATON_MONGO_SERVER`` - ``mongo-java-server`` (default) or ``ferretdb``.
 * ``BATON_STACK_TIMEOUT`` - seconds ``up`` waits for a started server to answer (90).
 * ``BATON_STACK_PORT_WAIT_S`` - seconds ``up`` waits for a port held by another process to
   be released before it reports the port as taken (20).
 
-Layout of the stack directory: ``kafka-<version>/`` and ``ferretdb-<version>/`` are caches
-reused across runs; ``data/`` holds the Kafka log dirs and the SQLite files (kept by
-``down``, removed by ``down --purge``); ``conf/``, ``logs/`` and ``run/`` (pid files, lock).
+Layout of the stack directory: ``kafka-<version>/``, ``mongo-java-server-<version>/`` and
+``ferretdb-<version>/`` are caches reused across runs; ``data/`` holds the Kafka log dirs and
+the MongoDB server's files (kept by ``down``, removed by ``down --purge``); ``conf/``,
+``logs/`` and ``run/`` (pid files, lock).
 """
 
 from __future__ import annotations
@@ -77,6 +85,11 @@ KAFKA_VERSION = "3.9.2"
 SCALA_VERSION = "2.13"
 SLF4J_VERSION = "1.7.36"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+MONGO_JAVA_SERVER_VERSION = "1.47.0"
+SLF4J_SIMPLE_VERSION = "2.0.17"
+# How long mongo-java-server may hold acknowledged writes before they reach its file (ms),
+# like MongoDB's journal commit interval.
+MONGO_JAVA_SERVER_COMMIT_MS = 100
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.0"
 MIN_JAVA = 17
@@ -91,6 +104,9 @@ LOG_TAIL_LINES = 40
 SCRIPTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = SCRIPTS_DIR.parent
 FERRETDB_TEMPLATE_DIR = SCRIPTS_DIR / "ferretdb"
+MONGO_JAVA_SERVER_LAUNCHER = SCRIPTS_DIR / "mongo-java-server" / "BatonMongoServer.java"
+# The MongoDB-wire servers the stack can run (``BATON_MONGO_SERVER``); the first is the default.
+MONGO_SERVERS = ("mongo-java-server", "ferretdb")
 
 
 class StackError(Exception):
@@ -129,6 +145,15 @@ def _env_seconds(name: str, default: float) -> float:
     return value
 
 
+def _env_choice(name: str, choices: Sequence[str]) -> str:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise StackError(f"{name}={raw!r} is not one of: {', '.join(choices)}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     stack_dir: Path
@@ -136,6 +161,7 @@ class Settings:
     controller_port: int
     mongo_port: int
     port_wait_s: float = PORT_WAIT_SECONDS
+    mongo_server: str = MONGO_SERVERS[0]
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -146,6 +172,7 @@ class Settings:
             controller_port=_env_port("BATON_KAFKA_CONTROLLER_PORT", 9093),
             mongo_port=_env_port("BATON_MONGO_PORT", 27017),
             port_wait_s=_env_seconds("BATON_STACK_PORT_WAIT_S", PORT_WAIT_SECONDS),
+            mongo_server=_env_choice("BATON_MONGO_SERVER", MONGO_SERVERS),
         )
         ports = [settings.kafka_port, settings.controller_port, settings.mongo_port]
         if len(set(ports)) != len(ports):
@@ -502,11 +529,7 @@ def kafka_installed(settings: Settings) -> bool:
     return (kafka_home(settings) / ".installed").is_file()
 
 
-def _kafka_pom() -> str:
-    deps = [
-        ("org.apache.kafka", f"kafka_{SCALA_VERSION}", KAFKA_VERSION),
-        ("org.slf4j", "slf4j-reload4j", SLF4J_VERSION),
-    ]
+def _runtime_pom(name: str, deps: Sequence[tuple[str, str, str]]) -> str:
     dep_xml = "".join(
         f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
         f"<version>{v}</version></dependency>\n"
@@ -517,7 +540,7 @@ def _kafka_pom() -> str:
         '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
         "  <modelVersion>4.0.0</modelVersion>\n"
         "  <groupId>local.baton.stack</groupId>\n"
-        "  <artifactId>kafka-runtime</artifactId>\n"
+        f"  <artifactId>{name}</artifactId>\n"
         "  <version>1</version>\n"
         "  <packaging>pom</packaging>\n"
         f"  <dependencies>\n{dep_xml}  </dependencies>\n"
@@ -525,15 +548,24 @@ def _kafka_pom() -> str:
     )
 
 
-def install_kafka(settings: Settings) -> None:
-    home = kafka_home(settings)
+def install_jars(
+    settings: Settings,
+    home: Path,
+    *,
+    name: str,
+    what: str,
+    deps: Sequence[tuple[str, str, str]],
+    version: str,
+) -> None:
+    """Resolve ``deps`` and everything they need at runtime from Maven Central into
+    ``home/libs``; ``home/.installed`` records ``version`` once it is complete."""
     home.mkdir(parents=True, exist_ok=True)
     pom = home / "pom.xml"
-    pom.write_text(_kafka_pom())
+    pom.write_text(_runtime_pom(f"{name}-runtime", deps))
     partial = home / "libs.partial"
     force_rmtree(partial)
-    log = settings.logs_dir / "kafka-install.log"
-    say(f"kafka: resolving the Kafka {KAFKA_VERSION} jars with Maven (first run only), log: {log}")
+    log = settings.logs_dir / f"{name}-install.log"
+    say(f"{name}: resolving the {what} jars with Maven (first run only), log: {log}")
     run_logged(
         [
             "mvn",
@@ -548,13 +580,30 @@ def install_kafka(settings: Settings) -> None:
         ],
         log,
         cwd=home,
-        what="resolving the Kafka jars with Maven",
+        what=f"resolving the {what} jars with Maven",
     )
-    if not (partial / f"kafka_{SCALA_VERSION}-{KAFKA_VERSION}.jar").is_file():
-        raise StackError(with_log_tail("Maven finished but the Kafka jar is missing", {log: 0}))
-    force_rmtree(kafka_libs(settings))
-    partial.rename(kafka_libs(settings))
-    (home / ".installed").write_text(f"{KAFKA_VERSION}\n")
+    missing = [f"{a}-{v}.jar" for _, a, v in deps if not (partial / f"{a}-{v}.jar").is_file()]
+    if missing:
+        raise StackError(
+            with_log_tail(f"Maven finished but {', '.join(missing)} is missing", {log: 0})
+        )
+    force_rmtree(home / "libs")
+    partial.rename(home / "libs")
+    (home / ".installed").write_text(f"{version}\n")
+
+
+def install_kafka(settings: Settings) -> None:
+    install_jars(
+        settings,
+        kafka_home(settings),
+        name="kafka",
+        what=f"Kafka {KAFKA_VERSION}",
+        deps=[
+            ("org.apache.kafka", f"kafka_{SCALA_VERSION}", KAFKA_VERSION),
+            ("org.slf4j", "slf4j-reload4j", SLF4J_VERSION),
+        ],
+        version=KAFKA_VERSION,
+    )
 
 
 def kafka_paths(settings: Settings) -> dict[str, Path]:
@@ -705,6 +754,76 @@ def kafka_service(settings: Settings) -> Service:
         install_tools={MAVEN},
         run_tools={JAVA},
         extra_logs=(kafka_paths(settings)["server_log"],),
+    )
+
+
+# --------------------------------------------------------------------------- mongo-java-server
+
+
+def mongo_java_server_home(settings: Settings) -> Path:
+    return settings.stack_dir / f"mongo-java-server-{MONGO_JAVA_SERVER_VERSION}"
+
+
+def mongo_java_server_installed(settings: Settings) -> bool:
+    marker = mongo_java_server_home(settings) / ".installed"
+    return marker.is_file() and marker.read_text().strip() == MONGO_JAVA_SERVER_VERSION
+
+
+def install_mongo_java_server(settings: Settings) -> None:
+    install_jars(
+        settings,
+        mongo_java_server_home(settings),
+        name="mongo-java-server",
+        what=f"mongo-java-server {MONGO_JAVA_SERVER_VERSION} (H2 backend)",
+        deps=[
+            ("de.bwaldvogel", "mongo-java-server-h2-backend", MONGO_JAVA_SERVER_VERSION),
+            ("org.slf4j", "slf4j-simple", SLF4J_SIMPLE_VERSION),
+        ],
+        version=MONGO_JAVA_SERVER_VERSION,
+    )
+
+
+def mongo_java_server_store(settings: Settings) -> Path:
+    return settings.data_dir / "mongo-java-server" / "baton.mv.db"
+
+
+def prepare_mongo_java_server(settings: Settings) -> list[str]:
+    store = mongo_java_server_store(settings)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    java = java_executable() or "java"
+    return [
+        java,
+        "-Xms128m",
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        "-cp",
+        f"{mongo_java_server_home(settings) / 'libs'}/*",
+        # Java 11+ runs a single source file directly: nothing to compile at install time.
+        str(MONGO_JAVA_SERVER_LAUNCHER),
+        str(store),
+        HOST,
+        str(settings.mongo_port),
+        str(MONGO_JAVA_SERVER_COMMIT_MS),
+    ]
+
+
+def mongo_java_server_service(settings: Settings) -> Service:
+    return Service(
+        name="mongo-java-server",
+        settings=settings,
+        ports={settings.mongo_port: "BATON_MONGO_PORT"},
+        address=settings.mongodb_url,
+        signature=Signature(
+            "java", f"{MONGO_JAVA_SERVER_LAUNCHER.name} {mongo_java_server_store(settings)}"
+        ),
+        probe=lambda: mongo_ping(HOST, settings.mongo_port),
+        is_installed=lambda: mongo_java_server_installed(settings),
+        install=lambda: install_mongo_java_server(settings),
+        launch_argv=lambda: prepare_mongo_java_server(settings),
+        install_tools={MAVEN},
+        run_tools={JAVA},
     )
 
 
@@ -859,8 +978,14 @@ def ferretdb_service(settings: Settings) -> Service:
     )
 
 
+def mongo_service(settings: Settings) -> Service:
+    if settings.mongo_server == "ferretdb":
+        return ferretdb_service(settings)
+    return mongo_java_server_service(settings)
+
+
 def services(settings: Settings) -> list[Service]:
-    return [kafka_service(settings), ferretdb_service(settings)]
+    return [kafka_service(settings), mongo_service(settings)]
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -1029,13 +1154,17 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         if started
         else f"stack already running (checked in {elapsed:.1f} s)"
     )
-    say(f"kafka: {settings.kafka_bootstrap_servers}   mongodb: {settings.mongodb_url}")
+    say(
+        f"kafka: {settings.kafka_bootstrap_servers}   "
+        f"mongodb: {settings.mongodb_url} ({settings.mongo_server})"
+    )
     if args.json:
         print(
             json.dumps(
                 {
                     "kafka_bootstrap_servers": settings.kafka_bootstrap_servers,
                     "mongodb_url": settings.mongodb_url,
+                    "mongo_server": settings.mongo_server,
                     "started": started,
                 }
             )

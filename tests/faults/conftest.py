@@ -30,7 +30,7 @@ class Faults:
 async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faults]:
     # A stack of its own (downloads and data under .stack/faults, fixed ports so a leftover
     # from an interrupted run is found and reused), since these tests stop and restart Kafka
-    # and FerretDB.
+    # and the MongoDB server.
     stack = LocalStack(ROOT / ".stack" / "faults", *FAULT_STACK_PORTS)
     try:
         await stack.up()

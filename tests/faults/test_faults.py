@@ -101,7 +101,7 @@ async def test_kafka_broker_stopped_and_restarted(faults: Faults) -> None:
 
 async def test_mongodb_stopped_and_restarted(faults: Faults) -> None:
     async def fault(_: Load) -> None:
-        await faults.system.stack.stop("ferretdb")
+        await faults.system.stack.stop("mongodb")
         await asyncio.sleep(3)
         await faults.system.stack.up()
 

@@ -30,12 +30,14 @@ STACK_SCRIPT = ROOT / "scripts" / "stack.py"
 
 @dataclass
 class LocalStack:
-    """A local Kafka + FerretDB this test controls completely."""
+    """A local Kafka + MongoDB-wire server this test controls completely."""
 
     directory: Path
     kafka_port: int
     controller_port: int
     mongo_port: int
+    # Which MongoDB-wire server `stack.py` runs (BATON_MONGO_SERVER); known after up().
+    mongo_server: str = ""
 
     @property
     def env(self) -> dict[str, str]:
@@ -68,7 +70,7 @@ class LocalStack:
         out, err = await proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"stack up failed ({proc.returncode}):\n{err.decode()[-3000:]}")
-        json.loads(out.decode().strip().splitlines()[-1])
+        self.mongo_server = json.loads(out.decode().strip().splitlines()[-1])["mongo_server"]
 
     async def down(self) -> None:
         proc = await asyncio.create_subprocess_exec(
@@ -76,13 +78,21 @@ class LocalStack:
         )
         await proc.wait()
 
+    def server_name(self, component: str) -> str:
+        """``kafka``, or for ``mongodb`` the MongoDB-wire server the stack runs."""
+        if component == "mongodb":
+            if not self.mongo_server:
+                raise RuntimeError("the stack's MongoDB server is known only after up()")
+            return self.mongo_server
+        return component
+
     def pid(self, component: str) -> int | None:
-        """The pid ``stack.py`` recorded for ``kafka`` or ``ferretdb``, if it runs one."""
-        pid_file = self.directory / "run" / f"{component}.pid"
+        """The pid ``stack.py`` recorded for ``kafka`` or ``mongodb``, if it runs one."""
+        pid_file = self.directory / "run" / f"{self.server_name(component)}.pid"
         return int(pid_file.read_text().split()[0]) if pid_file.is_file() else None
 
     async def stop(self, component: str) -> None:
-        """Stop one server (``kafka`` or ``ferretdb``) the way an operator would: SIGTERM."""
+        """Stop one server (``kafka`` or ``mongodb``) the way an operator would: SIGTERM."""
         pid = self.pid(component)
         if pid is None:
             raise RuntimeError(f"the stack runs no {component}")

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def held_port() -> Iterator[tuple[int, socket.socket]]:
         sock.close()
 
 
-def settings(stack: ModuleType, tmp_path: Path, kafka_port: int, wait_s: float) -> object:
+def settings(stack: ModuleType, tmp_path: Path, kafka_port: int, wait_s: float) -> Any:
     return stack.Settings(
         stack_dir=tmp_path,
         kafka_port=kafka_port,
@@ -132,3 +133,41 @@ def test_ferretdb_source_that_changed_is_refused(stack: ModuleType, tmp_path: Pa
     module = fake_ferretdb_module(tmp_path / "module", "const IDColumn = somethingElse\n")
     with pytest.raises(stack.StackError, match="cannot patch FerretDB"):
         stack._prepare_ferretdb_source(module, tmp_path / "src")
+
+
+def test_the_mongodb_server_is_chosen_by_environment(
+    stack: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BATON_STACK_DIR", str(tmp_path))
+    monkeypatch.delenv("BATON_MONGO_SERVER", raising=False)
+    default = stack.Settings.from_env()
+    assert default.mongo_server == "mongo-java-server"
+    assert stack.mongo_service(default).name == "mongo-java-server"
+    monkeypatch.setenv("BATON_MONGO_SERVER", "ferretdb")
+    assert stack.mongo_service(stack.Settings.from_env()).name == "ferretdb"
+
+
+def test_an_unknown_mongodb_server_is_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "BATON_STACK_DIR": str(tmp_path), "BATON_MONGO_SERVER": "mongod"}
+    result = subprocess.run(  # noqa: S603 - the project's own script
+        [sys.executable, str(SCRIPT), "status"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "BATON_MONGO_SERVER='mongod' is not one of: mongo-java-server, ferretdb" in result.stderr
+
+
+def test_mongo_java_server_runs_the_launcher_on_the_stack_data(
+    stack: ModuleType, tmp_path: Path
+) -> None:
+    config = settings(stack, tmp_path, free_port(), wait_s=1)
+    service = stack.mongo_java_server_service(config)
+    argv = service.launch_argv()
+    store = tmp_path / "data" / "mongo-java-server" / "baton.mv.db"
+    assert argv[-4:] == [str(store), "127.0.0.1", str(config.mongo_port), "100"]
+    assert str(stack.MONGO_JAVA_SERVER_LAUNCHER) in argv
+    assert stack.MONGO_JAVA_SERVER_LAUNCHER.is_file()
+    # The signature recognises that command line, and only for this stack's data.
+    command = " ".join(argv)
+    assert service.signature.marker in command
+    other = stack.mongo_java_server_service(settings(stack, tmp_path / "other", 1, wait_s=1))
+    assert other.signature.marker not in command

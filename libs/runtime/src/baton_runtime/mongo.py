@@ -4,13 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from prometheus_client import Counter, Histogram
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from .settings import MongoSettings
 
 Document = dict[str, Any]
+
+MONGO_COMMANDS = Counter(
+    "baton_mongo_commands_total",
+    "MongoDB commands sent, by command name and outcome (ok, failed).",
+    ["service", "command", "outcome"],
+)
+MONGO_COMMAND_SECONDS = Histogram(
+    "baton_mongo_command_seconds",
+    "Round trip of one MongoDB command, by command name.",
+    ["service", "command"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)
+# The driver's own handshakes and heartbeats are not the service's work.
+_UNCOUNTED = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions"})
+
+
+class CommandMetrics(monitoring.CommandListener):
+    """Counts and times every command a client sends, for ``/metrics``."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._record(event.command_name, "ok", event.duration_micros)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._record(event.command_name, "failed", event.duration_micros)
+
+    def _record(self, command: str, outcome: str, duration_micros: int) -> None:
+        if command in _UNCOUNTED:
+            return
+        MONGO_COMMANDS.labels(self._service, command, outcome).inc()
+        MONGO_COMMAND_SECONDS.labels(self._service, command).observe(duration_micros / 1e6)
 
 
 def connect_mongo(settings: MongoSettings, *, app_name: str) -> AsyncMongoClient[Document]:
@@ -19,6 +56,7 @@ def connect_mongo(settings: MongoSettings, *, app_name: str) -> AsyncMongoClient
         "appname": app_name,
         "serverSelectionTimeoutMS": settings.server_selection_timeout_ms,
         "tz_aware": True,
+        "event_listeners": [CommandMetrics(app_name)],
     }
     if settings.tls_ca_file is not None:
         options["tlsCAFile"] = str(settings.tls_ca_file)
