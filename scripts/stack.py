@@ -309,7 +309,7 @@ class Tool:
 
 JAVA = Tool(
     "java",
-    f"install a JDK/JRE {MIN_JAVA}+ (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; "
+    f"install a JDK {MIN_JAVA}+ (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless; "
     "macOS: brew install openjdk@17) or set JAVA_HOME",
 )
 MAVEN = Tool(

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from baton_contracts import (
@@ -75,6 +76,42 @@ async def test_ai_first_touch(pipeline: Pipeline) -> None:
         ("assistant", "We open at 9 am."),
     ]
     assert body["messages"][1]["provider"] == "openai"
+
+
+def queue_skips(pipeline: Pipeline) -> float:
+    value = REGISTRY.get_sample_value(
+        "baton_events_handled_total",
+        {
+            "service": "baton-human-queue",
+            "topic": pipeline.kafka.topic(topics.ROUTE_DECIDED),
+            "outcome": "skipped",
+        },
+    )
+    return value or 0.0
+
+
+async def test_a_route_is_worked_on_only_by_the_service_it_names(
+    pipeline: Pipeline, mongo_client: AsyncMongoClient[Document]
+) -> None:
+    skips_before = queue_skips(pipeline)
+    tok = token()
+    await pipeline.script(reply_rule(tok, "We open at 9 am."))
+    thread_id = await pipeline.new_thread()
+    await pipeline.say(thread_id, f"When do you open? {tok}")
+    [route] = await pipeline.recorder.wait_for(RouteDecided, in_thread(thread_id))
+    await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
+
+    handled = mongo_client[pipeline.mongo.database]["handled_events"]
+    worked = await handled.find_one({"_id": f"baton-ai-responder:{route.event_id}"})
+    assert worked is not None
+    assert worked["published"] is True
+
+    async def skipped_by_the_queue() -> bool:
+        return queue_skips(pipeline) > skips_before
+
+    # The queue declines the AI's route without reading or writing anything for it.
+    assert await eventually(skipped_by_the_queue, what="the queue skipping the AI's route")
+    assert await handled.find_one({"_id": f"baton-human-queue:{route.event_id}"}) is None
 
 
 async def test_owner_flag_routes_to_human_and_never_to_ai(

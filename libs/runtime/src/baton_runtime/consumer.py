@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from pymongo.errors import ConnectionFailure
 
 from baton_contracts import DecodeError, Event, decode, topics
@@ -40,6 +40,9 @@ from .settings import KafkaSettings
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E], Awaitable[Sequence[Event]]]
+# Whether a service works on an event at all (e.g. only routes to its own handler). A pure
+# decision on the event alone: a record it declines is committed without any other work.
+Wants = Callable[[E], bool]
 
 log = logging.getLogger(__name__)
 
@@ -158,17 +161,27 @@ class EventRunner:
         for kind in metrics.RETRY_KINDS:
             metrics.HANDLER_RETRIES.labels(self._service, topic, kind)
 
-    async def run(self, record: Record, event_type: type[E], handler: Handler[E]) -> None:
+    async def run(
+        self,
+        record: Record,
+        event_type: type[E],
+        handler: Handler[E],
+        wants: Wants[E] | None = None,
+    ) -> None:
         with metrics.HANDLER_SECONDS.labels(self._service, record.topic).time():
-            outcome = await self._run(record, event_type, handler)
+            outcome = await self._run(record, event_type, handler, wants)
         metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcome).inc()
 
-    async def _run(self, record: Record, event_type: type[E], handler: Handler[E]) -> str:
+    async def _run(
+        self, record: Record, event_type: type[E], handler: Handler[E], wants: Wants[E] | None
+    ) -> str:
         try:
             event = decode(record.value, expect=event_type)
         except DecodeError as exc:
             await self._dead_letter(record, exc.code, str(exc))
             return "dead_lettered"
+        if wants is not None and not wants(event):
+            return "skipped"
 
         attempt = 0
         transient_since: float | None = None
@@ -221,6 +234,10 @@ class EventRunner:
                 await self._handled.mark_published(event.event_id)
             return "replayed"
         produced = list(await handler(event))
+        if not produced:
+            # Nothing to publish: recorded as published at once, one write instead of two.
+            await self._handled.save(event.event_id, produced, published=True)
+            return "handled"
         await self._handled.save(event.event_id, produced)
         await self._publisher.publish(produced)
         await self._handled.mark_published(event.event_id)
@@ -236,6 +253,19 @@ class EventRunner:
         metrics.DEAD_LETTERS.labels(self._service, record.topic, code).inc()
 
 
+async def as_record(message: StreamMessage[Any]) -> Record:
+    """The Kafka record behind a FastStream message."""
+    raw: Any = message.raw_message
+    return Record(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        value=raw.value if raw.value is not None else b"",
+        headers=tuple(raw.headers or ()),
+    )
+
+
 def subscribe(
     broker: KafkaBroker,
     settings: KafkaSettings,
@@ -245,8 +275,10 @@ def subscribe(
     event_type: type[E],
     handler: Handler[E],
     runner: EventRunner,
+    wants: Wants[E] | None = None,
 ) -> None:
-    """Register ``handler`` for ``event_type`` on ``topic`` in consumer group ``group``."""
+    """Register ``handler`` for ``event_type`` on ``topic`` in consumer group ``group``;
+    with ``wants``, only for the events it accepts (the others are committed untouched)."""
     runner.watch(settings.topic(topic))
 
     @broker.subscriber(
@@ -261,17 +293,11 @@ def subscribe(
         # records of one partition in order.
         max_workers=settings.consumer_workers,
         title=f"{group}:{topic}",
+        # The handler gets the record as it came (see as_record), not FastStream's JSON
+        # decoding of it: the runner decodes into the contract model itself.
+        decoder=as_record,
     )
-    async def consume(message: KafkaMessage) -> None:
-        raw: Any = message.raw_message
-        record = Record(
-            topic=raw.topic,
-            partition=raw.partition,
-            offset=raw.offset,
-            key=raw.key,
-            value=raw.value if raw.value is not None else b"",
-            headers=tuple(raw.headers or ()),
-        )
-        await runner.run(record, event_type, handler)
+    async def consume(record: Record) -> None:
+        await runner.run(record, event_type, handler, wants)
 
     del consume  # registered on the broker; nothing else refers to it

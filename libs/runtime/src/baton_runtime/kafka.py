@@ -110,6 +110,10 @@ def build_broker(
             *middlewares,
         ),
         graceful_timeout=15.0,
+        # Handlers take the record and nothing else (consumer.subscribe), so FastDepends has
+        # nothing to inject; with it on, every message resolved its context in a worker
+        # thread.
+        apply_types=False,
     )
 
 

@@ -27,10 +27,11 @@ DEAD_LETTERS = Counter(
 )
 EVENTS_HANDLED = Counter(
     "baton_events_handled_total",
-    "Consumed records by outcome: handled, replayed (redelivery), dead_lettered.",
+    "Consumed records by outcome: handled, replayed (redelivery), dead_lettered, skipped "
+    "(not for this service).",
     ["service", "topic", "outcome"],
 )
-EVENT_OUTCOMES = ("handled", "replayed", "dead_lettered")
+EVENT_OUTCOMES = ("handled", "replayed", "dead_lettered", "skipped")
 HANDLER_RETRIES = Counter(
     "baton_handler_retries_total",
     "Handler attempts that failed and were retried, by kind (transient, error).",

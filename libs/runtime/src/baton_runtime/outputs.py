@@ -42,14 +42,16 @@ class HandledEvents:
             return None
         return Handled([decode(raw) for raw in doc["events"]], bool(doc.get("published")))
 
-    async def save(self, event_id: uuid.UUID, events: Sequence[Event]) -> None:
+    async def save(
+        self, event_id: uuid.UUID, events: Sequence[Event], *, published: bool = False
+    ) -> None:
         # A concurrent redelivery may have saved the same outcome first; either is fine.
         with contextlib.suppress(DuplicateKeyError):
             await self._collection.insert_one(
                 {
                     "_id": self._key(event_id),
                     "events": [e.model_dump_json() for e in events],
-                    "published": False,
+                    "published": published,
                     "at": utc_now(),
                 }
             )

@@ -8,14 +8,20 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
-from baton_runtime.consumer import E, EventRunner, Handler, subscribe
+from baton_runtime.consumer import E, EventRunner, Handler, Wants, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
 from baton_runtime.outputs import HandledEvents
 from baton_runtime.service import service_app
 
-from .handlers import on_draft_approved, on_draft_rejected, on_human_responded, on_route_decided
+from .handlers import (
+    on_draft_approved,
+    on_draft_rejected,
+    on_human_responded,
+    on_route_decided,
+    routed_to_ai,
+)
 from .llm import ChatModel, OpenAIChatModel
 from .policy import ReplyPolicy
 from .settings import Settings
@@ -76,7 +82,9 @@ def create_app(
         handled=HandledEvents(db, service=SERVICE),
     )
 
-    def on(topic: str, event_type: type[E], handler: Handler[E]) -> None:
+    def on(
+        topic: str, event_type: type[E], handler: Handler[E], wants: Wants[E] | None = None
+    ) -> None:
         subscribe(
             broker,
             settings.kafka,
@@ -85,12 +93,14 @@ def create_app(
             event_type=event_type,
             handler=handler,
             runner=runner,
+            wants=wants,
         )
 
     on(
         topics.ROUTE_DECIDED,
         RouteDecided,
         functools.partial(on_route_decided, deps=deps),
+        wants=routed_to_ai,
     )
     on(
         topics.HUMAN_RESPONDED,

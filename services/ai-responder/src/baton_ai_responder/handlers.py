@@ -34,8 +34,13 @@ async def _thread(deps: AiDeps, thread_id: str) -> Thread:
     return thread
 
 
+def routed_to_ai(event: RouteDecided) -> bool:
+    """The AI's share of the router's decisions; people's go to the queue."""
+    return event.handler == "ai"
+
+
 async def on_route_decided(event: RouteDecided, *, deps: AiDeps) -> Sequence[Event]:
-    if event.handler != "ai":
+    if not routed_to_ai(event):
         return ()
 
     thread = await _thread(deps, event.thread_id)

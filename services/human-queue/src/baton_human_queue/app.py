@@ -18,7 +18,7 @@ from . import metrics
 from .agents import Agents
 from .api import api_router
 from .console import console_router
-from .handlers import on_route_decided, on_tool_human_requested
+from .handlers import on_route_decided, on_tool_human_requested, routed_to_people
 from .service import Queue, QueueConfig
 from .settings import Settings
 from .store import AgentStore, ClaimLog, FeedbackStore, TicketLocks, TicketStore
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         event_type=RouteDecided,
         handler=functools.partial(on_route_decided, queue=queue),
         runner=runner,
+        wants=routed_to_people,
     )
     subscribe(
         broker,

@@ -11,8 +11,13 @@ from baton_runtime.history import UnknownThreadError
 from .service import Queue
 
 
+def routed_to_people(event: RouteDecided) -> bool:
+    """The queue's share of the router's decisions; the AI's are not its business."""
+    return event.handler == "human"
+
+
 async def on_route_decided(event: RouteDecided, *, queue: Queue) -> Sequence[Event]:
-    if event.handler != "human":
+    if not routed_to_people(event):
         return ()
     try:
         await queue.open_conversation(event)
