@@ -7,7 +7,9 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
 2. Pipeline throughput with the scripted model at zero latency: user messages per second
    from HTTP submission to `message.sent`, sustained; and its ratio to B.
 3. End-to-end latency at half that rate: p50 / p95 / p99 from ingest's accept to
-   `message.sent`, and the latency added by each hop (from the events' `occurred_at`).
+   `message.sent`, also without each reply's model call (as the ai-responder timed it and
+   stored it with the reply), and the latency added by each hop (from the events'
+   `occurred_at`). An unmeasured warm-up (`--warmup`) comes first.
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
@@ -137,6 +139,7 @@ class Observed:
     sent_at: dict[uuid.UUID, float] = field(default_factory=dict)
     received_at: dict[uuid.UUID, float] = field(default_factory=dict)
     routed_at: dict[uuid.UUID, float] = field(default_factory=dict)
+    reply_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # user msg -> reply
 
 
 async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.Event) -> None:
@@ -164,6 +167,7 @@ async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.E
                     elif isinstance(event, MessageSent) and event.in_reply_to:
                         # Seen by a gateway-like consumer: the moment the user could see it.
                         observed.sent_at.setdefault(event.in_reply_to, now)
+                        observed.reply_of.setdefault(event.in_reply_to, event.message_id)
     finally:
         await consumer.stop()
 
@@ -232,6 +236,41 @@ async def wait_sent(observed: Observed, patience: float = 60) -> None:
         elif time.time() - last_progress > patience:
             return
         await asyncio.sleep(0.2)
+
+
+async def model_seconds(mongodb: str, database: str, observed: Observed) -> dict[uuid.UUID, float]:
+    """User message -> how long the model call behind its reply took, as the ai-responder
+    measured it around the SDK call and stored it with the reply (``metadata.latency_ms``)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb)
+    try:
+        replies = {str(reply): asked for asked, reply in observed.reply_of.items()}
+        found: dict[uuid.UUID, float] = {}
+        ids = list(replies)
+        for start in range(0, len(ids), 200):
+            cursor = client[database]["messages"].find({"_id": {"$in": ids[start : start + 200]}})
+            async for doc in cursor:
+                latency_ms = (doc.get("metadata") or {}).get("latency_ms")
+                if latency_ms is not None:
+                    found[replies[doc["_id"]]] = latency_ms / 1000
+        return found
+    finally:
+        await client.close()
+
+
+def without_model(observed: Observed, model: dict[uuid.UUID, float]) -> dict[str, float]:
+    """End-to-end latency percentiles with each reply's model call taken out."""
+    latencies = [
+        observed.sent_at[m] - observed.accepted_at[m] - model[m]
+        for m in observed.accepted_at
+        if m in observed.sent_at and m in model
+    ]
+    return {
+        "p50": percentile(latencies, 50) * 1000,
+        "p95": percentile(latencies, 95) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "replies": len(latencies),
+        "model_call_p50": percentile(list(model.values()), 50) * 1000,
+    }
 
 
 def pipeline_figures(observed: Observed) -> dict[str, Any]:
@@ -522,6 +561,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "python": platform.python_version(),
             "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         },
+        "settings": {
+            "seconds_per_phase": args.seconds,
+            "conversations": args.threads,
+            "warmup_s": args.warmup,
+            "mongo_server": "",
+        },
     }
     try:
         sample = MessageReceived.first(
@@ -533,16 +578,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stack.kafka, messages=args.baseline_messages, size=size
         )
         results["baseline"]["message_bytes"] = size
+        results["settings"]["mongo_server"] = stack.mongo_server
 
         await system.start_all()
         prefix = f"{namespace}."
         async with httpx.AsyncClient(base_url=system.programs["ingest"].url, timeout=30) as client:
             threads = await new_threads(client, args.threads)
-            print("2/5 pipeline throughput ...", file=sys.stderr)
             observed = Observed()
             stop = asyncio.Event()
             watcher = asyncio.create_task(watch(stack.kafka, prefix, observed, stop))
             await asyncio.sleep(2)
+            if args.warmup > 0:
+                # Unmeasured: the JVMs compile their hot paths, the services fill their caches.
+                print(f"2/5 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
+                await drive(client, threads, observed, seconds=args.warmup, rate=10)
+                await wait_sent(observed)
+                stop.set()
+                await watcher
+                observed = Observed()
+                stop = asyncio.Event()
+                watcher = asyncio.create_task(watch(stack.kafka, prefix, observed, stop))
+                await asyncio.sleep(2)
+            print("2/5 pipeline throughput ...", file=sys.stderr)
             pids = processes(system, stack)
             servers = ("kafka", stack.mongo_server, "scripted-model")
             profilers = start_profilers(pids, args.seconds, skip=servers) if args.profile else []
@@ -582,9 +639,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stop.set()
             await watcher
             latency = pipeline_figures(observed_half)
+            model = await model_seconds(stack.mongodb, namespace, observed_half)
             results["latency_at_half_load"] = {
                 "rate_per_second": half,
                 **{k: v for k, v in latency.items() if k != "latencies_ms"},
+                "latency_without_model_ms": without_model(observed_half, model),
             }
         print("4/5 claims ...", file=sys.stderr)
         results["claims"] = {
@@ -631,6 +690,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per measured phase")
     parser.add_argument("--threads", type=int, default=32, help="concurrent conversations")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds of unmeasured load at 10 msg/s first"
+    )
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
     parser.add_argument(
@@ -644,6 +706,7 @@ def main() -> None:
     b = results["baseline"]["per_second"]
     p = results["pipeline"]
     lat = results["latency_at_half_load"]["latency_ms"]
+    bare = results["latency_at_half_load"]["latency_without_model_ms"]
     if args.profile:
         for profile in sorted((OUT / "profiles").glob("*.txt")):
             print(f"\n{profile.stem}: hottest functions (self time)", file=sys.stderr)
@@ -651,7 +714,8 @@ def main() -> None:
                 print(f"  {share:6.1%}  {frame}", file=sys.stderr)
     print(
         f"\nbaseline {b:.0f}/s | pipeline {p['per_second']:.1f}/s ({p['ratio_to_baseline']:.2f} x B) | "
-        f"p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms | "
+        f"p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms, "
+        f"without the model call {bare['p50']:.0f}/{bare['p95']:.0f}/{bare['p99']:.0f} ms | "
         f"lost {p['lost']} | double claims "
         + ", ".join(f"{n}: {c['api']['double_claims']}" for n, c in results["claims"].items()),
         file=sys.stderr,

@@ -287,10 +287,13 @@ class MongoHistory:
         position whose message is missing or sits at another position.
         """
         message_id = str(message.message_id)
-        existing = await self._messages.find_one({"_id": message_id})
+        # Both reads at once: one round trip instead of two on the common path (a new message).
+        existing, head = await asyncio.gather(
+            self._messages.find_one({"_id": message_id}), self._head(message.thread_id)
+        )
         if existing is not None:
             return Message.from_document(existing), False
-        seq = await self._head(message.thread_id) + 1
+        seq = head + 1
         for _ in range(1000):
             key = position_key(message.thread_id, seq)
             try:
@@ -304,15 +307,22 @@ class MongoHistory:
         else:
             raise RuntimeError(f"could not append to thread {message.thread_id}: no free position")
         stored = Message(**{**message.__dict__, "seq": seq})
-        try:
-            await self._messages.insert_one({**stored.to_document(), **extra})
-        except DuplicateKeyError:
+        # The head may move on together with the insert: the position is taken either way,
+        # so even if the insert loses to a concurrent attempt the head is not ahead.
+        inserted, advanced = await asyncio.gather(
+            self._messages.insert_one({**stored.to_document(), **extra}),
+            self._advance_head(message.thread_id, seq),
+            return_exceptions=True,
+        )
+        if isinstance(inserted, DuplicateKeyError):
             # A concurrent attempt at the same message won; it is the stored one.
             existing = await self._messages.find_one({"_id": message_id})
             if existing is None:
-                raise
+                raise inserted
             return Message.from_document(existing), False
-        await self._advance_head(message.thread_id, seq)
+        for outcome in (inserted, advanced):
+            if isinstance(outcome, BaseException):
+                raise outcome
         self._known_positions.put(position_key(message.thread_id, seq), message_id)
         return self._remember(stored), True
 

@@ -81,14 +81,17 @@ class Turn:
     async def run(self) -> list[Event]:
         deps = self._deps
         config = deps.config
+        window = await deps.history.messages(self._thread.thread_id, limit=config.history_window)
+        # Usually in the window just read, so this costs no second lookup.
         user_message = await deps.history.get_message(self._user_message_id)
         user_text = user_message.text if user_message else ""
         self._user_message_at = user_message.created_at if user_message else None
         for step in range(1, config.max_steps + 1):
-            history = with_question(
-                await deps.history.messages(self._thread.thread_id, limit=config.history_window),
-                user_message,
-            )
+            if step > 1:
+                window = await deps.history.messages(
+                    self._thread.thread_id, limit=config.history_window
+                )
+            history = with_question(window, user_message)
             context = build_context(config.system_prompt, history, extra_instructions=self._extra)
             try:
                 completion = await deps.model.complete(context, deps.tools.definitions())
