@@ -655,8 +655,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         plot(throughput, latency, results)
     finally:
         await system.stop_all()
+        await drop_database(stack.mongodb, namespace)
         await stack.down()
     return results
+
+
+async def drop_database(mongodb: str, database: str) -> None:
+    """The run's data goes with it: the bench stack's store stays small from run to run."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb, serverSelectionTimeoutMS=10_000
+    )
+    try:
+        await client.drop_database(database)
+    finally:
+        await client.close()
 
 
 def plot(throughput: dict[str, Any], latency: dict[str, Any], results: dict[str, Any]) -> None:
