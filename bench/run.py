@@ -238,23 +238,21 @@ async def wait_sent(observed: Observed, patience: float = 60) -> None:
         await asyncio.sleep(0.2)
 
 
-async def model_seconds(mongodb: str, database: str, observed: Observed) -> dict[uuid.UUID, float]:
+async def model_seconds(
+    mongo: AsyncMongoClient[dict[str, Any]], database: str, observed: Observed
+) -> dict[uuid.UUID, float]:
     """User message -> how long the model call behind its reply took, as the ai-responder
     measured it around the SDK call and stored it with the reply (``metadata.latency_ms``)."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb)
-    try:
-        replies = {str(reply): asked for asked, reply in observed.reply_of.items()}
-        found: dict[uuid.UUID, float] = {}
-        ids = list(replies)
-        for start in range(0, len(ids), 200):
-            cursor = client[database]["messages"].find({"_id": {"$in": ids[start : start + 200]}})
-            async for doc in cursor:
-                latency_ms = (doc.get("metadata") or {}).get("latency_ms")
-                if latency_ms is not None:
-                    found[replies[doc["_id"]]] = latency_ms / 1000
-        return found
-    finally:
-        await client.close()
+    replies = {str(reply): asked for asked, reply in observed.reply_of.items()}
+    found: dict[uuid.UUID, float] = {}
+    ids = list(replies)
+    for start in range(0, len(ids), 200):
+        cursor = mongo[database]["messages"].find({"_id": {"$in": ids[start : start + 200]}})
+        async for doc in cursor:
+            latency_ms = (doc.get("metadata") or {}).get("latency_ms")
+            if latency_ms is not None:
+                found[replies[doc["_id"]]] = latency_ms / 1000
+    return found
 
 
 def without_model(observed: Observed, model: dict[uuid.UUID, float]) -> dict[str, float]:
@@ -548,6 +546,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     stack = LocalStack(ROOT / ".stack" / "bench", *BENCH_STACK_PORTS)
     await stack.up()
     namespace = new_namespace("b")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb)
     system = System(
         stack,
         namespace,
@@ -639,7 +638,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stop.set()
             await watcher
             latency = pipeline_figures(observed_half)
-            model = await model_seconds(stack.mongodb, namespace, observed_half)
+            model = await model_seconds(mongo, namespace, observed_half)
             results["latency_at_half_load"] = {
                 "rate_per_second": half,
                 **{k: v for k, v in latency.items() if k != "latencies_ms"},
@@ -655,20 +654,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         plot(throughput, latency, results)
     finally:
         await system.stop_all()
-        await drop_database(stack.mongodb, namespace)
+        # The run's data goes with it: the bench stack's store stays small from run to run.
+        await mongo.drop_database(namespace)
+        await mongo.close()
         await stack.down()
     return results
-
-
-async def drop_database(mongodb: str, database: str) -> None:
-    """The run's data goes with it: the bench stack's store stays small from run to run."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongodb, serverSelectionTimeoutMS=10_000
-    )
-    try:
-        await client.drop_database(database)
-    finally:
-        await client.close()
 
 
 def plot(throughput: dict[str, Any], latency: dict[str, Any], results: dict[str, Any]) -> None:

@@ -525,10 +525,6 @@ def kafka_libs(settings: Settings) -> Path:
     return kafka_home(settings) / "libs"
 
 
-def kafka_installed(settings: Settings) -> bool:
-    return (kafka_home(settings) / ".installed").is_file()
-
-
 def _runtime_pom(name: str, deps: Sequence[tuple[str, str, str]]) -> str:
     dep_xml = "".join(
         f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
@@ -590,6 +586,12 @@ def install_jars(
     force_rmtree(home / "libs")
     partial.rename(home / "libs")
     (home / ".installed").write_text(f"{version}\n")
+
+
+def jars_installed(home: Path, version: str) -> bool:
+    """Whether :func:`install_jars` completed ``version`` into ``home``."""
+    marker = home / ".installed"
+    return marker.is_file() and marker.read_text().strip() == version
 
 
 def install_kafka(settings: Settings) -> None:
@@ -748,7 +750,7 @@ def kafka_service(settings: Settings) -> Service:
         address=settings.kafka_bootstrap_servers,
         signature=Signature("java", f"kafka.Kafka {server_properties}"),
         probe=lambda: kafka_round_trip(HOST, settings.kafka_port),
-        is_installed=lambda: kafka_installed(settings),
+        is_installed=lambda: jars_installed(kafka_home(settings), KAFKA_VERSION),
         install=lambda: install_kafka(settings),
         launch_argv=lambda: prepare_kafka(settings),
         install_tools={MAVEN},
@@ -762,11 +764,6 @@ def kafka_service(settings: Settings) -> Service:
 
 def mongo_java_server_home(settings: Settings) -> Path:
     return settings.stack_dir / f"mongo-java-server-{MONGO_JAVA_SERVER_VERSION}"
-
-
-def mongo_java_server_installed(settings: Settings) -> bool:
-    marker = mongo_java_server_home(settings) / ".installed"
-    return marker.is_file() and marker.read_text().strip() == MONGO_JAVA_SERVER_VERSION
 
 
 def install_mongo_java_server(settings: Settings) -> None:
@@ -822,7 +819,9 @@ def mongo_java_server_service(settings: Settings) -> Service:
             "java", f"{MONGO_JAVA_SERVER_LAUNCHER.name} {mongo_java_server_store(settings)}"
         ),
         probe=lambda: mongo_ping(HOST, settings.mongo_port),
-        is_installed=lambda: mongo_java_server_installed(settings),
+        is_installed=lambda: jars_installed(
+            mongo_java_server_home(settings), MONGO_JAVA_SERVER_VERSION
+        ),
         install=lambda: install_mongo_java_server(settings),
         launch_argv=lambda: prepare_mongo_java_server(settings),
         install_tools={MAVEN},

@@ -89,23 +89,16 @@ async def test_service_killed_and_restarted(faults: Faults, service: str) -> Non
     assert_clean(faults, load, verdict)
 
 
-async def test_kafka_broker_stopped_and_restarted(faults: Faults) -> None:
+@pytest.mark.parametrize(
+    ("server", "name"), [("kafka", "kafka-restart"), ("mongodb", "mongo-restart")]
+)
+async def test_server_stopped_and_restarted(faults: Faults, server: str, name: str) -> None:
     async def fault(_: Load) -> None:
-        await faults.system.stack.stop("kafka")
+        await faults.system.stack.stop(server)
         await asyncio.sleep(3)
         await faults.system.stack.up()
 
-    load, verdict = await scenario(faults, fault, name="kafka-restart", duration_s=14)
-    assert_clean(faults, load, verdict)
-
-
-async def test_mongodb_stopped_and_restarted(faults: Faults) -> None:
-    async def fault(_: Load) -> None:
-        await faults.system.stack.stop("mongodb")
-        await asyncio.sleep(3)
-        await faults.system.stack.up()
-
-    load, verdict = await scenario(faults, fault, name="mongo-restart", duration_s=14)
+    load, verdict = await scenario(faults, fault, name=name, duration_s=14)
     assert_clean(faults, load, verdict)
 
 

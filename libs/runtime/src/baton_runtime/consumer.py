@@ -8,8 +8,9 @@ redelivery into a no-op.
 
 Failures are sorted three ways:
 
-* poison (undecodable, invalid, or a handler's :class:`Rejected` verdict) goes straight
-  to ``<topic>.dlq`` with the reason, and the partition moves on;
+* poison (undecodable, invalid, or a handler's verdict: :class:`Rejected`, or a domain
+  :class:`~baton_runtime.errors.RefusedError` with its code) goes straight to
+  ``<topic>.dlq`` with the reason, and the partition moves on;
 * infrastructure trouble (MongoDB or Kafka unreachable, timeouts) is retried with capped
   exponential backoff; it is never dead-lettered, since the message itself is fine;
 * any other error is retried a bounded number of times, then dead-lettered.
@@ -34,6 +35,7 @@ from pymongo.errors import ConnectionFailure
 from baton_contracts import DecodeError, Event, decode, topics
 
 from . import metrics
+from .errors import RefusedError
 from .kafka import EventPublisher
 from .outputs import HandledEvents
 from .settings import KafkaSettings
@@ -192,6 +194,9 @@ class EventRunner:
                 return await self._handle(event, handler)
             except Rejected as exc:
                 await self._dead_letter(record, exc.code, exc.reason)
+                return "dead_lettered"
+            except RefusedError as exc:  # the domain's own refusal: the same verdict
+                await self._dead_letter(record, exc.code, exc.message)
                 return "dead_lettered"
             except TRANSIENT_ERRORS as exc:
                 transient_since = transient_since or loop.time()

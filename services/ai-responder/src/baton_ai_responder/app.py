@@ -8,7 +8,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
-from baton_runtime.consumer import E, EventRunner, Handler, Wants, subscribe
+from baton_runtime.consumer import EventRunner, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
@@ -82,40 +82,29 @@ def create_app(
         handled=HandledEvents(db, service=SERVICE),
     )
 
-    def on(
-        topic: str, event_type: type[E], handler: Handler[E], wants: Wants[E] | None = None
-    ) -> None:
-        subscribe(
-            broker,
-            settings.kafka,
-            topic=topic,
-            group=SERVICE,
-            event_type=event_type,
-            handler=handler,
-            runner=runner,
-            wants=wants,
-        )
-
+    on = functools.partial(subscribe, broker, settings.kafka, group=SERVICE, runner=runner)
     on(
-        topics.ROUTE_DECIDED,
-        RouteDecided,
-        functools.partial(on_route_decided, deps=deps),
+        topic=topics.ROUTE_DECIDED,
+        event_type=RouteDecided,
+        handler=functools.partial(on_route_decided, deps=deps),
         wants=routed_to_ai,
     )
     on(
-        topics.HUMAN_RESPONDED,
-        HumanResponded,
-        functools.partial(on_human_responded, deps=deps),
+        topic=topics.HUMAN_RESPONDED,
+        event_type=HumanResponded,
+        handler=functools.partial(on_human_responded, deps=deps),
     )
     on(
-        topics.DRAFT_APPROVED,
-        DraftApproved,
-        functools.partial(on_draft_approved, deps=deps),
+        topic=topics.DRAFT_APPROVED,
+        event_type=DraftApproved,
+        handler=functools.partial(on_draft_approved, deps=deps),
     )
     on(
-        topics.DRAFT_REJECTED,
-        DraftRejected,
-        functools.partial(on_draft_rejected, deps=deps, fallback=settings.rejection_fallback),
+        topic=topics.DRAFT_REJECTED,
+        event_type=DraftRejected,
+        handler=functools.partial(
+            on_draft_rejected, deps=deps, fallback=settings.rejection_fallback
+        ),
     )
 
     return service_app(

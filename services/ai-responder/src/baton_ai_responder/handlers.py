@@ -15,7 +15,7 @@ from baton_contracts import (
     derive_id,
 )
 from baton_runtime.consumer import Rejected
-from baton_runtime.history import Message, Thread
+from baton_runtime.history import Message
 
 from .metrics import APPROVALS, reply_sent
 from .turn import AiDeps, Turn, message_sent
@@ -27,23 +27,14 @@ REGENERATE_AFTER_REJECTION = (
 )
 
 
-async def _thread(deps: AiDeps, thread_id: str) -> Thread:
-    thread = await deps.history.get_thread(thread_id)
-    if thread is None:
-        raise Rejected(f"thread {thread_id!r} does not exist", code="unknown_thread")
-    return thread
-
-
 def routed_to_ai(event: RouteDecided) -> bool:
     """The AI's share of the router's decisions; people's go to the queue."""
     return event.handler == "ai"
 
 
 async def on_route_decided(event: RouteDecided, *, deps: AiDeps) -> Sequence[Event]:
-    if not routed_to_ai(event):
-        return ()
-
-    thread = await _thread(deps, event.thread_id)
+    """A route to the AI (subscribed with ``wants=routed_to_ai``) starts a turn."""
+    thread = await deps.history.require_thread(event.thread_id)
     return await Turn(deps, cause=event, thread=thread, user_message_id=event.message_id).run()
 
 
@@ -62,7 +53,7 @@ async def on_human_responded(event: HumanResponded, *, deps: AiDeps) -> Sequence
             f"no open ask_human request {event.request_id} / {event.tool_call_id}",
             code="unknown_request",
         )
-    thread = await _thread(deps, event.thread_id)
+    thread = await deps.history.require_thread(event.thread_id)
     await deps.history.append(
         Message(
             message_id=derive_id(event.event_id, "tool-result"),
@@ -132,7 +123,7 @@ async def on_draft_approved(event: DraftApproved, *, deps: AiDeps) -> Sequence[E
     if not changed:
         return []
     APPROVALS.labels("edited" if event.edited else "approved").inc()
-    thread = await _thread(deps, event.thread_id)
+    thread = await deps.history.require_thread(event.thread_id)
     approved = replace(draft, content=event.text, status="approved", visible_to_user=True)
     user_message = await deps.history.get_message(draft.in_reply_to) if draft.in_reply_to else None
     reply_sent(
@@ -165,7 +156,7 @@ async def on_draft_rejected(
         status="pending_approval",
     )
     APPROVALS.labels("rejected").inc()
-    thread = await _thread(deps, event.thread_id)
+    thread = await deps.history.require_thread(event.thread_id)
     assert draft.in_reply_to is not None
     attempt = int(draft.metadata.get("draft_attempt", 0))
     if fallback == "regenerate" and attempt < 1:

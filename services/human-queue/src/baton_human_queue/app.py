@@ -75,24 +75,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # new ticket when Kafka delivers it again.
         handled=HandledEvents(db, service=SERVICE),
     )
-    subscribe(
-        broker,
-        settings.kafka,
+    on = functools.partial(subscribe, broker, settings.kafka, group=SERVICE, runner=runner)
+    on(
         topic=topics.ROUTE_DECIDED,
-        group=SERVICE,
         event_type=RouteDecided,
         handler=functools.partial(on_route_decided, queue=queue),
-        runner=runner,
         wants=routed_to_people,
     )
-    subscribe(
-        broker,
-        settings.kafka,
+    on(
         topic=topics.TOOL_HUMAN_REQUESTED,
-        group=SERVICE,
         event_type=ToolHumanRequested,
         handler=functools.partial(on_tool_human_requested, queue=queue),
-        runner=runner,
     )
 
     async def report_metrics() -> None:

@@ -1,12 +1,11 @@
-"""Kafka handlers: one plain async function per consumed event."""
+"""Kafka handlers: one plain async function per consumed event. A refusal (e.g. an unknown
+thread) is dead-lettered with its code by the runner."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from baton_contracts import Event, RouteDecided, ToolHumanRequested
-from baton_runtime.consumer import Rejected
-from baton_runtime.history import UnknownThreadError
 
 from .service import Queue
 
@@ -17,18 +16,11 @@ def routed_to_people(event: RouteDecided) -> bool:
 
 
 async def on_route_decided(event: RouteDecided, *, queue: Queue) -> Sequence[Event]:
-    if not routed_to_people(event):
-        return ()
-    try:
-        await queue.open_conversation(event)
-    except UnknownThreadError as exc:
-        raise Rejected(exc.message, code=exc.code) from exc
+    """A route to people (subscribed with ``wants=routed_to_people``) opens a ticket."""
+    await queue.open_conversation(event)
     return ()
 
 
 async def on_tool_human_requested(event: ToolHumanRequested, *, queue: Queue) -> Sequence[Event]:
-    try:
-        await queue.open_request(event)
-    except UnknownThreadError as exc:
-        raise Rejected(exc.message, code=exc.code) from exc
+    await queue.open_request(event)
     return ()

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baton_contracts import Event, MessageSubmitted
-from baton_runtime.consumer import Rejected
-from baton_runtime.errors import RefusedError
 
 from .domain import Submission
 from .service import Ingest
@@ -21,8 +19,6 @@ async def on_message_submitted(event: MessageSubmitted, *, ingest: Ingest) -> Se
         idempotency_key=event.idempotency_key,
         metadata=event.metadata,
     )
-    try:
-        await ingest.submit(submission, cause=event)
-    except RefusedError as exc:
-        raise Rejected(exc.message, code=exc.code) from exc
+    # A refusal (unknown thread, invalid text, ...) is dead-lettered with its code by the runner.
+    await ingest.submit(submission, cause=event)
     return ()  # ingest publishes message.received itself, right after storing
