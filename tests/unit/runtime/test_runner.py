@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from baton_contracts import Event, MessageReceived, RouteDecided
 from baton_runtime.consumer import EventRunner, Record
+from baton_runtime.history import UnknownThreadError
 from baton_runtime.outputs import Handled, HandledEvents
 
 
@@ -125,3 +126,18 @@ async def test_produced_events_are_saved_then_published_then_marked() -> None:
 
     await run.run(record_of(event), RouteDecided, handler)  # redelivered: nothing again
     assert publisher.published == [reply]
+
+
+async def test_a_domain_refusal_is_dead_lettered_at_once_with_its_code() -> None:
+    dead_letters = MemoryDeadLetters()
+    run = EventRunner(publisher=MemoryPublisher(), dead_letters=dead_letters)
+    attempts = 0
+
+    async def handler(event: RouteDecided) -> Sequence[Event]:
+        nonlocal attempts
+        attempts += 1
+        raise UnknownThreadError(f"thread {event.thread_id!r} does not exist")
+
+    await run.run(record_of(route("ai")), RouteDecided, handler)
+    assert attempts == 1  # a verdict, not retried
+    assert [code for _, code in dead_letters.letters] == ["unknown_thread"]
