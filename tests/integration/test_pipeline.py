@@ -28,28 +28,8 @@ from baton_runtime.dlq import replay
 from baton_runtime.history import MongoHistory
 from baton_runtime.mongo import Document
 from tests.support.pipeline import AGENT, Pipeline
+from tests.support.queue import reply_rule, token
 from tests.support.waiting import eventually
-
-
-def token() -> str:
-    return f"tok{uuid.uuid4().hex[:10]}"
-
-
-def reply_rule(
-    tok: str, reply: str, confidence: float = 0.95, **match: object
-) -> dict[str, object]:
-    return {
-        "name": f"reply-{tok}",
-        "match": {"last_user": tok, "schema": "assistant_reply", **match},
-        "respond": {
-            "json": {
-                "reply": reply,
-                "confidence": confidence,
-                "requires_human": False,
-                "reason": None,
-            }
-        },
-    }
 
 
 def in_thread(thread_id: str):  # type: ignore[no-untyped-def]
