@@ -58,6 +58,30 @@ async def test_ai_first_touch(pipeline: Pipeline) -> None:
     assert body["messages"][1]["provider"] == "openai"
 
 
+async def test_a_burst_across_threads_is_answered_once_each_and_in_order(
+    pipeline: Pipeline,
+) -> None:
+    # Arriving together, the records reach each consumer in batches: threads are worked on
+    # at the same time, each thread's records one after the other.
+    tok = token()
+    await pipeline.script(reply_rule(tok, "Noted."))
+    threads = [await pipeline.new_thread() for _ in range(6)]
+
+    async def chat(thread_id: str) -> list[uuid.UUID]:
+        return [await pipeline.say(thread_id, f"Question {n} {tok}") for n in range(4)]
+
+    said = dict(zip(threads, await asyncio.gather(*(chat(t) for t in threads)), strict=True))
+    mine = set(threads)
+    await pipeline.recorder.wait_for(
+        MessageSent, lambda e: e.thread_id in mine, count=24, timeout=60
+    )
+    await asyncio.sleep(1)  # time for a second answer to any of them to show up
+    sent = pipeline.recorder.events(MessageSent, lambda e: e.thread_id in mine)
+    for thread_id, messages in said.items():
+        replies = [e.in_reply_to for e in sent if e.thread_id == thread_id]
+        assert replies == messages, f"thread {thread_id}: replies to {replies}, said {messages}"
+
+
 def queue_skips(pipeline: Pipeline) -> float:
     value = REGISTRY.get_sample_value(
         "baton_events_handled_total",

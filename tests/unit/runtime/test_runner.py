@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
 
+import pytest
+
 from baton_contracts import Event, MessageReceived, RouteDecided
-from baton_runtime.consumer import EventRunner, Record
+from baton_runtime.consumer import EventRunner, Record, RetryPolicy
 from baton_runtime.history import UnknownThreadError
-from baton_runtime.outputs import Handled, HandledEvents
+from baton_runtime.outputs import Handled, HandledEvents, Outcome
 
 
 class MemoryPublisher:
@@ -34,23 +37,26 @@ class MemoryHandled(HandledEvents):
         self.saved: dict[uuid.UUID, Handled] = {}
         self.calls: list[str] = []
 
-    async def get(self, event_id: uuid.UUID) -> Handled | None:
+    async def get_many(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Handled]:
         self.calls.append("get")
-        return self.saved.get(event_id)
+        return {i: self.saved[i] for i in event_ids if i in self.saved}
 
-    async def save(
-        self, event_id: uuid.UUID, events: Sequence[Event], *, published: bool = False
-    ) -> None:
-        self.calls.append("save")
-        self.saved.setdefault(event_id, Handled(list(events), published))
+    async def save_many(self, outcomes: Sequence[Outcome]) -> None:
+        if outcomes:
+            self.calls.append("save")
+        for outcome in outcomes:
+            self.saved.setdefault(
+                outcome.event_id, Handled(list(outcome.events), outcome.published)
+            )
 
-    async def mark_published(self, event_id: uuid.UUID) -> None:
+    async def mark_published(self, event_ids: Iterable[uuid.UUID]) -> None:
         self.calls.append("mark_published")
-        self.saved[event_id] = Handled(self.saved[event_id].events, True)
+        for event_id in event_ids:
+            self.saved[event_id] = Handled(self.saved[event_id].events, True)
 
 
-def route(handler: str) -> RouteDecided:
-    received = MessageReceived.first(thread_id="t1", message_id=uuid.uuid4(), text="hi")
+def route(handler: str, thread_id: str = "t1") -> RouteDecided:
+    received = MessageReceived.first(thread_id=thread_id, message_id=uuid.uuid4(), text="hi")
     return RouteDecided.caused_by(
         received,
         message_id=received.message_id,
@@ -61,15 +67,23 @@ def route(handler: str) -> RouteDecided:
     )
 
 
-def record_of(event: Event) -> Record:
+def record_of(event: Event, offset: int = 7) -> Record:
     return Record(
         topic="route.decided",
         partition=0,
-        offset=7,
-        key=b"t1",
+        offset=offset,
+        key=event.kafka_key(),
         value=event.model_dump_json().encode(),
         headers=(),
     )
+
+
+def batch_of(*events: Event) -> list[Record]:
+    return [record_of(event, offset) for offset, event in enumerate(events)]
+
+
+def reply_to(event: RouteDecided) -> MessageReceived:
+    return MessageReceived.first(thread_id=event.thread_id, message_id=uuid.uuid4(), text="re")
 
 
 def runner() -> tuple[EventRunner, MemoryPublisher, MemoryHandled]:
@@ -141,3 +155,105 @@ async def test_a_domain_refusal_is_dead_lettered_at_once_with_its_code() -> None
     await run.run(record_of(route("ai")), RouteDecided, handler)
     assert attempts == 1  # a verdict, not retried
     assert [code for _, code in dead_letters.letters] == ["unknown_thread"]
+
+
+async def test_a_batch_shares_one_read_one_save_and_one_mark_of_the_log() -> None:
+    run, publisher, handled = runner()
+    events = [route("ai", f"t{i % 3}") for i in range(9)]
+    replies = {e.event_id: reply_to(e) for e in events}
+
+    async def handler(event: RouteDecided) -> Sequence[Event]:
+        return [replies[event.event_id]]
+
+    await run.run_batch(batch_of(*events), RouteDecided, handler)
+    assert handled.calls == ["get", "save", "mark_published"]
+    assert sorted(map(id, publisher.published)) == sorted(map(id, replies.values()))
+    assert all(handled.saved[e.event_id].published for e in events)
+
+
+async def test_one_threads_records_keep_their_order_while_threads_run_at_once() -> None:
+    run, publisher, _ = runner()
+    slow = [route("ai", "slow") for _ in range(3)]
+    fast = route("ai", "fast")
+    replies = {e.event_id: reply_to(e) for e in [*slow, fast]}
+    fast_done = asyncio.Event()
+    order: list[uuid.UUID] = []
+
+    async def handler(event: RouteDecided) -> Sequence[Event]:
+        if event.thread_id == "slow" and not order:
+            # The first record of "slow" finishes only after "fast", which comes later in
+            # the batch: it can, because the two threads are worked on at the same time.
+            await asyncio.wait_for(fast_done.wait(), timeout=10)
+        order.append(event.event_id)
+        if event.thread_id == "fast":
+            fast_done.set()
+        return [replies[event.event_id]]
+
+    await run.run_batch(batch_of(*slow, fast), RouteDecided, handler)
+    assert order == [fast.event_id, *(e.event_id for e in slow)]
+    slow_replies = [e for e in publisher.published if e.thread_id == "slow"]
+    assert slow_replies == [replies[e.event_id] for e in slow]
+
+
+async def test_a_record_repeated_in_one_batch_is_worked_on_once() -> None:
+    run, publisher, handled = runner()
+    event = route("ai")
+    reply = reply_to(event)
+    calls = 0
+
+    async def handler(_: RouteDecided) -> Sequence[Event]:
+        nonlocal calls
+        calls += 1
+        return [reply]
+
+    await run.run_batch(batch_of(event, event), RouteDecided, handler)
+    assert calls == 1
+    assert publisher.published == [reply]
+    assert handled.saved[event.event_id] == Handled([reply], True)
+
+
+async def test_poison_in_a_batch_is_dead_lettered_and_the_rest_is_handled() -> None:
+    publisher, dead_letters = MemoryPublisher(), MemoryDeadLetters()
+    run = EventRunner(publisher=publisher, dead_letters=dead_letters, handled=MemoryHandled())
+    good = route("ai")
+    reply = reply_to(good)
+    poison = Record("route.decided", 0, 1, b"t1", b"{not json", ())
+
+    async def handler(_: RouteDecided) -> Sequence[Event]:
+        return [reply]
+
+    await run.run_batch([record_of(good, 0), poison], RouteDecided, handler)
+    assert [record.offset for record, _ in dead_letters.letters] == [1]
+    assert publisher.published == [reply]
+
+
+async def test_a_thread_failing_for_good_does_not_undo_the_others() -> None:
+    publisher, handled = MemoryPublisher(), MemoryHandled()
+    run = EventRunner(
+        publisher=publisher,
+        dead_letters=MemoryDeadLetters(),
+        handled=handled,
+        policy=RetryPolicy(initial_backoff=0.001, transient_budget=0.0),
+    )
+    ok, broken = route("ai", "ok"), route("ai", "broken")
+    reply = reply_to(ok)
+
+    async def handler(event: RouteDecided) -> Sequence[Event]:
+        if event.thread_id == "broken":
+            raise ConnectionError("database unreachable")
+        return [reply]
+
+    with pytest.raises(ConnectionError):
+        await run.run_batch(batch_of(ok, broken), RouteDecided, handler)
+    # The finished record is saved and published, so the batch's redelivery skips it ...
+    assert publisher.published == [reply]
+    assert handled.saved[ok.event_id].published
+    assert broken.event_id not in handled.saved
+
+    async def recovered(event: RouteDecided) -> Sequence[Event]:
+        assert event.thread_id == "broken", "the finished record was worked on again"
+        return []
+
+    await run.run_batch(batch_of(ok, broken), RouteDecided, recovered)
+    assert publisher.published == [reply]  # ... and publishes nothing twice
+    assert handled.saved[broken.event_id] == Handled([], True)

@@ -1,10 +1,10 @@
 """Consuming events at least once: decode, handle, publish, then commit.
 
-A subscriber registered through :func:`subscribe` gets the raw Kafka record, decodes it
-into its contract model and calls a plain async handler that returns the events to
-publish. The offset is committed only after those events are acknowledged by Kafka, so a
-crash anywhere in between redelivers the record, and idempotent handlers turn the
-redelivery into a no-op.
+A subscriber registered through :func:`subscribe` gets the raw Kafka records, a batch of
+whatever has arrived at a time, decodes each into its contract model and calls a plain
+async handler that returns the events to publish. The offsets are committed only after
+those events are acknowledged by Kafka, so a crash anywhere in between redelivers the
+records, and idempotent handlers turn the redelivery into a no-op.
 
 Failures are sorted three ways:
 
@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -37,10 +39,11 @@ from baton_contracts import DecodeError, Event, decode, topics
 from . import metrics
 from .errors import RefusedError
 from .kafka import EventPublisher
-from .outputs import HandledEvents
+from .outputs import Handled, HandledEvents, Outcome
 from .settings import KafkaSettings
 
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 Handler = Callable[[E], Awaitable[Sequence[Event]]]
 # Whether a service works on an event at all (e.g. only routes to its own handler). A pure
 # decision on the event alone: a record it declines is committed without any other work.
@@ -120,8 +123,54 @@ class KafkaDeadLetters:
         )
 
 
+class _Attempts:
+    """The retry bookkeeping of one unit of work: how many tries, and since when the
+    infrastructure has been failing."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self._loop = asyncio.get_running_loop()
+        self.count = 0
+        self._transient_since: float | None = None
+
+    def next(self) -> int:
+        self.count += 1
+        return self.count
+
+    def transient_budget_left(self) -> bool:
+        now = self._loop.time()
+        self._transient_since = self._transient_since or now
+        return now - self._transient_since <= self._policy.transient_budget
+
+    def exhausted(self) -> bool:
+        return self.count >= self._policy.max_attempts
+
+    async def pause(self) -> None:
+        await asyncio.sleep(self._policy.backoff(self.count))
+
+
+@dataclass
+class _Batch:
+    """What working on one batch of records has decided so far."""
+
+    outcomes: dict[int, str] = field(default_factory=dict)
+    """Each record's outcome, by its index in the batch."""
+    to_save: list[Outcome] = field(default_factory=list)
+    """New outputs for the handled-events log."""
+    to_publish: list[tuple[uuid.UUID, Sequence[Event]]] = field(default_factory=list)
+    """Events to publish, in the order they were produced, under the event that caused them."""
+    seen: set[uuid.UUID] = field(default_factory=set)
+    """Event ids handled in this batch: a record repeated within the batch is a replay."""
+
+
 class EventRunner:
-    """Runs one record through decode, handler and publish, with the retry rules above."""
+    """Runs batches of records through decode, handler and publish, with the retry rules
+    above.
+
+    The records of one key (one thread) are worked on in order; different keys at the same
+    time. The handled-events log is read once per batch and written twice (save, then mark
+    published, around the publish), whatever the number of records.
+    """
 
     def __init__(
         self,
@@ -170,37 +219,118 @@ class EventRunner:
         handler: Handler[E],
         wants: Wants[E] | None = None,
     ) -> None:
-        with metrics.HANDLER_SECONDS.labels(self._service, record.topic).time():
-            outcome = await self._run(record, event_type, handler, wants)
-        metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcome).inc()
+        """Run a single record (a batch of one)."""
+        await self.run_batch((record,), event_type, handler, wants)
 
-    async def _run(
-        self, record: Record, event_type: type[E], handler: Handler[E], wants: Wants[E] | None
-    ) -> str:
+    async def run_batch(
+        self,
+        records: Sequence[Record],
+        event_type: type[E],
+        handler: Handler[E],
+        wants: Wants[E] | None = None,
+    ) -> None:
+        """Work on ``records`` (consumed together, in offset order per partition).
+
+        Returns once every record has its outcome and every produced event is acknowledged
+        by Kafka; only then may the offsets be committed. An error that escapes (the
+        infrastructure down for longer than the transient budget) leaves the batch to be
+        delivered again, and what was finished is recognised then by the log.
+        """
+        started = time.perf_counter()
+        batch = _Batch()
         try:
-            event = decode(record.value, expect=event_type)
-        except DecodeError as exc:
-            await self._dead_letter(record, exc.code, str(exc))
-            return "dead_lettered"
-        if wants is not None and not wants(event):
-            return "skipped"
+            await self._run_batch(records, event_type, handler, wants, batch)
+        finally:
+            elapsed = time.perf_counter() - started
+            for index, outcome in batch.outcomes.items():
+                topic = records[index].topic
+                metrics.HANDLER_SECONDS.labels(self._service, topic).observe(elapsed)
+                metrics.EVENTS_HANDLED.labels(self._service, topic, outcome).inc()
 
-        attempt = 0
-        transient_since: float | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            attempt += 1
+    async def _run_batch(
+        self,
+        records: Sequence[Record],
+        event_type: type[E],
+        handler: Handler[E],
+        wants: Wants[E] | None,
+        batch: _Batch,
+    ) -> None:
+        by_key: dict[tuple[str, int, bytes | None], list[tuple[int, Record, E]]] = {}
+        for index, record in enumerate(records):
             try:
-                return await self._handle(event, handler)
+                event = decode(record.value, expect=event_type)
+            except DecodeError as exc:
+                await self._dead_letter(record, exc.code, str(exc))
+                batch.outcomes[index] = "dead_lettered"
+                continue
+            if wants is not None and not wants(event):
+                batch.outcomes[index] = "skipped"
+                continue
+            by_key.setdefault((record.topic, record.partition, record.key), []).append(
+                (index, record, event)
+            )
+        if not by_key:
+            return
+        topic = records[0].topic
+        earlier: dict[uuid.UUID, Handled] = {}
+        if self._handled is not None:
+            handled = self._handled
+            ids = [event.event_id for group in by_key.values() for _, _, event in group]
+            earlier = await self._persist(topic, lambda: handled.get_many(ids))
+        results = await asyncio.gather(
+            *(self._run_key(group, handler, earlier, batch) for group in by_key.values()),
+            return_exceptions=True,
+        )
+        # What was finished is saved and published even if one key failed for good, so the
+        # redelivery of the batch finds it done.
+        await self._conclude(topic, batch)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _run_key(
+        self,
+        group: Sequence[tuple[int, Record, E]],
+        handler: Handler[E],
+        earlier: dict[uuid.UUID, Handled],
+        batch: _Batch,
+    ) -> None:
+        """The records of one key, one after the other."""
+        for index, record, event in group:
+            before = earlier.get(event.event_id)
+            if before is not None or event.event_id in batch.seen:
+                # A redelivery is not worked on again: its saved output is published if the
+                # first publish may not have finished, else nothing.
+                if before is not None and not before.published:
+                    batch.to_publish.append((event.event_id, before.events))
+                batch.outcomes[index] = "replayed"
+                continue
+            produced = await self._attempt(record, event, handler)
+            if produced is None:
+                batch.outcomes[index] = "dead_lettered"
+                continue
+            batch.seen.add(event.event_id)
+            # Nothing to publish: recorded as published at once, so it needs no mark.
+            batch.to_save.append(Outcome(event.event_id, produced, published=not produced))
+            if produced:
+                batch.to_publish.append((event.event_id, produced))
+            batch.outcomes[index] = "handled"
+
+    async def _attempt(self, record: Record, event: E, handler: Handler[E]) -> list[Event] | None:
+        """The handler's events, after retries; None once the record is dead-lettered."""
+        attempts = _Attempts(self._policy)
+        while True:
+            attempt = attempts.next()
+            try:
+                return list(await handler(event))
             except Rejected as exc:
                 await self._dead_letter(record, exc.code, exc.reason)
-                return "dead_lettered"
+                return None
             except RefusedError as exc:  # the domain's own refusal: the same verdict
                 await self._dead_letter(record, exc.code, exc.message)
-                return "dead_lettered"
+                return None
             except TRANSIENT_ERRORS as exc:
-                transient_since = transient_since or loop.time()
-                if loop.time() - transient_since > self._policy.transient_budget:
+                if not attempts.transient_budget_left():
                     raise  # the subscriber's NACK policy seeks back: redelivery later
                 metrics.HANDLER_RETRIES.labels(self._service, record.topic, "transient").inc()
                 log.warning(
@@ -212,7 +342,7 @@ class EventRunner:
                     exc,
                 )
             except Exception as exc:
-                if attempt >= self._policy.max_attempts:
+                if attempts.exhausted():
                     log.exception(
                         "giving up on %s[%d]@%d", record.topic, record.partition, record.offset
                     )
@@ -221,32 +351,44 @@ class EventRunner:
                         "handler_failed",
                         f"failed {attempt} times; last error: {type(exc).__name__}: {exc}",
                     )
-                    return "dead_lettered"
+                    return None
                 metrics.HANDLER_RETRIES.labels(self._service, record.topic, "error").inc()
                 log.warning("handler failed (attempt %d): %r", attempt, exc)
-            await asyncio.sleep(self._policy.backoff(attempt))
+            await attempts.pause()
 
-    async def _handle(self, event: E, handler: Handler[E]) -> str:
-        if self._handled is None:
-            await self._publisher.publish(await handler(event))
-            return "handled"
-        # With a log of handled events, a redelivered event is not worked on again: its
-        # saved output is published if the first publish may not have finished, else nothing.
-        earlier = await self._handled.get(event.event_id)
-        if earlier is not None:
-            if not earlier.published:
-                await self._publisher.publish(earlier.events)
-                await self._handled.mark_published(event.event_id)
-            return "replayed"
-        produced = list(await handler(event))
-        if not produced:
-            # Nothing to publish: recorded as published at once, one write instead of two.
-            await self._handled.save(event.event_id, produced, published=True)
-            return "handled"
-        await self._handled.save(event.event_id, produced)
-        await self._publisher.publish(produced)
-        await self._handled.mark_published(event.event_id)
-        return "handled"
+    async def _conclude(self, topic: str, batch: _Batch) -> None:
+        """Save the new outputs, publish, then mark them published."""
+        handled = self._handled
+        if handled is not None:
+            await self._persist(topic, lambda: handled.save_many(batch.to_save))
+        if not batch.to_publish:
+            return
+        events = [event for _, produced in batch.to_publish for event in produced]
+        await self._persist(topic, lambda: self._publisher.publish(events))
+        if handled is not None:
+            published = [event_id for event_id, _ in batch.to_publish]
+            await self._persist(topic, lambda: handled.mark_published(published))
+
+    async def _persist(self, topic: str, step: Callable[[], Awaitable[T]]) -> T:
+        """One bookkeeping step of a batch (the log, the publish), retried like a handler;
+        it belongs to no single record, so it is never dead-lettered: when retries run out
+        the error escapes and the batch is delivered again."""
+        attempts = _Attempts(self._policy)
+        while True:
+            attempt = attempts.next()
+            try:
+                return await step()
+            except TRANSIENT_ERRORS as exc:
+                if not attempts.transient_budget_left():
+                    raise
+                metrics.HANDLER_RETRIES.labels(self._service, topic, "transient").inc()
+                log.warning("transient failure on %s (attempt %d): %r", topic, attempt, exc)
+            except Exception as exc:
+                if attempts.exhausted():
+                    raise
+                metrics.HANDLER_RETRIES.labels(self._service, topic, "error").inc()
+                log.warning("bookkeeping failed on %s (attempt %d): %r", topic, attempt, exc)
+            await attempts.pause()
 
     async def _dead_letter(self, record: Record, code: str, reason: str) -> None:
         log.warning(
@@ -258,16 +400,18 @@ class EventRunner:
         metrics.DEAD_LETTERS.labels(self._service, record.topic, code).inc()
 
 
-async def as_record(message: StreamMessage[Any]) -> Record:
-    """The Kafka record behind a FastStream message."""
-    raw: Any = message.raw_message
-    return Record(
-        topic=raw.topic,
-        partition=raw.partition,
-        offset=raw.offset,
-        key=raw.key,
-        value=raw.value if raw.value is not None else b"",
-        headers=tuple(raw.headers or ()),
+async def as_records(message: StreamMessage[Any]) -> tuple[Record, ...]:
+    """The Kafka records behind a FastStream batch message."""
+    return tuple(
+        Record(
+            topic=raw.topic,
+            partition=raw.partition,
+            offset=raw.offset,
+            key=raw.key,
+            value=raw.value if raw.value is not None else b"",
+            headers=tuple(raw.headers or ()),
+        )
+        for raw in message.raw_message
     )
 
 
@@ -290,19 +434,22 @@ def subscribe(
         settings.topic(topic),
         group_id=settings.group(group),
         # Commit only after the handler and its publishes succeeded; on an escaped
-        # (infrastructure) error seek back so the record is delivered again.
+        # (infrastructure) error seek back so the batch is delivered again.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        # Several consumers of the group in this process, each with partitions of its own
-        # and each committing its own offsets: partitions proceed in parallel, and the
-        # records of one partition in order.
-        max_workers=settings.consumer_workers,
+        # Whatever has arrived, up to a limit, is worked on together: one key's records in
+        # order, different keys at once (EventRunner.run_batch), and one commit per batch.
+        # An idle poll returns after batch_timeout_ms and FastStream then sleeps as long
+        # again, so a short timeout keeps the wait for a lone record short.
+        batch=True,
+        max_records=settings.consumer_batch_max,
+        batch_timeout_ms=settings.consumer_poll_ms,
         title=f"{group}:{topic}",
-        # The handler gets the record as it came (see as_record), not FastStream's JSON
-        # decoding of it: the runner decodes into the contract model itself.
-        decoder=as_record,
+        # The handler gets the records as they came (see as_records), not FastStream's JSON
+        # decoding of them: the runner decodes into the contract model itself.
+        decoder=as_records,
     )
-    async def consume(record: Record) -> None:
-        await runner.run(record, event_type, handler, wants)
+    async def consume(records: tuple[Record, ...]) -> None:
+        await runner.run_batch(records, event_type, handler, wants)
 
     del consume  # registered on the broker; nothing else refers to it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 from collections.abc import Iterable, Sequence
@@ -124,17 +125,26 @@ class EventPublisher(Protocol):
 
 
 class KafkaEventPublisher:
-    """Publishes each event to its topic, keyed by thread, and waits for the broker's ack."""
+    """Publishes each event to its topic, keyed by thread, and waits for the broker's acks.
+
+    All events are handed to the producer first and awaited together, so a batch goes out
+    in a few produce requests; the producer keeps the order of the events of one partition.
+    """
 
     def __init__(self, broker: KafkaBroker, settings: KafkaSettings) -> None:
         self._broker = broker
         self._settings = settings
 
     async def publish(self, events: Iterable[Event]) -> None:
-        for event in events:
+        pending = [
             await self._broker.publish(
                 encode(event),
                 self._settings.topic(event.type),
                 key=event.kafka_key(),
                 headers={"content-type": "application/json", "event-type": event.type},
+                no_confirm=True,
             )
+            for event in events
+        ]
+        if pending:
+            await asyncio.gather(*pending)

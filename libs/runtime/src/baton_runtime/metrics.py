@@ -70,24 +70,20 @@ async def report_consumer_lag(broker: KafkaBroker, *, interval_s: float = 5.0) -
 
 async def _measure_lag(broker: KafkaBroker) -> None:
     for subscriber in broker.subscribers:
-        # A subscriber with several workers has a consumer per worker (its subgroup).
-        consumers: list[Any] = getattr(subscriber, "consumer_subgroup", None) or [
-            getattr(subscriber, "consumer", None)
-        ]
+        consumer: Any = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            continue
         group = getattr(subscriber, "group_id", None) or "none"
         lag_by_topic: dict[str, int] = {}
-        for consumer in consumers:
-            if consumer is None:
+        partitions: set[TopicPartition] = consumer.assignment()
+        for partition in partitions:
+            highwater = consumer.highwater(partition)
+            if highwater is None:
                 continue
-            partitions: set[TopicPartition] = consumer.assignment()
-            for partition in partitions:
-                highwater = consumer.highwater(partition)
-                if highwater is None:
-                    continue
-                position = await consumer.position(partition)
-                lag_by_topic[partition.topic] = lag_by_topic.get(partition.topic, 0) + max(
-                    0, highwater - position
-                )
+            position = await consumer.position(partition)
+            lag_by_topic[partition.topic] = lag_by_topic.get(partition.topic, 0) + max(
+                0, highwater - position
+            )
         for topic, lag in lag_by_topic.items():
             CONSUMER_LAG.labels(group=group, topic=topic).set(lag)
 

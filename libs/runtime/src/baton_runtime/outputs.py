@@ -5,27 +5,40 @@ first run changed) save their output events under the triggering event's id. On
 redelivery the saved events are published again if the first publish may not have
 completed, and nothing is published if it did: a replay changes nothing and sends nothing
 twice.
+
+The log is read and written a batch of records at a time (one command each for the
+lookup, the save and the mark), so its cost per event shrinks as the load grows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from baton_contracts import Event, decode, utc_now
 
 from .mongo import Document
+
+DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
 class Handled:
     events: list[Event]
     published: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A handled event's output, to be saved under the event's id."""
+
+    event_id: uuid.UUID
+    events: Sequence[Event]
+    published: bool = False
 
 
 class HandledEvents:
@@ -36,27 +49,47 @@ class HandledEvents:
     def _key(self, event_id: uuid.UUID) -> str:
         return f"{self._service}:{event_id}"
 
-    async def get(self, event_id: uuid.UUID) -> Handled | None:
-        doc = await self._collection.find_one({"_id": self._key(event_id)})
-        if doc is None:
-            return None
-        return Handled([decode(raw) for raw in doc["events"]], bool(doc.get("published")))
-
-    async def save(
-        self, event_id: uuid.UUID, events: Sequence[Event], *, published: bool = False
-    ) -> None:
-        # A concurrent redelivery may have saved the same outcome first; either is fine.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._collection.insert_one(
-                {
-                    "_id": self._key(event_id),
-                    "events": [e.model_dump_json() for e in events],
-                    "published": published,
-                    "at": utc_now(),
-                }
+    async def get_many(self, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Handled]:
+        """The saved outcomes among ``event_ids``; events never handled are absent."""
+        if not event_ids:
+            return {}
+        ids = {self._key(event_id): event_id for event_id in event_ids}
+        found: dict[uuid.UUID, Handled] = {}
+        async for doc in self._collection.find({"_id": {"$in": list(ids)}}):
+            found[ids[doc["_id"]]] = Handled(
+                [decode(raw) for raw in doc["events"]], bool(doc.get("published"))
             )
+        return found
 
-    async def mark_published(self, event_id: uuid.UUID) -> None:
-        await self._collection.update_one(
-            {"_id": self._key(event_id)}, {"$set": {"published": True}}
-        )
+    async def save_many(self, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        at = utc_now()
+        docs = [
+            {
+                "_id": self._key(outcome.event_id),
+                "events": [e.model_dump_json() for e in outcome.events],
+                "published": outcome.published,
+                "at": at,
+            }
+            for outcome in outcomes
+        ]
+        try:
+            await self._collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            # A concurrent redelivery may have saved the same outcome first; either is fine.
+            # Anything but a duplicate is a real failure.
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+
+    async def mark_published(self, event_ids: Iterable[uuid.UUID]) -> None:
+        keys = [self._key(event_id) for event_id in event_ids]
+        if not keys:
+            return
+        if len(keys) == 1:
+            await self._collection.update_one({"_id": keys[0]}, {"$set": {"published": True}})
+        else:
+            await self._collection.update_many(
+                {"_id": {"$in": keys}}, {"$set": {"published": True}}
+            )

@@ -39,13 +39,20 @@ class KafkaSettings(BaseSettings):
         description="Create missing topics at start-up (off where topics are managed).",
     )
     topic_partitions: int = Field(default=3, ge=1)
-    consumer_workers: int = Field(
-        default=3,
+    consumer_batch_max: int = Field(
+        default=100,
         ge=1,
-        le=64,
-        description="Consumers per subscription in each process. They share the group's "
-        "partitions, so up to this many partitions are worked on at once; records of one "
-        "partition (one thread) stay in order. Above the partition count they idle.",
+        le=10_000,
+        description="Most records a subscription takes from Kafka at once. Records of one "
+        "key (thread) are worked on in order, different keys at the same time, and the "
+        "batch shares its bookkeeping writes and its commit.",
+    )
+    consumer_poll_ms: int = Field(
+        default=5,
+        ge=1,
+        le=1_000,
+        description="How long an idle subscription waits for records before it polls "
+        "again; a lone record can wait up to this long once more.",
     )
     topic_replication_factor: int = Field(default=1, ge=1)
 
