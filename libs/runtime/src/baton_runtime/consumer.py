@@ -430,26 +430,29 @@ def subscribe(
     with ``wants``, only for the events it accepts (the others are committed untouched)."""
     runner.watch(settings.topic(topic))
 
-    @broker.subscriber(
-        settings.topic(topic),
-        group_id=settings.group(group),
-        # Commit only after the handler and its publishes succeeded; on an escaped
-        # (infrastructure) error seek back so the batch is delivered again.
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        # Whatever has arrived, up to a limit, is worked on together: one key's records in
-        # order, different keys at once (EventRunner.run_batch), and one commit per batch.
-        # An idle poll returns after batch_timeout_ms and FastStream then sleeps as long
-        # again, so a short timeout keeps the wait for a lone record short.
-        batch=True,
-        max_records=settings.consumer_batch_max,
-        batch_timeout_ms=settings.consumer_poll_ms,
-        title=f"{group}:{topic}",
-        # The handler gets the records as they came (see as_records), not FastStream's JSON
-        # decoding of them: the runner decodes into the contract model itself.
-        decoder=as_records,
-    )
     async def consume(records: tuple[Record, ...]) -> None:
         await runner.run_batch(records, event_type, handler, wants)
 
-    del consume  # registered on the broker; nothing else refers to it
+    # Several consumers of the group in this process, each with partitions of its own and
+    # each committing its own offsets: one partition's batch in progress does not hold up
+    # the others.
+    for worker in range(settings.consumer_workers):
+        broker.subscriber(
+            settings.topic(topic),
+            group_id=settings.group(group),
+            # Commit only after the handler and its publishes succeeded; on an escaped
+            # (infrastructure) error seek back so the batch is delivered again.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            # Whatever has arrived, up to a limit, is worked on together: one key's records
+            # in order, different keys at once (EventRunner.run_batch), one commit per batch.
+            # An idle poll returns after batch_timeout_ms and FastStream then sleeps as long
+            # again, so a short timeout keeps the wait for a lone record short.
+            batch=True,
+            max_records=settings.consumer_batch_max,
+            batch_timeout_ms=settings.consumer_poll_ms,
+            title=f"{group}:{topic}:{worker}",
+            # The handler gets the records as they came (see as_records), not FastStream's
+            # JSON decoding of them: the runner decodes into the contract model itself.
+            decoder=as_records,
+        )(consume)

@@ -92,11 +92,29 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
         await admin.close()
 
 
+class ServiceBroker(KafkaBroker):
+    """A KafkaBroker that starts all its subscribers at the same time.
+
+    FastStream starts them one after another, and a consumer's start waits until its group
+    has assigned it partitions. Each further consumer of a group (KAFKA_CONSUMER_WORKERS)
+    then waits for a rebalance, which the members already in learn of only at their next
+    heartbeat, seconds later. Started together, a group's consumers join in one or two
+    rebalances, and all groups at once.
+    """
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 def build_broker(
     settings: KafkaSettings, *, client_id: str, middlewares: Sequence[Any] = ()
 ) -> KafkaBroker:
     """A broker for one service. Nothing connects until it is started."""
-    return KafkaBroker(
+    return ServiceBroker(
         settings.bootstrap_servers.split(","),
         client_id=client_id,
         security=kafka_security(settings),

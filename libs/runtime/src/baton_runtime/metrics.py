@@ -69,23 +69,24 @@ async def report_consumer_lag(broker: KafkaBroker, *, interval_s: float = 5.0) -
 
 
 async def _measure_lag(broker: KafkaBroker) -> None:
+    # A subscription may have several consumers (KAFKA_CONSUMER_WORKERS), each registered as
+    # a subscriber of its own with some of the partitions: their lags add up.
+    lag: dict[tuple[str, str], int] = {}
     for subscriber in broker.subscribers:
         consumer: Any = getattr(subscriber, "consumer", None)
         if consumer is None:
             continue
         group = getattr(subscriber, "group_id", None) or "none"
-        lag_by_topic: dict[str, int] = {}
         partitions: set[TopicPartition] = consumer.assignment()
         for partition in partitions:
+            lag.setdefault((group, partition.topic), 0)
             highwater = consumer.highwater(partition)
             if highwater is None:
                 continue
             position = await consumer.position(partition)
-            lag_by_topic[partition.topic] = lag_by_topic.get(partition.topic, 0) + max(
-                0, highwater - position
-            )
-        for topic, lag in lag_by_topic.items():
-            CONSUMER_LAG.labels(group=group, topic=topic).set(lag)
+            lag[group, partition.topic] += max(0, highwater - position)
+    for (group, topic), value in lag.items():
+        CONSUMER_LAG.labels(group=group, topic=topic).set(value)
 
 
 # Shared by several services (in tests they share one process, so each is defined once).
