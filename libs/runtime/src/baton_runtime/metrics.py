@@ -40,7 +40,7 @@ HANDLER_RETRIES = Counter(
 RETRY_KINDS = ("transient", "error")
 HANDLER_SECONDS = Histogram(
     "baton_handler_seconds",
-    "Time to handle one record and publish what it produced.",
+    "Time from the start of a record's batch until the batch's output was published, per record.",
     ["service", "topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
