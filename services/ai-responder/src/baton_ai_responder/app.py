@@ -44,6 +44,7 @@ def build_model(settings: Settings) -> ChatModel:
         model=settings.model,
         max_attempts=settings.llm_max_attempts,
         backoff_s=settings.llm_backoff_s,
+        max_concurrent=settings.llm_max_concurrent,
     )
 
 

@@ -140,6 +140,9 @@ class OpenAIChatModel:
 
     The SDK's own retries are off (``max_retries=0``) so that this class alone decides:
     ``max_attempts`` tries with exponential backoff, then :class:`ModelUnavailableError`.
+    At most ``max_concurrent`` calls are in flight at once: a burst of records is worked on
+    concurrently, and the provider's rate limit should not turn it into hand-offs to
+    people. Waiting for a slot does not count as the model's latency.
     """
 
     def __init__(
@@ -149,9 +152,11 @@ class OpenAIChatModel:
         model: str,
         max_attempts: int = 3,
         backoff_s: float = 0.5,
+        max_concurrent: int = 32,
         pricing: LlmPricing | None = None,
     ) -> None:
         self._client = client
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._model = model
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -165,8 +170,9 @@ class OpenAIChatModel:
         last_error = "no attempt made"
         for attempt in range(1, self._max_attempts + 1):
             try:
-                with LLM_LATENCY_SECONDS.labels(CALLER).time():
-                    completion = await self._complete_once(messages, tools)
+                async with self._slots:
+                    with LLM_LATENCY_SECONDS.labels(CALLER).time():
+                        completion = await self._complete_once(messages, tools)
             except RETRYABLE as exc:
                 LLM_CALLS.labels(CALLER, llm_outcome(exc)).inc()
                 last_error = f"{type(exc).__name__}: {exc}"[:500]

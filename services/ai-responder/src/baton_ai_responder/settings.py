@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
     llm_backoff_s: float = Field(default=0.5, ge=0)
+    llm_max_concurrent: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Model calls in flight at once in this process; more wait for a slot.",
+    )
     openai_base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("AI_RESPONDER_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
