@@ -104,7 +104,10 @@ def judge(load: Load, recorder: Recorder) -> Verdict:
             sent += 1
             sent_events[event.event_id] += 1
             outcomes[event.in_reply_to].add(("reply", event.message_id))
-            replies_in_order[event.thread_id].append(wanted[event.in_reply_to].index)
+            if sent_events[event.event_id] == 1:
+                # Order as a gateway shows it: it drops a record it has seen (same event
+                # id), so only each event's first delivery takes a place in the thread.
+                replies_in_order[event.thread_id].append(wanted[event.in_reply_to].index)
         elif isinstance(event, ToolHumanRequested) and event.message_id in wanted:
             outcomes[event.message_id].add(("person", event.request_id))
         elif (

@@ -52,7 +52,7 @@ class KafkaSettings(BaseSettings):
         default=100,
         ge=1,
         le=10_000,
-        description="Most records a subscription takes from Kafka at once. Records of one "
+        description="Most records a consumer takes from Kafka at once. Records of one "
         "key (thread) are worked on in order, different keys at the same time, and the "
         "batch shares its bookkeeping writes and its commit.",
     )
