@@ -257,3 +257,46 @@ async def test_a_thread_failing_for_good_does_not_undo_the_others() -> None:
     await run.run_batch(batch_of(ok, broken), RouteDecided, recovered)
     assert publisher.published == [reply]  # ... and publishes nothing twice
     assert handled.saved[broken.event_id] == Handled([], True)
+
+
+def quick_runner(
+    dead_letters: MemoryDeadLetters, publisher: MemoryPublisher | None = None
+) -> EventRunner:
+    return EventRunner(
+        publisher=publisher or MemoryPublisher(),
+        dead_letters=dead_letters,
+        handled=MemoryHandled(),
+        policy=RetryPolicy(max_attempts=3, initial_backoff=0.001),
+    )
+
+
+async def test_a_failing_handler_is_tried_max_attempts_times_then_dead_lettered() -> None:
+    dead_letters = MemoryDeadLetters()
+    attempts = 0
+
+    async def handler(_: RouteDecided) -> Sequence[Event]:
+        nonlocal attempts
+        attempts += 1
+        raise ValueError("a bug")
+
+    await quick_runner(dead_letters).run(record_of(route("ai")), RouteDecided, handler)
+    assert attempts == 3
+    assert [code for _, code in dead_letters.letters] == ["handler_failed"]
+
+
+async def test_an_infrastructure_error_is_retried_until_it_passes() -> None:
+    dead_letters, publisher = MemoryDeadLetters(), MemoryPublisher()
+    event = route("ai")
+    reply = reply_to(event)
+    failures = 5  # more than max_attempts: infrastructure errors have a time budget instead
+
+    async def handler(_: RouteDecided) -> Sequence[Event]:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise ConnectionError("database unreachable")
+        return [reply]
+
+    await quick_runner(dead_letters, publisher).run(record_of(event), RouteDecided, handler)
+    assert publisher.published == [reply]
+    assert dead_letters.letters == []

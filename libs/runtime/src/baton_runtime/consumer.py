@@ -123,32 +123,6 @@ class KafkaDeadLetters:
         )
 
 
-class _Attempts:
-    """The retry bookkeeping of one unit of work: how many tries, and since when the
-    infrastructure has been failing."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-        self._loop = asyncio.get_running_loop()
-        self.count = 0
-        self._transient_since: float | None = None
-
-    def next(self) -> int:
-        self.count += 1
-        return self.count
-
-    def transient_budget_left(self) -> bool:
-        now = self._loop.time()
-        self._transient_since = self._transient_since or now
-        return now - self._transient_since <= self._policy.transient_budget
-
-    def exhausted(self) -> bool:
-        return self.count >= self._policy.max_attempts
-
-    async def pause(self) -> None:
-        await asyncio.sleep(self._policy.backoff(self.count))
-
-
 @dataclass
 class _Batch:
     """What working on one batch of records has decided so far."""
@@ -318,43 +292,24 @@ class EventRunner:
 
     async def _attempt(self, record: Record, event: E, handler: Handler[E]) -> list[Event] | None:
         """The handler's events, after retries; None once the record is dead-lettered."""
-        attempts = _Attempts(self._policy)
-        while True:
-            attempt = attempts.next()
-            try:
-                return list(await handler(event))
-            except Rejected as exc:
-                await self._dead_letter(record, exc.code, exc.reason)
-                return None
-            except RefusedError as exc:  # the domain's own refusal: the same verdict
-                await self._dead_letter(record, exc.code, exc.message)
-                return None
-            except TRANSIENT_ERRORS as exc:
-                if not attempts.transient_budget_left():
-                    raise  # the subscriber's NACK policy seeks back: redelivery later
-                metrics.HANDLER_RETRIES.labels(self._service, record.topic, "transient").inc()
-                log.warning(
-                    "transient failure on %s[%d]@%d (attempt %d): %r",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    attempt,
-                    exc,
-                )
-            except Exception as exc:
-                if attempts.exhausted():
-                    log.exception(
-                        "giving up on %s[%d]@%d", record.topic, record.partition, record.offset
-                    )
-                    await self._dead_letter(
-                        record,
-                        "handler_failed",
-                        f"failed {attempt} times; last error: {type(exc).__name__}: {exc}",
-                    )
-                    return None
-                metrics.HANDLER_RETRIES.labels(self._service, record.topic, "error").inc()
-                log.warning("handler failed (attempt %d): %r", attempt, exc)
-            await attempts.pause()
+        where = f"{record.topic}[{record.partition}]@{record.offset}"
+        try:
+            return list(await self._retrying(record.topic, where, lambda: handler(event)))
+        except Rejected as exc:
+            await self._dead_letter(record, exc.code, exc.reason)
+        except RefusedError as exc:  # the domain's own refusal: the same verdict
+            await self._dead_letter(record, exc.code, exc.message)
+        except TRANSIENT_ERRORS:
+            raise  # past the transient budget: the subscriber's NACK policy seeks back
+        except Exception as exc:
+            log.exception("giving up on %s", where)
+            await self._dead_letter(
+                record,
+                "handler_failed",
+                f"failed {self._policy.max_attempts} times; last error: "
+                f"{type(exc).__name__}: {exc}",
+            )
+        return None
 
     async def _conclude(self, topic: str, batch: _Batch) -> None:
         """Save the new outputs, publish, then mark them published."""
@@ -370,25 +325,37 @@ class EventRunner:
             await self._persist(topic, lambda: handled.mark_published(published))
 
     async def _persist(self, topic: str, step: Callable[[], Awaitable[T]]) -> T:
-        """One bookkeeping step of a batch (the log, the publish), retried like a handler;
-        it belongs to no single record, so it is never dead-lettered: when retries run out
-        the error escapes and the batch is delivered again."""
-        attempts = _Attempts(self._policy)
+        """One bookkeeping step of a batch (the log, the publish). It belongs to no single
+        record, so it is never dead-lettered: when retries run out the error escapes and the
+        batch is delivered again."""
+        return await self._retrying(topic, f"{topic} (bookkeeping)", step)
+
+    async def _retrying(self, topic: str, where: str, step: Callable[[], Awaitable[T]]) -> T:
+        """``step``'s result, retried with backoff: infrastructure errors for as long as the
+        transient budget lasts, other errors up to ``max_attempts`` times; then the last
+        error is raised. A verdict (:class:`Rejected`, a domain refusal) is never retried."""
+        loop = asyncio.get_running_loop()
+        transient_since: float | None = None
+        attempt = 0
         while True:
-            attempt = attempts.next()
+            attempt += 1
             try:
                 return await step()
+            except (Rejected, RefusedError):
+                raise
             except TRANSIENT_ERRORS as exc:
-                if not attempts.transient_budget_left():
+                transient_since = transient_since or loop.time()
+                if loop.time() - transient_since > self._policy.transient_budget:
                     raise
-                metrics.HANDLER_RETRIES.labels(self._service, topic, "transient").inc()
-                log.warning("transient failure on %s (attempt %d): %r", topic, attempt, exc)
+                kind = "transient"
+                log.warning("transient failure on %s (attempt %d): %r", where, attempt, exc)
             except Exception as exc:
-                if attempts.exhausted():
+                if attempt >= self._policy.max_attempts:
                     raise
-                metrics.HANDLER_RETRIES.labels(self._service, topic, "error").inc()
-                log.warning("bookkeeping failed on %s (attempt %d): %r", topic, attempt, exc)
-            await attempts.pause()
+                kind = "error"
+                log.warning("failure on %s (attempt %d): %r", where, attempt, exc)
+            metrics.HANDLER_RETRIES.labels(self._service, topic, kind).inc()
+            await asyncio.sleep(self._policy.backoff(attempt))
 
     async def _dead_letter(self, record: Record, code: str, reason: str) -> None:
         log.warning(
