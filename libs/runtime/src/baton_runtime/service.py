@@ -131,18 +131,28 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def every(
-    interval_s: float, step: Callable[[], Awaitable[object]], *, what: str
+    interval_s: float,
+    step: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    at_start: bool = False,
 ) -> Callable[[], Coroutine[Any, Any, None]]:
-    """A background loop for ``service_app``: run ``step`` every ``interval_s``; a failing
-    round is logged and the next one tries again."""
+    """A background loop for ``service_app``: run ``step`` every ``interval_s`` (with
+    ``at_start``, also once right away); a failing round is logged and the next one tries
+    again."""
 
     async def loop() -> None:
+        if at_start:
+            await run_step()
         while True:
             await asyncio.sleep(interval_s)
-            try:
-                await step()
-            except Exception:
-                log.exception("%s failed; retrying next interval", what)
+            await run_step()
+
+    async def run_step() -> None:
+        try:
+            await step()
+        except Exception:
+            log.exception("%s failed; retrying next interval", what)
 
     return loop
 

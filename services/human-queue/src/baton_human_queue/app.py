@@ -88,9 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handler=functools.partial(on_tool_human_requested, queue=queue),
     )
 
-    async def report_metrics() -> None:
-        await metrics.report_queue_metrics(tickets, agent_store)
-
     app = service_app(
         title="Baton human queue",
         summary="Tickets for people: claim, reply, answer the AI, approve drafts, hand back.",
@@ -108,7 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         background=[
             every(settings.sweep_interval_s, queue.sweep, what="queue sweep"),
-            report_metrics,
+            every(
+                metrics.REFRESH_INTERVAL_S,
+                functools.partial(metrics.refresh_queue_metrics, tickets, agent_store),
+                what="queue gauge refresh",
+                at_start=True,
+            ),
         ],
     )
     app.description = (

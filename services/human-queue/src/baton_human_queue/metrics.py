@@ -1,8 +1,9 @@
 """The queue's Prometheus metrics (served on ``/metrics``).
 
 Counters and histograms count what this process did. The gauges (queue depth, oldest
-waiting ticket, busiest agents) are read from MongoDB by :func:`report_queue_metrics`, so
-every replica reports the same figures: aggregate them with ``max``, not ``sum``.
+waiting ticket, busiest agents) are read from MongoDB by :func:`refresh_queue_metrics` every
+``REFRESH_INTERVAL_S``, so every replica reports the same figures: aggregate them with
+``max``, not ``sum``.
 
 Label values stay bounded: kinds, statuses and actions are fixed sets; a department is a
 label value only when an agent serves it (tickets of any other department count as
@@ -11,10 +12,9 @@ label value only when an agent serves it (tickets of any other department count 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter as Tally
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -216,20 +216,3 @@ async def refresh_queue_metrics(
         OLDEST_PENDING_SECONDS, [((k,), v) for k, v in oldest_pending(open_tickets, now).items()]
     )
     _replace(AGENT_RESOLVED, busiest_agents(resolvers).items())
-
-
-async def report_queue_metrics(
-    tickets: TicketStore,
-    agents: AgentStore,
-    *,
-    interval_s: float = REFRESH_INTERVAL_S,
-    clock: Callable[[], datetime] = utc_now,
-) -> None:
-    """Refresh the gauges every ``interval_s`` until cancelled."""
-    while True:
-        try:
-            await refresh_queue_metrics(tickets, agents, now=clock())
-        except Exception:
-            # The gauges keep their last values; the next round tries again.
-            log.warning("could not refresh the queue gauges", exc_info=True)
-        await asyncio.sleep(interval_s)
