@@ -8,22 +8,18 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from baton_contracts import Event, MessageSent, ThreadAssigned
+from baton_contracts import MessageSent, ThreadAssigned
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
+from tests.support.recorder import in_thread
 
 SCRIPT = Path(sys.executable).with_name("baton-agent")
-
-
-def in_thread(thread_id: str) -> Callable[[Event], bool]:
-    return lambda event: event.thread_id == thread_id
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ of the queue and the ticket views go to test-artifacts/console/.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from baton_contracts import Event, MessageSent, ThreadAssigned
+from baton_contracts import MessageSent, ThreadAssigned
 from tests.support.browser import (
     ChromiumMissingError,
     contrast_failures,
@@ -25,6 +25,7 @@ from tests.support.browser import (
 )
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
+from tests.support.recorder import in_thread
 
 # The first test may install Chromium with apt and start the pipeline: more than the
 # default two minutes on a fresh machine.
@@ -32,10 +33,6 @@ pytestmark = pytest.mark.timeout(900)
 
 WAIT_MS = 30_000
 expect.set_options(timeout=WAIT_MS)
-
-
-def in_thread(thread_id: str) -> Callable[[Event], bool]:
-    return lambda event: event.thread_id == thread_id
 
 
 @pytest.fixture(scope="session")

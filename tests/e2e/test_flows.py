@@ -4,20 +4,16 @@ router act over Kafka, agents work the queue over its API, and the user gets the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from baton_contracts import Event, MessageSent, RouteDecided, ThreadAssigned
+from baton_contracts import MessageSent, RouteDecided, ThreadAssigned
 from baton_runtime.mongo import Document
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
+from tests.support.recorder import in_thread
 from tests.support.waiting import eventually
-
-
-def in_thread(thread_id: str) -> Callable[[Event], bool]:
-    return lambda event: event.thread_id == thread_id
 
 
 async def agent(pipeline: Pipeline, name: str, *departments: str) -> AgentClient:

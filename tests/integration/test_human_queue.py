@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,13 +33,9 @@ from baton_runtime.mongo import Document
 from baton_runtime.settings import KafkaSettings, MongoSettings
 from tests.support.pipeline import ADMIN_TOKEN, Pipeline
 from tests.support.queue import AgentClient, department, new_agent, token
-from tests.support.recorder import Recorder, record_topics
+from tests.support.recorder import Recorder, in_thread, record_topics
 from tests.support.serving import serving
 from tests.support.waiting import eventually
-
-
-def in_thread(thread_id: str) -> Callable[[Event], bool]:
-    return lambda event: event.thread_id == thread_id
 
 
 def at(value: str) -> datetime:

@@ -29,11 +29,8 @@ from baton_runtime.history import MongoHistory
 from baton_runtime.mongo import Document
 from tests.support.pipeline import AGENT, Pipeline
 from tests.support.queue import reply_rule, token
+from tests.support.recorder import in_thread
 from tests.support.waiting import eventually
-
-
-def in_thread(thread_id: str):  # type: ignore[no-untyped-def]
-    return lambda event: event.thread_id == thread_id
 
 
 async def test_ai_first_touch(pipeline: Pipeline) -> None:
@@ -550,12 +547,7 @@ async def test_bad_kafka_input_is_dead_lettered_and_the_partition_moves_on(
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
     assert sent.text == "after the poison"
     dlq = topics.dead_letter_topic(topics.MESSAGE_SUBMITTED)
-    letters = [s for s in await pipeline.recorder.wait_for_raw(dlq) if s.key == key]
-    letters = [
-        s
-        for s in pipeline.recorder.records
-        if s.topic == pipeline.kafka.topic(dlq) and s.key == key
-    ]
+    letters = await pipeline.recorder.wait_for_raw(dlq, lambda s: s.key == key, count=len(poison))
     assert [s.headers["dlq-error-code"] for s in letters] == [code for _, code in poison]
     for letter, (value, _) in zip(letters, poison, strict=True):
         assert letter.value == value

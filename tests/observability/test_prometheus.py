@@ -14,7 +14,7 @@ makes ``job``-based queries work as in production.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from baton_contracts import (
-    Event,
     MessageSent,
     RouteDecided,
     TicketLeaseExpired,
@@ -35,6 +34,7 @@ from baton_contracts import (
 from baton_runtime.mongo import Document
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
+from tests.support.recorder import in_thread
 from tests.support.waiting import eventually
 
 from .prometheus import Prometheus, Tools, running_prometheus
@@ -60,10 +60,6 @@ async def prometheus(
         prometheus_tools, targets=targets, rule_files=rule_files(), workdir=tmp_path
     ) as server:
         yield server
-
-
-def in_thread(thread_id: str) -> Callable[[Event], bool]:
-    return lambda event: event.thread_id == thread_id
 
 
 async def test_every_panel_and_rule_finds_data(
@@ -321,9 +317,5 @@ async def sla_breach_and_lapsed_claim(
 async def dead_letter(pipeline: Pipeline) -> None:
     key = token().encode()
     await pipeline.publish_raw(topics.MESSAGE_SUBMITTED, b"{not json", key=key)
-    dlq = pipeline.kafka.topic(topics.dead_letter_topic(topics.MESSAGE_SUBMITTED))
-
-    async def lettered() -> bool:
-        return any(s.topic == dlq and s.key == key for s in pipeline.recorder.records)
-
-    await eventually(lettered, what="the dead letter")
+    dlq = topics.dead_letter_topic(topics.MESSAGE_SUBMITTED)
+    await pipeline.recorder.wait_for_raw(dlq, lambda s: s.key == key)

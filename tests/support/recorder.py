@@ -29,6 +29,11 @@ class Seen:
     event: Event | None
 
 
+def in_thread(thread_id: str) -> Callable[[Event], bool]:
+    """A ``where`` for events of one thread."""
+    return lambda event: event.thread_id == thread_id
+
+
 @dataclass
 class Recorder:
     settings: KafkaSettings
@@ -52,13 +57,23 @@ class Recorder:
         name = event_type.model_fields["type"].default
         return await eventually(probe, timeout=timeout, what=f"{count} x {name}")
 
-    async def wait_for_raw(self, topic: str, *, timeout: float = 30.0) -> list[Seen]:
+    async def wait_for_raw(
+        self,
+        topic: str,
+        where: Callable[[Seen], bool] = lambda _: True,
+        *,
+        count: int = 1,
+        timeout: float = 30.0,
+    ) -> list[Seen]:
+        """The records on ``topic`` (as consumed, decodable or not) that ``where`` accepts,
+        once there are at least ``count`` of them."""
         full = self.settings.topic(topic)
 
         async def probe() -> list[Seen] | None:
-            return [s for s in self.records if s.topic == full] or None
+            found = [s for s in self.records if s.topic == full and where(s)]
+            return found if len(found) >= count else None
 
-        return await eventually(probe, timeout=timeout, what=f"a record on {full}")
+        return await eventually(probe, timeout=timeout, what=f"{count} record(s) on {full}")
 
 
 @asynccontextmanager

@@ -16,8 +16,9 @@ from baton_contracts import (
 )
 from baton_runtime.consumer import Rejected
 from baton_runtime.history import Message
+from baton_runtime.metrics import record_message_sent
 
-from .metrics import APPROVALS, reply_sent
+from .metrics import APPROVALS
 from .turn import AiDeps, Turn, message_sent
 
 REGENERATE_AFTER_REJECTION = (
@@ -126,7 +127,7 @@ async def on_draft_approved(event: DraftApproved, *, deps: AiDeps) -> Sequence[E
     thread = await deps.history.require_thread(event.thread_id)
     approved = replace(draft, content=event.text, status="approved", visible_to_user=True)
     user_message = await deps.history.get_message(draft.in_reply_to) if draft.in_reply_to else None
-    reply_sent(
+    record_message_sent(
         answered_by="ai_approved",
         provider=approved.provider or "openai",
         user_message_at=user_message.created_at if user_message else None,

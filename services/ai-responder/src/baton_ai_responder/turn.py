@@ -23,11 +23,11 @@ from baton_contracts import (
     derive_id,
 )
 from baton_runtime.history import Message, MongoHistory, Thread
-from baton_runtime.metrics import ESCALATIONS
+from baton_runtime.metrics import ESCALATIONS, record_message_sent
 
 from .context import build_context, with_question
 from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage
-from .metrics import APPROVALS_REQUESTED, reply_sent
+from .metrics import APPROVALS_REQUESTED
 from .policy import ReplyPolicy, judge_reply
 from .store import PendingRequest, RequestStore
 from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, ToolRegistry
@@ -238,7 +238,9 @@ class Turn:
                 in_reply_to=self._user_message_id,
             )
         )
-        reply_sent(answered_by="ai", provider=PROVIDER, user_message_at=self._user_message_at)
+        record_message_sent(
+            answered_by="ai", provider=PROVIDER, user_message_at=self._user_message_at
+        )
         return [self.sent(stored)]
 
     def sent(self, message: Message) -> MessageSent:
