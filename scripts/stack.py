@@ -588,10 +588,14 @@ def install_jars(
     (home / ".installed").write_text(f"{version}\n")
 
 
+def marker_says(marker: Path, expected: str) -> bool:
+    """Whether an install's completion marker exists and names ``expected``."""
+    return marker.is_file() and marker.read_text().strip() == expected
+
+
 def jars_installed(home: Path, version: str) -> bool:
     """Whether :func:`install_jars` completed ``version`` into ``home``."""
-    marker = home / ".installed"
-    return marker.is_file() and marker.read_text().strip() == version
+    return marker_says(home / ".installed", version)
 
 
 def install_kafka(settings: Settings) -> None:
@@ -897,12 +901,14 @@ def _prepare_ferretdb_source(module_dir: Path, src: Path) -> None:
         path.write_text(text.replace(released, fixed))
 
 
+def ferretdb_build_marker(settings: Settings) -> Path:
+    """Written after a successful build: which FerretDB build the binary is."""
+    return ferretdb_binary(settings).with_name("ferretdb.build")
+
+
 def ferretdb_installed(settings: Settings) -> bool:
-    build_file = ferretdb_binary(settings).with_name("ferretdb.build")
-    return (
-        ferretdb_binary(settings).is_file()
-        and build_file.is_file()
-        and build_file.read_text().strip() == FERRETDB_BUILD
+    return ferretdb_binary(settings).is_file() and marker_says(
+        ferretdb_build_marker(settings), FERRETDB_BUILD
     )
 
 
@@ -944,7 +950,7 @@ def install_ferretdb(settings: Settings) -> None:
     if f"version: {FERRETDB_VERSION}" not in version:
         raise StackError(f"the built FerretDB reports an unexpected version:\n{version}")
     partial.replace(binary)
-    binary.with_name("ferretdb.build").write_text(f"{FERRETDB_BUILD}\n")
+    ferretdb_build_marker(settings).write_text(f"{FERRETDB_BUILD}\n")
 
 
 def prepare_ferretdb(settings: Settings) -> list[str]:

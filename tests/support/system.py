@@ -238,12 +238,15 @@ class System:
             program.processes.clear()
 
 
+# Loaded once here: the child between fork and exec (preexec_fn) should only make the call.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """Ask Linux to SIGTERM this child when the test process dies, however it dies, so an
     interrupted run leaves no services behind talking to the stack."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def new_namespace(prefix: str) -> str:

@@ -6,7 +6,7 @@ import uuid
 
 from baton_contracts import MessageSent
 from baton_runtime.settings import KafkaSettings
-from tests.support.load import Accepted, Load, judge
+from tests.support.load import Accepted, Load, Verdict, judge
 from tests.support.recorder import Recorder, Seen
 
 
@@ -21,7 +21,7 @@ def reply(to: Accepted) -> MessageSent:
     )
 
 
-def verdict_of(accepted: list[Accepted], sent: list[MessageSent]):  # type: ignore[no-untyped-def]
+def verdict_of(accepted: list[Accepted], sent: list[MessageSent]) -> Verdict:
     load = Load(ingest_url="http://unused", threads=["t"], interval_s=1, accepted=accepted)
     recorder = Recorder(
         KafkaSettings(),

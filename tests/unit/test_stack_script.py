@@ -77,20 +77,28 @@ def test_a_port_that_stays_taken_is_named_with_its_variable(
     assert "BATON_KAFKA_PORT" in problem
 
 
+def run_script(stack_dir: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``scripts/stack.py command`` in a process of its own, on ``stack_dir``, with ``env``."""
+    return subprocess.run(  # noqa: S603 - the project's own script
+        [sys.executable, str(SCRIPT), command],
+        env={**os.environ, "BATON_STACK_DIR": str(stack_dir), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_up_refuses_a_taken_port_with_a_clear_error(
     tmp_path: Path, held_port: tuple[int, socket.socket]
 ) -> None:
     port, _ = held_port
-    env = {
-        **os.environ,
-        "BATON_STACK_DIR": str(tmp_path),
-        "BATON_KAFKA_PORT": str(port),
-        "BATON_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "BATON_MONGO_PORT": str(free_port()),
-        "BATON_STACK_PORT_WAIT_S": "0.2",
-    }
-    result = subprocess.run(  # noqa: S603 - the project's own script
-        [sys.executable, str(SCRIPT), "up"], env=env, capture_output=True, text=True, timeout=60
+    result = run_script(
+        tmp_path,
+        "up",
+        BATON_KAFKA_PORT=str(port),
+        BATON_KAFKA_CONTROLLER_PORT=str(free_port()),
+        BATON_MONGO_PORT=str(free_port()),
+        BATON_STACK_PORT_WAIT_S="0.2",
     )
     assert result.returncode != 0
     assert "cannot start the stack" in result.stderr
@@ -98,10 +106,7 @@ def test_up_refuses_a_taken_port_with_a_clear_error(
 
 
 def test_port_wait_must_be_a_positive_number(tmp_path: Path) -> None:
-    env = {**os.environ, "BATON_STACK_DIR": str(tmp_path), "BATON_STACK_PORT_WAIT_S": "soon"}
-    result = subprocess.run(  # noqa: S603 - the project's own script
-        [sys.executable, str(SCRIPT), "status"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_script(tmp_path, "status", BATON_STACK_PORT_WAIT_S="soon")
     assert result.returncode != 0
     assert "BATON_STACK_PORT_WAIT_S='soon' is not a number of seconds" in result.stderr
 
@@ -148,10 +153,7 @@ def test_the_mongodb_server_is_chosen_by_environment(
 
 
 def test_an_unknown_mongodb_server_is_refused(tmp_path: Path) -> None:
-    env = {**os.environ, "BATON_STACK_DIR": str(tmp_path), "BATON_MONGO_SERVER": "mongod"}
-    result = subprocess.run(  # noqa: S603 - the project's own script
-        [sys.executable, str(SCRIPT), "status"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_script(tmp_path, "status", BATON_MONGO_SERVER="mongod")
     assert result.returncode != 0
     assert "BATON_MONGO_SERVER='mongod' is not one of: mongo-java-server, ferretdb" in result.stderr
 
