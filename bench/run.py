@@ -34,7 +34,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def percentiles_ms(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95 and p99 of ``values`` (seconds), in milliseconds."""
+    return {f"p{q}": percentile(values, q) * 1000 for q in (50, 95, 99)}
 
 
 # -- 1. baseline ---------------------------------------------------------------------------
@@ -172,6 +178,21 @@ async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.E
         await consumer.stop()
 
 
+@asynccontextmanager
+async def watching(bootstrap: str, prefix: str) -> AsyncIterator[Observed]:
+    """What the pipeline's topics show while the body runs: a fresh :class:`Observed`,
+    filled by a watcher that starts 2 s before the body (its group is assigned by then)
+    and stops after it."""
+    observed, stop = Observed(), asyncio.Event()
+    watcher = asyncio.create_task(watch(bootstrap, prefix, observed, stop))
+    await asyncio.sleep(2)
+    try:
+        yield observed
+    finally:
+        stop.set()
+        await watcher
+
+
 async def new_threads(client: httpx.AsyncClient, count: int) -> list[str]:
     threads = []
     for _ in range(count):
@@ -263,9 +284,7 @@ def without_model(observed: Observed, model: dict[uuid.UUID, float]) -> dict[str
         if m in observed.sent_at and m in model
     ]
     return {
-        "p50": percentile(latencies, 50) * 1000,
-        "p95": percentile(latencies, 95) * 1000,
-        "p99": percentile(latencies, 99) * 1000,
+        **percentiles_ms(latencies),
         "replies": len(latencies),
         "model_call_p50": percentile(list(model.values()), 50) * 1000,
     }
@@ -295,14 +314,10 @@ def pipeline_figures(observed: Observed) -> dict[str, Any]:
         "sent": len(done),
         "lost": len(observed.accepted_at) - len(done),
         "per_second": len(done) / max(1e-9, span),
-        "latency_ms": {
-            "p50": percentile(latencies, 50) * 1000,
-            "p95": percentile(latencies, 95) * 1000,
-            "p99": percentile(latencies, 99) * 1000,
-        },
+        "latency_ms": percentiles_ms(latencies),
         # The latency each hop adds, from the events' own timestamps.
         "hop_ms": {
-            hop: {f"p{q}": percentile(values, q) * 1000 for q in (50, 95, 99)}
+            hop: percentiles_ms(values)
             for hop, values in (
                 ("ingest accept -> message.received", ingest),
                 ("message.received -> route.decided", router),
@@ -317,7 +332,11 @@ def pipeline_figures(observed: Observed) -> dict[str, Any]:
 
 
 async def claims(
-    system: System, mongo_url: str, database: str, agents: int, tickets: int
+    system: System,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    database: str,
+    agents: int,
+    tickets: int,
 ) -> dict[str, Any]:
     queue = system.programs["human-queue"].url
     admin = {"Authorization": f"Bearer {system.admin_token}"}
@@ -331,7 +350,6 @@ async def claims(
             )
             response.raise_for_status()
             tokens.append(response.json()["token"])
-        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
         ids = await seed_tickets(mongo[database]["tickets"], tickets)
         wins: dict[str, int] = {}
 
@@ -373,7 +391,6 @@ async def claims(
         started = time.perf_counter()
         await asyncio.gather(*(raw(i) for i in range(agents)))
         raw_elapsed = time.perf_counter() - started
-        await mongo.close()
     return {
         "api": api,
         "raw_find_one_and_update": {
@@ -568,7 +585,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds_per_phase": args.seconds,
             "conversations": args.threads,
             "warmup_s": args.warmup,
-            "mongo_server": "",
+            "mongo_server": stack.mongo_server,
         },
     }
     try:
@@ -581,38 +598,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stack.kafka, messages=args.baseline_messages, size=size
         )
         results["baseline"]["message_bytes"] = size
-        results["settings"]["mongo_server"] = stack.mongo_server
 
         await system.start_all()
         prefix = f"{namespace}."
         async with httpx.AsyncClient(base_url=system.programs["ingest"].url, timeout=30) as client:
             threads = await new_threads(client, args.threads)
-            observed = Observed()
-            stop = asyncio.Event()
-            watcher = asyncio.create_task(watch(stack.kafka, prefix, observed, stop))
-            await asyncio.sleep(2)
             if args.warmup > 0:
                 # Unmeasured: the JVMs compile their hot paths, the services fill their caches.
                 print(f"2/5 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
-                await drive(client, threads, observed, seconds=args.warmup, rate=10)
-                await wait_sent(observed)
-                stop.set()
-                await watcher
-                observed = Observed()
-                stop = asyncio.Event()
-                watcher = asyncio.create_task(watch(stack.kafka, prefix, observed, stop))
-                await asyncio.sleep(2)
+                async with watching(stack.kafka, prefix) as observed:
+                    await drive(client, threads, observed, seconds=args.warmup, rate=10)
+                    await wait_sent(observed)
             print("2/5 pipeline throughput ...", file=sys.stderr)
             pids = processes(system, stack)
             servers = ("kafka", stack.mongo_server, "scripted-model")
-            profilers = start_profilers(pids, args.seconds, skip=servers) if args.profile else []
-            commands_before = await mongo_commands(system)
-            cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
-            await drive(client, threads, observed, seconds=args.seconds, rate=None)
-            await wait_sent(observed)
-            wall = time.perf_counter() - wall_before
-            cpu_after = cpu_seconds(pids)
-            commands_after = await mongo_commands(system)
+            async with watching(stack.kafka, prefix) as observed:
+                profilers = (
+                    start_profilers(pids, args.seconds, skip=servers) if args.profile else []
+                )
+                commands_before = await mongo_commands(system)
+                cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
+                await drive(client, threads, observed, seconds=args.seconds, rate=None)
+                await wait_sent(observed)
+                wall = time.perf_counter() - wall_before
+                cpu_after = cpu_seconds(pids)
+                commands_after = await mongo_commands(system)
             for profiler in profilers:
                 profiler.wait()
             throughput = pipeline_figures(observed)
@@ -631,16 +641,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(json.dumps(results["pipeline"], default=str), file=sys.stderr)
             half = max(1.0, throughput["per_second"] / 2)
             print(f"3/5 latency at {half:.1f} msg/s ...", file=sys.stderr)
-            observed_half = Observed()
-            stop.set()
-            await watcher
-            stop = asyncio.Event()
-            watcher = asyncio.create_task(watch(stack.kafka, prefix, observed_half, stop))
-            await asyncio.sleep(2)
-            await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
-            await wait_sent(observed_half)
-            stop.set()
-            await watcher
+            async with watching(stack.kafka, prefix) as observed_half:
+                await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
+                await wait_sent(observed_half)
             latency = pipeline_figures(observed_half)
             model = await model_seconds(mongo, namespace, observed_half)
             results["latency_at_half_load"] = {
@@ -650,8 +653,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         print("4/5 claims ...", file=sys.stderr)
         results["claims"] = {
-            str(n): await claims(system, stack.mongodb, namespace, n, args.tickets)
-            for n in (10, 50)
+            str(n): await claims(system, mongo, namespace, n, args.tickets) for n in (10, 50)
         }
         print("5/5 memory ...", file=sys.stderr)
         results["peak_memory_mb"] = peak_memory_mb(system)
