@@ -1,4 +1,5 @@
-"""Thread history on the real MongoDB-wire server: positions, replays and interrupted writes."""
+"""Thread history on the real MongoDB-wire server: positions, the thread's hints, replays and
+interrupted writes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from baton_runtime.history import Message, MongoHistory, position_key
+from baton_runtime.history import (
+    RECENT_POSITIONS,
+    Message,
+    MongoHistory,
+    UnknownThreadError,
+    position_key,
+)
 from baton_runtime.mongo import Document
 from baton_runtime.settings import MongoSettings
 
@@ -28,7 +35,13 @@ async def db(
 async def history(db: AsyncDatabase[Document]) -> MongoHistory:
     store = MongoHistory(db)
     await store.ensure_indexes()
+    for thread_id in ("t", "t1", "t2"):
+        await create(store, thread_id)
     return store
+
+
+async def create(history: MongoHistory, thread_id: str) -> None:
+    await history.create_thread(thread_id, user_id="u", channel=None, department=None, metadata={})
 
 
 def message(thread_id: str, text: str, *, visible: bool = True) -> Message:
@@ -58,6 +71,26 @@ async def test_messages_come_back_in_order_and_the_window_is_the_latest(
     assert await texts(history, "t1", limit=3) == ["m5", "m6", "m7"]
     assert await texts(history, "t2") == ["other thread"]
     assert await texts(history, "nobody") == []
+
+
+async def test_a_message_needs_its_thread(history: MongoHistory) -> None:
+    with pytest.raises(UnknownThreadError):
+        await history.append(message("nobody", "hello"))
+
+
+async def test_the_thread_lists_its_last_positions_and_older_ones_are_still_read(
+    history: MongoHistory, db: AsyncDatabase[Document]
+) -> None:
+    total = RECENT_POSITIONS + 10
+    for i in range(1, total + 1):
+        await history.append(message("t", f"m{i}"))
+
+    thread = await history.require_thread("t")
+    assert thread.head == total
+    assert sorted(thread.recent) == list(range(11, total + 1))
+    # another process, whose cache knows nothing: the older positions are looked up
+    fresh = MongoHistory(db)
+    assert await texts(fresh, "t", limit=total) == [f"m{i}" for i in range(1, total + 1)]
 
 
 async def test_visible_only_reads_further_back_to_fill_the_window(history: MongoHistory) -> None:
@@ -101,6 +134,28 @@ async def test_a_position_claimed_before_a_crash_is_reused_by_the_replay(
     assert await texts(history, "t") == ["before", "interrupted", "after"]
 
 
+async def test_a_position_listed_by_the_thread_before_a_crash_is_reused(
+    history: MongoHistory, db: AsyncDatabase[Document]
+) -> None:
+    lost = message("t", "interrupted")
+    # The writer claimed position 1 and noted it in the thread, then stopped before
+    # writing the message.
+    await db["positions"].insert_one(
+        {"_id": position_key("t", 1), "message_id": str(lost.message_id)}
+    )
+    await db["threads"].update_one(
+        {"_id": "t"}, {"$set": {"head": 1, "recent": {"1": str(lost.message_id)}}}
+    )
+    assert await texts(MongoHistory(db), "t") == []
+
+    stored, created = await MongoHistory(db).append(lost)
+
+    assert created
+    assert stored.seq == 1
+    assert await texts(MongoHistory(db), "t") == ["interrupted"]
+    assert (await history.require_thread("t")).head == 1
+
+
 async def test_an_orphaned_position_left_behind_shows_nothing(
     history: MongoHistory, db: AsyncDatabase[Document]
 ) -> None:
@@ -108,7 +163,7 @@ async def test_an_orphaned_position_left_behind_shows_nothing(
     await db["positions"].insert_one(
         {"_id": position_key("t", 1), "message_id": str(lost.message_id)}
     )
-    await db["heads"].insert_one({"_id": "t", "seq": 1})
+    await db["threads"].update_one({"_id": "t"}, {"$set": {"head": 1}})
     await history.append(message("t", "someone else"))  # the head moves past the orphan
 
     stored, created = await history.append(lost)
@@ -121,13 +176,17 @@ async def test_an_orphaned_position_left_behind_shows_nothing(
 async def test_a_lagging_head_is_stepped_past(
     history: MongoHistory, db: AsyncDatabase[Document]
 ) -> None:
-    for i in range(4):
-        await history.append(message("t", f"m{i}"))
-    await db["heads"].update_one({"_id": "t"}, {"$set": {"seq": 1}})  # a lost head update
+    appended = [(await history.append(message("t", f"m{i}")))[0] for i in range(4)]
+    # a lost update of the thread's hints (FerretDB) or a writer that stopped before it
+    await db["threads"].update_one(
+        {"_id": "t"}, {"$set": {"head": 1, "recent": {"1": str(appended[0].message_id)}}}
+    )
 
-    assert await texts(history, "t", limit=2) == ["m2", "m3"]
-    stored, _ = await history.append(message("t", "m4"))
+    other = MongoHistory(db)  # another process, which has not seen the later positions
+    assert await texts(other, "t", limit=2) == ["m2", "m3"]
+    stored, _ = await MongoHistory(db).append(message("t", "m4"))
     assert stored.seq == 5
+    assert (await history.require_thread("t")).head == 5
 
 
 async def test_concurrent_writers_take_distinct_positions(history: MongoHistory) -> None:
@@ -138,13 +197,14 @@ async def test_concurrent_writers_take_distinct_positions(history: MongoHistory)
     assert sorted(await texts(history, "t")) == sorted(f"m{i}" for i in range(12))
 
 
-class FindCounter(monitoring.CommandListener):
+class CommandCounter(monitoring.CommandListener):
     def __init__(self) -> None:
-        self.finds: list[str] = []
+        self.commands: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.finds.append(str(event.command["find"]))
+        name = event.command_name
+        if name in ("find", "insert", "update"):
+            self.commands.append(f"{name} {event.command[name]}")
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -153,30 +213,61 @@ class FindCounter(monitoring.CommandListener):
         pass
 
 
-async def test_a_second_read_fetches_only_what_is_new(
+@pytest.fixture
+async def counted(
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
-) -> None:
-    counter = FindCounter()
+) -> AsyncIterator[tuple[MongoHistory, CommandCounter]]:
+    """A history on a client of its own, whose commands are counted."""
+    counter = CommandCounter()
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         mongo_settings.url.get_secret_value(), tz_aware=True, event_listeners=[counter]
     )
-    try:
-        writer = MongoHistory(db)  # another process: the reader's cache knows nothing of it
-        reader = MongoHistory(client[db.name])
-        for i in range(10):
-            await writer.append(message("t", f"m{i}"))
-        assert len(await reader.messages("t", limit=10)) == 10
-        first_read = len(counter.finds)
+    yield MongoHistory(client[db.name]), counter
+    await client.close()
 
-        counter.finds.clear()
-        await writer.append(message("t", "m10"))
-        assert await texts(reader, "t", limit=3) == ["m8", "m9", "m10"]
-    finally:
-        await client.close()
 
-    assert first_read == 22  # head, the probe past the end, 10 positions, 10 messages
-    # the head, the probe past the end, then only the new message's position and the message
-    assert sorted(counter.finds) == ["heads", "messages", "positions", "positions"]
+async def test_a_second_read_fetches_only_what_is_new(
+    history: MongoHistory, counted: tuple[MongoHistory, CommandCounter]
+) -> None:
+    reader, counter = counted  # another process: its cache knows nothing of the writer's
+    for i in range(10):
+        await history.append(message("t", f"m{i}"))
+    assert len(await reader.messages("t", limit=10)) == 10
+    # the thread (which lists the positions), the probe past its head, the 10 messages
+    assert sorted(counter.commands) == ["find messages"] * 10 + ["find positions", "find threads"]
+
+    counter.commands.clear()
+    await history.append(message("t", "m10"))
+    assert await texts(reader, "t", limit=3) == ["m8", "m9", "m10"]
+    # the thread, the probe, the new message
+    assert sorted(counter.commands) == ["find messages", "find positions", "find threads"]
+
+
+async def test_a_turn_reads_and_appends_with_the_thread_it_has_read(
+    history: MongoHistory, counted: tuple[MongoHistory, CommandCounter]
+) -> None:
+    ai, counter = counted
+    for i in range(3):
+        await history.append(message("t", f"m{i}"))
+    await ai.messages("t", limit=2)  # an earlier turn: m1 and m2 are known
+    question, _ = await history.append(message("t", "question"))
+
+    counter.commands.clear()
+    thread = await ai.require_thread("t")
+    window = await ai.messages(thread, limit=3)
+    reply, created = await ai.append(message("t", "reply"), thread=thread)
+    second, _ = await ai.append(message("t", "and more"), thread=thread)
+
+    assert [m.text for m in window] == ["m1", "m2", "question"]
+    assert created
+    assert (reply.seq, second.seq) == (question.seq + 1, question.seq + 2)
+    # the thread, with its last positions; the one message not read before; then for each
+    # append its position, the message and the thread's hints (the last two at once)
+    assert counter.commands[:2] == ["find threads", "find messages"]
+    assert sorted(counter.commands[2:]) == sorted(
+        ["insert positions", "insert messages", "update threads"] * 2
+    )
+    assert await texts(history, "t", limit=2) == ["reply", "and more"]
 
 
 async def test_a_draft_is_read_afresh_until_it_is_decided(history: MongoHistory) -> None:

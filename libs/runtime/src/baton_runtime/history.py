@@ -1,5 +1,4 @@
-"""Thread history in MongoDB: the ``threads``, ``messages``, ``positions`` and ``heads``
-collections.
+"""Thread history in MongoDB: the ``threads``, ``messages`` and ``positions`` collections.
 
 Every service that reads or writes a conversation goes through this module, so the
 document shapes live in one place. Writes are idempotent: a message's ``_id`` derives
@@ -14,25 +13,28 @@ answers from an index whatever it is (FerretDB v1 scans the collection for anyth
   takes the next position of its thread by inserting it (an atomic claim under the unique
   ``_id``), so positions run 1, 2, 3... without gaps and a thread's last messages are read by
   computing their keys.
-* ``heads``: ``_id`` = thread id -> ``seq``, the highest position known to be taken. It is
-  only a hint where the search for the next free position starts: it may lag (updates race)
-  but never runs ahead, and readers and writers step forward from it.
+* ``threads``: besides the thread's own fields, two hints kept by every append: ``head``, the
+  highest position known to be taken, and ``recent``, the message ids at the thread's last
+  ``RECENT_POSITIONS`` positions (``{"<seq>": message id}``). One read of the thread document
+  therefore tells where its end is and what its latest messages are. Both are only hints: an
+  update may lag behind its position (a writer between the two, a crash, or on FerretDB a
+  lost update), never run ahead of it, and readers and writers step forward from the head.
 
 Each process keeps what can no longer change in a bounded cache: positions (a position never
 names another message) and settled messages (all but drafts awaiting a decision; nothing
 rewrites a settled message's content, status or visibility). So reading a thread's window
-again costs the head and the few positions and messages that are new since the last read.
+costs the thread document and the messages that are new since the last read; a caller that
+has just read the thread passes it and saves that read too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -46,6 +48,9 @@ from .mongo import Document
 Role = Literal["user", "assistant", "tool"]
 Owner = Literal["ai", "human"]
 DraftStatus = Literal["pending_approval", "approved", "rejected"]
+
+RECENT_POSITIONS = 50
+"""How many of a thread's last positions its document lists."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class Thread:
     metadata: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    head: int = 0
+    """When read: the highest position known to be taken (a hint, see the module)."""
+    recent: dict[int, str] = field(default_factory=dict)
+    """When read: position -> message id for the thread's last positions (a hint)."""
 
     @classmethod
     def from_document(cls, doc: Document) -> Thread:
@@ -76,6 +85,8 @@ class Thread:
             metadata=doc.get("metadata", {}),
             created_at=doc["created_at"],
             updated_at=doc["updated_at"],
+            head=int(doc.get("head", 0)),
+            recent={int(seq): message_id for seq, message_id in doc.get("recent", {}).items()},
         )
 
 
@@ -143,24 +154,6 @@ class Message:
         )
 
 
-class HistoryStore(Protocol):
-    """What services need of thread history; :class:`MongoHistory` is the real one."""
-
-    async def get_thread(self, thread_id: str) -> Thread | None: ...
-
-    async def get_message(self, message_id: uuid.UUID) -> Message | None: ...
-
-    async def append(self, message: Message, **extra: Any) -> tuple[Message, bool]: ...
-
-    async def messages(
-        self, thread_id: str, *, limit: int = 50, user_visible_only: bool = False
-    ) -> list[Message]: ...
-
-    async def set_owner(
-        self, thread_id: str, owner: Owner, agent_id: str | None
-    ) -> Owner | None: ...
-
-
 class UnknownThreadError(RefusedError):
     status = 404
     code = "unknown_thread"
@@ -207,7 +200,6 @@ class MongoHistory:
         self.threads = db["threads"]
         self._messages = db["messages"]
         self._positions = db["positions"]
-        self._heads = db["heads"]
         self._known_positions: Recent[str, str] = Recent(cache_size)  # key -> message id
         self._settled: Recent[str, Message] = Recent(cache_size)  # message id -> message
 
@@ -215,6 +207,12 @@ class MongoHistory:
         if settled(message):
             self._settled.put(str(message.message_id), message)
         return message
+
+    def _known_end(self, thread_id: str, seq: int) -> int:
+        """``seq``, or further on while this process knows the next position to be taken."""
+        while self._known_positions.get(position_key(thread_id, seq + 1)) is not None:
+            seq += 1
+        return seq
 
     async def ensure_indexes(self) -> None:
         await self._messages.create_index(
@@ -245,6 +243,8 @@ class MongoHistory:
             "status": "open",
             "created_at": now,
             "updated_at": now,
+            "head": 0,
+            "recent": {},
         }
         try:
             await self.threads.insert_one(doc)
@@ -275,72 +275,78 @@ class MongoHistory:
     async def get_message_document(self, message_id: uuid.UUID) -> Document | None:
         return await self._messages.find_one({"_id": str(message_id)})
 
-    async def append(self, message: Message, **extra: Any) -> tuple[Message, bool]:
+    async def append(
+        self, message: Message, *, thread: Thread | None = None, **extra: Any
+    ) -> tuple[Message, bool]:
         """Store ``message`` at the end of its thread; returns (stored, created).
+
+        ``thread`` is the thread as the caller has just read it; without it the thread is
+        read here (:class:`UnknownThreadError` when there is none). ``extra`` fields are
+        stored with the message.
 
         A message whose id exists already is not written again: the stored one comes back
         with ``created=False``, which is how a replayed event is recognised.
 
-        The position is claimed before the message is written. A writer that stopped in
-        between left a position naming a message that is not there; its replay finds that
-        position again (stepping forward from the head) and reuses it, and readers skip a
-        position whose message is missing or sits at another position.
+        The position is claimed before the message is written, and the thread's hints are
+        moved on together with the message insert. A writer that stopped in between left a
+        position naming a message that is not there; its replay finds that position again
+        (in the thread's recent positions, or stepping forward from the head) and reuses it,
+        and readers skip a position whose message is missing or sits at another position.
+        A replay of a message older than the thread's recent positions may claim a second
+        position, which readers skip in the same way.
         """
         message_id = str(message.message_id)
-        # Both reads at once: one round trip instead of two on the common path (a new message).
-        existing, head = await asyncio.gather(
-            self._messages.find_one({"_id": message_id}), self._head(message.thread_id)
-        )
-        if existing is not None:
-            return Message.from_document(existing), False
-        seq = head + 1
-        for _ in range(1000):
-            key = position_key(message.thread_id, seq)
-            try:
-                await self._positions.insert_one({"_id": key, "message_id": message_id})
-                break
-            except DuplicateKeyError:
-                taken = await self._positions.find_one({"_id": key})
-                if taken is not None and taken["message_id"] == message_id:
-                    break  # claimed by an earlier attempt at this very message
-                seq += 1
-        else:
-            raise RuntimeError(f"could not append to thread {message.thread_id}: no free position")
+        if thread is None:
+            thread = await self.require_thread(message.thread_id)
+        seq = next((s for s, m in thread.recent.items() if m == message_id), None)
+        if seq is None:
+            seq = await self._claim(message.thread_id, message_id, thread.head + 1)
         stored = Message(**{**message.__dict__, "seq": seq})
-        # The head may move on together with the insert: the position is taken either way,
+        # The hints may move on together with the insert: the position is taken either way,
         # so even if the insert loses to a concurrent attempt the head is not ahead.
-        inserted, advanced = await asyncio.gather(
+        inserted, noted = await asyncio.gather(
             self._messages.insert_one({**stored.to_document(), **extra}),
-            self._advance_head(message.thread_id, seq),
+            self._note(message.thread_id, seq, message_id),
             return_exceptions=True,
         )
         if isinstance(inserted, DuplicateKeyError):
-            # A concurrent attempt at the same message won; it is the stored one.
+            # An earlier or concurrent attempt at the same message stored it.
             existing = await self._messages.find_one({"_id": message_id})
             if existing is None:
                 raise inserted
             return Message.from_document(existing), False
-        for outcome in (inserted, advanced):
+        for outcome in (inserted, noted):
             if isinstance(outcome, BaseException):
                 raise outcome
         self._known_positions.put(position_key(message.thread_id, seq), message_id)
         return self._remember(stored), True
 
-    async def _head(self, thread_id: str) -> int:
-        doc = await self._heads.find_one({"_id": thread_id})
-        return int(doc["seq"]) if doc else 0
-
-    async def _advance_head(self, thread_id: str, seq: int) -> None:
-        # Two first writers may both try to create the document: either one is fine.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._heads.update_one({"_id": thread_id}, {"$max": {"seq": seq}}, upsert=True)
-
-    async def _last_seq(self, thread_id: str) -> int:
-        """The thread's last taken position: the head, then forward while taken."""
-        seq = await self._head(thread_id)
-        while await self._positions.find_one({"_id": position_key(thread_id, seq + 1)}):
+    async def _claim(self, thread_id: str, message_id: str, seq: int) -> int:
+        """Take the first free position from ``seq`` on, or the one an earlier attempt at
+        this very message took. Positions this process knows to be taken cost nothing."""
+        for _ in range(1000):
+            key = position_key(thread_id, seq)
+            taken_by = self._known_positions.get(key)
+            if taken_by is None:
+                try:
+                    await self._positions.insert_one({"_id": key, "message_id": message_id})
+                    return seq
+                except DuplicateKeyError:
+                    taken = await self._positions.find_one({"_id": key})
+                    if taken is not None:
+                        taken_by = taken["message_id"]
+                        self._known_positions.put(key, taken_by)
+            if taken_by == message_id:
+                return seq
             seq += 1
-        return seq
+        raise RuntimeError(f"could not append to thread {thread_id}: no free position")
+
+    async def _note(self, thread_id: str, seq: int, message_id: str) -> None:
+        """Move the thread's hints on to include position ``seq``."""
+        change: Document = {"$max": {"head": seq}, "$set": {f"recent.{seq}": message_id}}
+        if seq > RECENT_POSITIONS:
+            change["$unset"] = {f"recent.{seq - RECENT_POSITIONS}": ""}
+        await self.threads.update_one({"_id": thread_id}, change)
 
     async def update_message(
         self, message_id: uuid.UUID, changes: Document, *, status: str | None = None
@@ -363,38 +369,58 @@ class MongoHistory:
         return [doc async for doc in cursor]
 
     async def messages(
-        self, thread_id: str, *, limit: int = 50, user_visible_only: bool = False
+        self, thread: str | Thread, *, limit: int = 50, user_visible_only: bool = False
     ) -> list[Message]:
-        """The last ``limit`` messages of the thread, oldest first.
+        """The last ``limit`` messages of the thread, oldest first ([] for an unknown thread).
 
-        Read backwards from the last position in batches of ``limit`` keys, each batch looked
-        up concurrently, until ``limit`` messages qualify or the thread's start is reached."""
+        Given a :class:`Thread` the caller has just read, the window ends where the thread
+        did then, or at a later position this process has taken since. Given a thread id, the thread is read, and positions past its head are probed
+        so that a lagging head hides nothing.
+
+        Read backwards from the last position in batches of ``limit`` positions, each batch
+        looked up concurrently, until ``limit`` messages qualify or the thread's start is
+        reached."""
+        if isinstance(thread, str):
+            read = await self.get_thread(thread)
+            if read is None:
+                return []
+        else:
+            read = thread
+        for seq, message_id in read.recent.items():
+            self._known_positions.put(position_key(read.thread_id, seq), message_id)
+        upper = self._known_end(read.thread_id, read.head)
+        if isinstance(thread, str):
+            upper = await self._probe(read.thread_id, upper)
         found: list[Message] = []
-        upper = await self._last_seq(thread_id)
         while upper >= 1 and len(found) < limit:
             lower = max(1, upper - limit + 1)
-            batch = await self._at_positions(thread_id, range(upper, lower - 1, -1))
+            batch = await self._at_positions(read.thread_id, range(upper, lower - 1, -1))
             found += [m for m in batch if m.visible_to_user or not user_visible_only]
             upper = lower - 1
         return list(reversed(found[:limit]))
 
+    async def _probe(self, thread_id: str, seq: int) -> int:
+        """The thread's last taken position: ``seq``, then forward while taken."""
+        while doc := await self._positions.find_one({"_id": position_key(thread_id, seq + 1)}):
+            seq += 1
+            self._known_positions.put(position_key(thread_id, seq), doc["message_id"])
+        return seq
+
     async def _at_positions(self, thread_id: str, seqs: range) -> list[Message]:
         """The messages at ``seqs``, in that order, skipping positions without one."""
-        keys = [position_key(thread_id, seq) for seq in seqs]
-        named = {key: self._known_positions.get(key) for key in keys}
-        missing = [key for key, message_id in named.items() if message_id is None]
-        for key, doc in zip(
-            missing,
-            await asyncio.gather(*(self._positions.find_one({"_id": k}) for k in missing)),
-            strict=True,
-        ):
+        named = {seq: self._known_positions.get(position_key(thread_id, seq)) for seq in seqs}
+        missing = [seq for seq, message_id in named.items() if message_id is None]
+        looked_up = await asyncio.gather(
+            *(self._positions.find_one({"_id": position_key(thread_id, seq)}) for seq in missing)
+        )
+        for seq, doc in zip(missing, looked_up, strict=True):
             if doc is not None:
-                named[key] = doc["message_id"]
-                self._known_positions.put(key, doc["message_id"])
+                named[seq] = doc["message_id"]
+                self._known_positions.put(position_key(thread_id, seq), doc["message_id"])
         # message id -> the positions naming it (two, when a replay left an orphan behind)
         wanted: dict[str, set[int]] = {}
-        for seq, key in zip(seqs, keys, strict=True):
-            if (message_id := named[key]) is not None:
+        for seq in seqs:
+            if (message_id := named[seq]) is not None:
                 wanted.setdefault(message_id, set()).add(seq)
         messages = await asyncio.gather(*(self.get_message(uuid.UUID(m)) for m in wanted))
         return [m for m in messages if m is not None and m.seq in wanted[str(m.message_id)]]

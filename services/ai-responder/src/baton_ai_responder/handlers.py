@@ -83,7 +83,8 @@ async def on_human_responded(event: HumanResponded, *, deps: AiDeps) -> Sequence
             },
             visible_to_user=False,
             in_reply_to=request.user_message_id,
-        )
+        ),
+        thread=thread,
     )
     await deps.requests.close(request.request_id, answered_by=event.agent.agent_id)
     turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)

@@ -81,7 +81,8 @@ class Turn:
     async def run(self) -> list[Event]:
         deps = self._deps
         config = deps.config
-        window = await deps.history.messages(self._thread.thread_id, limit=config.history_window)
+        # The thread as the handler read it tells where the window ends: no second read.
+        window = await deps.history.messages(self._thread, limit=config.history_window)
         # Usually in the window just read, so this costs no second lookup.
         user_message = await deps.history.get_message(self._user_message_id)
         user_text = user_message.text if user_message else ""
@@ -129,6 +130,11 @@ class Turn:
             category="max_steps",
         )
 
+    async def _append(self, message: Message) -> tuple[Message, bool]:
+        # The turn's thread tells where it ended when the turn began; later appends of the
+        # turn start after what this process took since.
+        return await self._deps.history.append(message, thread=self._thread)
+
     def _metadata(self, completion: Completion) -> dict[str, Any]:
         return {
             "model": completion.model,
@@ -141,7 +147,7 @@ class Turn:
         """Run executable tools (None: the loop goes on) or hand work to a person."""
         deps = self._deps
         calls = completion.tool_calls
-        await deps.history.append(
+        await self._append(
             Message(
                 message_id=self._id(f"tool-calls:{step}"),
                 thread_id=self._thread.thread_id,
@@ -189,7 +195,7 @@ class Turn:
         return None
 
     async def _tool_result(self, step: int, call: ToolCall, result: str) -> None:
-        await self._deps.history.append(
+        await self._append(
             Message(
                 message_id=self._id(f"tool-result:{step}:{call.id}"),
                 thread_id=self._thread.thread_id,
@@ -226,7 +232,7 @@ class Turn:
 
     async def _send(self, completion: Completion) -> list[Event]:
         assert completion.reply is not None
-        stored, _ = await self._deps.history.append(
+        stored, _ = await self._append(
             Message(
                 message_id=self._id("reply"),
                 thread_id=self._thread.thread_id,
@@ -249,7 +255,7 @@ class Turn:
     async def _draft(self, completion: Completion, reason: str) -> list[Event]:
         assert completion.reply is not None
         draft_id = self._id("draft")
-        stored, _ = await self._deps.history.append(
+        stored, _ = await self._append(
             Message(
                 message_id=draft_id,
                 thread_id=self._thread.thread_id,

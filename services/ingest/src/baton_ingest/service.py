@@ -88,7 +88,7 @@ class Ingest:
             metadata={"user_id": event.user_id, "channel": thread.channel, **submission.metadata},
         )
         stored, created = await self._history.append(
-            message, published=False, received_event=event.model_dump_json()
+            message, thread=thread, published=False, received_event=event.model_dump_json()
         )
         if created:
             MESSAGES_RECEIVED.labels(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from baton_contracts import Event, MessageReceived, RouteDecided, ThreadAssigned, derive_id
 from baton_runtime.consumer import Rejected
-from baton_runtime.history import HistoryStore
+from baton_runtime.history import MongoHistory
 from baton_runtime.metrics import ESCALATIONS
 
 from .classifier import Classifier, ClassifierError
@@ -28,7 +28,7 @@ from .store import RouterStore
 
 @dataclass(frozen=True)
 class RouterDeps:
-    history: HistoryStore
+    history: MongoHistory
     store: RouterStore
     rules: Sequence[Rule]
     classifier: Classifier | None
