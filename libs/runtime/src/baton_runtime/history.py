@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -358,6 +358,14 @@ class MongoHistory:
             query["status"] = status
         result = await self._messages.update_one(query, {"$set": changes})
         return result.modified_count > 0
+
+    async def mark_published(self, message_ids: list[uuid.UUID]) -> None:
+        """Set ingest's ``published`` flag on these messages in one command: one update by
+        ``_id`` each (a single ``$in`` update would scan the collection on FerretDB)."""
+        await self._messages.bulk_write(
+            [UpdateOne({"_id": str(m)}, {"$set": {"published": True}}) for m in message_ids],
+            ordered=False,
+        )
 
     async def unpublished(self, *, created_before: datetime, limit: int) -> list[Document]:
         """Stored messages still marked ``published: false`` (see ingest's recovery sweep)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from baton_contracts import MessageReceived, MessageSubmitted, utc_now
+from baton_runtime.grouped import GroupedWrites
 from baton_runtime.history import Message, MongoHistory, Thread
 from baton_runtime.kafka import EventPublisher
 
@@ -36,6 +37,8 @@ class Ingest:
         self._history = history
         self._publisher = publisher
         self._max_text_length = max_text_length
+        # Under load the flags of many messages are set by one command.
+        self._marks = GroupedWrites(history.mark_published)
 
     async def create_thread(
         self,
@@ -122,4 +125,4 @@ class Ingest:
 
     async def _publish(self, event: MessageReceived) -> None:
         await self._publisher.publish([event])
-        await self._history.update_message(event.message_id, {"published": True})
+        await self._marks.submit(event.message_id)
