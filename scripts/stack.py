@@ -785,12 +785,17 @@ def install_mongo_java_server(settings: Settings) -> None:
 
 
 def mongo_java_server_store(settings: Settings) -> Path:
-    return settings.data_dir / "mongo-java-server" / "baton.mv.db"
+    # "-v2": the launcher orders index entries by value; a store of the earlier launcher,
+    # ordered by serialized bytes, cannot be read with it.
+    return settings.data_dir / "mongo-java-server" / "baton-v2.mv.db"
 
 
 def prepare_mongo_java_server(settings: Settings) -> list[str]:
     store = mongo_java_server_store(settings)
     store.parent.mkdir(parents=True, exist_ok=True)
+    for earlier in store.parent.glob("baton.mv.db"):
+        say(f"removing {earlier}: a store of the earlier launcher, which this one cannot read")
+        earlier.unlink()
     java = java_executable() or "java"
     return [
         java,

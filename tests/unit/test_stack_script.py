@@ -163,8 +163,12 @@ def test_mongo_java_server_runs_the_launcher_on_the_stack_data(
 ) -> None:
     config = settings(stack, tmp_path, free_port(), wait_s=1)
     service = stack.mongo_java_server_service(config)
+    earlier = tmp_path / "data" / "mongo-java-server" / "baton.mv.db"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(b"a store the launcher cannot read")
     argv = service.launch_argv()
-    store = tmp_path / "data" / "mongo-java-server" / "baton.mv.db"
+    store = tmp_path / "data" / "mongo-java-server" / "baton-v2.mv.db"
+    assert not earlier.exists()
     assert argv[-4:] == [str(store), "127.0.0.1", str(config.mongo_port), "100"]
     assert str(stack.MONGO_JAVA_SERVER_LAUNCHER) in argv
     assert stack.MONGO_JAVA_SERVER_LAUNCHER.is_file()
