@@ -13,7 +13,7 @@ from baton_ai_responder.llm import OpenAIChatModel
 REPLY = '{"reply": "hi", "confidence": 0.9, "requires_human": false, "reason": null}'
 
 
-class SlowCompletions:
+class SlowClient:
     """Answers only once released; counts how many calls wait at the same time."""
 
     def __init__(self) -> None:
@@ -21,7 +21,8 @@ class SlowCompletions:
         self.most_in_flight = 0
         self.release = asyncio.Event()
 
-    async def create(self, **_: Any) -> Any:
+    async def post(self, path: str, **_: Any) -> Any:
+        assert path == "/chat/completions"
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -37,11 +38,8 @@ class SlowCompletions:
 
 
 async def test_at_most_max_concurrent_calls_are_in_flight() -> None:
-    completions = SlowCompletions()
-    client = cast(
-        openai.AsyncOpenAI, SimpleNamespace(chat=SimpleNamespace(completions=completions))
-    )
-    model = OpenAIChatModel(client, model="m", max_concurrent=3)
+    completions = SlowClient()
+    model = OpenAIChatModel(cast(openai.AsyncOpenAI, completions), model="m", max_concurrent=3)
     calls = [asyncio.create_task(model.complete([], [])) for _ in range(10)]
     for _ in range(50):  # let every task reach its call or the wait for a slot
         await asyncio.sleep(0)
