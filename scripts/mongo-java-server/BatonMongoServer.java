@@ -8,13 +8,26 @@ import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.KeyValue;
 import de.bwaldvogel.mongo.backend.Missing;
 import de.bwaldvogel.mongo.backend.ValueComparator;
+import de.bwaldvogel.mongo.MongoCollection;
+import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import de.bwaldvogel.mongo.backend.h2.H2Collection;
 import de.bwaldvogel.mongo.backend.h2.H2Database;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
+import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import org.h2.mvstore.DataUtils;
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
+import org.h2.mvstore.WriteBuffer;
+import org.h2.mvstore.type.BasicDataType;
 import org.h2.mvstore.type.ObjectDataType;
 
 /**
@@ -25,8 +38,9 @@ import org.h2.mvstore.type.ObjectDataType;
  * <p>Writes reach the file at most {@code commit ms} after they are acknowledged, as MongoDB's
  * journal does every 100 ms by default. SIGTERM closes the store, which writes everything.
  *
- * <p>Index entries are ordered by {@link IndexKeyType}, so a store written by the stock H2 backend,
- * whose indexes are in another order, cannot be opened by this launcher.
+ * <p>Documents and index keys are stored as BSON ({@link DocumentType}, {@link IndexKeyType}) and
+ * index entries are ordered by value, so a store written by the stock H2 backend, which stores
+ * them with Java serialization and orders them by its bytes, cannot be opened by this launcher.
  */
 public final class BatonMongoServer {
 
@@ -55,7 +69,9 @@ public final class BatonMongoServer {
             System.err.println("usage: BatonMongoServer <data file> <host> <port> <commit ms>");
             System.exit(2);
         }
-        store = new MVStore.Builder().fileName(args[0]).open();
+        // A page cache of 256 MB rather than 16 MB: pages evicted under load were read back and
+        // decoded again.
+        store = new MVStore.Builder().fileName(args[0]).cacheSize(256).open();
         store.setAutoCommitDelay(Integer.parseInt(args[3]));
         H2Backend backend = new Backend(store);
         backend.version(REPORTED);
@@ -68,13 +84,15 @@ public final class BatonMongoServer {
     }
 
     /**
-     * Orders index keys by their values, as mongo-java-server compares values. H2's default type
-     * orders objects it does not know (mongo-java-server's {@link KeyValue}) by comparing their Java
-     * serializations, which costs two serializations at every step of every index search: most of
-     * the server's CPU time under Baton's load. Entries are still stored as before.
+     * Index keys ({@link KeyValue}), ordered by their values as mongo-java-server compares values,
+     * and stored as BSON. H2's default type handles objects it does not know by Java
+     * serialization: it stores them so and orders them by comparing two serializations at every
+     * step of every index search, which under Baton's load was most of the server's CPU time.
      */
     static final class IndexKeyType extends ObjectDataType {
         private static final Comparator<Object> VALUES = ValueComparator.ascWithoutListHandling();
+        private static final byte BSON = 1;
+        private static final byte SERIALIZED = 0; // a key with a value BSON cannot hold
 
         @Override
         public int compare(Object a, Object b) {
@@ -90,6 +108,81 @@ public final class BatonMongoServer {
             }
             return super.compare(a, b);
         }
+
+        @Override
+        public void write(WriteBuffer buffer, Object key) {
+            Document values = key instanceof KeyValue keyValue ? asDocument(keyValue) : null;
+            if (values == null) {
+                buffer.put(SERIALIZED);
+                super.write(buffer, key);
+            } else {
+                buffer.put(BSON);
+                writeBson(buffer, values);
+            }
+        }
+
+        @Override
+        public Object read(ByteBuffer buffer) {
+            if (buffer.get() == SERIALIZED) {
+                return super.read(buffer);
+            }
+            return new KeyValue(new ArrayList<>(readBson(buffer).values()));
+        }
+
+        /** The key's values as {"0": ..., "1": ...}, or null when one is not a BSON value. */
+        private static Document asDocument(KeyValue key) {
+            Document values = new Document();
+            int i = 0;
+            for (Object value : key) {
+                if (value instanceof Missing) {
+                    return null;
+                }
+                values.put(Integer.toString(i++), value);
+            }
+            return values;
+        }
+    }
+
+    /** Documents stored as BSON, as they travel on the wire, rather than by Java serialization. */
+    static final class DocumentType extends BasicDataType<Document> {
+        @Override
+        public int getMemory(Document document) {
+            return 64 + 48 * document.size(); // an estimate, as H2's own types give
+        }
+
+        @Override
+        public void write(WriteBuffer buffer, Document document) {
+            writeBson(buffer, document);
+        }
+
+        @Override
+        public Document read(ByteBuffer buffer) {
+            return readBson(buffer);
+        }
+
+        @Override
+        public Document[] createStorage(int size) {
+            return new Document[size];
+        }
+    }
+
+    static void writeBson(WriteBuffer buffer, Document document) {
+        ByteBuf bson = Unpooled.buffer();
+        try {
+            BsonEncoder.encodeDocument(document, bson);
+            buffer.putVarInt(bson.readableBytes());
+            buffer.put(bson.nioBuffer());
+        } finally {
+            bson.release();
+        }
+    }
+
+    static Document readBson(ByteBuffer buffer) {
+        int length = DataUtils.readVarInt(buffer);
+        ByteBuffer bson = buffer.slice();
+        bson.limit(length);
+        buffer.position(buffer.position() + length);
+        return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bson));
     }
 
     /** The H2 backend, with databases whose indexes use {@link IndexKeyType}. */
@@ -110,9 +203,20 @@ public final class BatonMongoServer {
         }
 
         @Override
+        protected MongoCollection<Object> openOrCreateCollection(
+                String collectionName, CollectionOptions options) {
+            // The map names are the stock backend's, so dropping and renaming find them.
+            String name = getFullCollectionNamespace(collectionName);
+            MVMap<Object, Document> documents = store.openMap(
+                    "databases." + name,
+                    new MVMap.Builder<Object, Document>().valueType(new DocumentType()));
+            MVMap<String, Object> meta = store.openMap("meta." + name);
+            return new H2Collection(this, collectionName, options, documents, meta, cursorRegistry);
+        }
+
+        @Override
         protected Index<Object> openOrCreateUniqueIndex(
                 String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
-            // The map's name is the stock backend's, so dropping the index removes it.
             String name = getFullCollectionNamespace(collectionName) + "._index_" + indexName;
             MVMap<KeyValue, Object> map =
                     store.openMap(name, new MVMap.Builder<KeyValue, Object>().keyType(new IndexKeyType()));
