@@ -607,7 +607,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # Unmeasured: the JVMs compile their hot paths, the services fill their caches.
                 print(f"2/5 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
                 async with watching(stack.kafka, prefix) as observed:
-                    await drive(client, threads, observed, seconds=args.warmup, rate=10)
+                    await drive(client, threads, observed, seconds=args.warmup, rate=None)
                     await wait_sent(observed)
             print("2/5 pipeline throughput ...", file=sys.stderr)
             pids = processes(system, stack)
@@ -699,7 +699,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per measured phase")
     parser.add_argument("--threads", type=int, default=32, help="concurrent conversations")
     parser.add_argument(
-        "--warmup", type=float, default=10.0, help="seconds of unmeasured load at 10 msg/s first"
+        "--warmup",
+        type=float,
+        default=20.0,
+        help="seconds of unmeasured load at full speed first (the JVMs compile their hot paths)",
     )
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
