@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import (
@@ -97,7 +98,14 @@ def metrics_router(registry: CollectorRegistry = REGISTRY) -> APIRouter:
 
 
 def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the app's shutdown (lifespan)."""
+    """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the app's shutdown (lifespan).
+
+    What exists by now (the imported libraries, the composed app) lives as long as the
+    process, so it is frozen out of the garbage collector's reach: otherwise every full
+    collection walks those 100,000-odd objects again, a pause of about 60 ms that showed in
+    the latency tail."""
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=20)
 
 
