@@ -54,6 +54,21 @@ def message(thread_id: str, text: str, *, visible: bool = True) -> Message:
     )
 
 
+async def claim_only(db: AsyncDatabase[Document], lost: Message, seq: int) -> None:
+    """What a writer that stopped right after claiming position ``seq`` left behind."""
+    await db["positions"].insert_one(
+        {"_id": position_key(lost.thread_id, seq), "message_id": str(lost.message_id)}
+    )
+
+
+async def set_hints(
+    db: AsyncDatabase[Document], thread_id: str, head: int, recent: dict[int, Message]
+) -> None:
+    """The thread's hints as a writer that stopped, or a lost update, left them."""
+    listed = {str(seq): str(m.message_id) for seq, m in recent.items()}
+    await db["threads"].update_one({"_id": thread_id}, {"$set": {"head": head, "recent": listed}})
+
+
 async def texts(history: MongoHistory, thread_id: str, **kwargs: object) -> list[str]:
     return [m.text for m in await history.messages(thread_id, **kwargs)]  # type: ignore[arg-type]
 
@@ -119,10 +134,7 @@ async def test_a_position_claimed_before_a_crash_is_reused_by_the_replay(
 ) -> None:
     await history.append(message("t", "before"))
     lost = message("t", "interrupted")
-    # The writer claimed position 2, then stopped before writing the message.
-    await db["positions"].insert_one(
-        {"_id": position_key("t", 2), "message_id": str(lost.message_id)}
-    )
+    await claim_only(db, lost, 2)
     assert await texts(history, "t") == ["before"]
 
     stored, created = await history.append(lost)
@@ -138,14 +150,9 @@ async def test_a_position_listed_by_the_thread_before_a_crash_is_reused(
     history: MongoHistory, db: AsyncDatabase[Document]
 ) -> None:
     lost = message("t", "interrupted")
-    # The writer claimed position 1 and noted it in the thread, then stopped before
-    # writing the message.
-    await db["positions"].insert_one(
-        {"_id": position_key("t", 1), "message_id": str(lost.message_id)}
-    )
-    await db["threads"].update_one(
-        {"_id": "t"}, {"$set": {"head": 1, "recent": {"1": str(lost.message_id)}}}
-    )
+    # The writer also noted the position in the thread before it stopped.
+    await claim_only(db, lost, 1)
+    await set_hints(db, "t", 1, {1: lost})
     assert await texts(MongoHistory(db), "t") == []
 
     stored, created = await MongoHistory(db).append(lost)
@@ -160,10 +167,8 @@ async def test_an_orphaned_position_left_behind_shows_nothing(
     history: MongoHistory, db: AsyncDatabase[Document]
 ) -> None:
     lost = message("t", "interrupted")
-    await db["positions"].insert_one(
-        {"_id": position_key("t", 1), "message_id": str(lost.message_id)}
-    )
-    await db["threads"].update_one({"_id": "t"}, {"$set": {"head": 1}})
+    await claim_only(db, lost, 1)
+    await set_hints(db, "t", 1, {})
     await history.append(message("t", "someone else"))  # the head moves past the orphan
 
     stored, created = await history.append(lost)
@@ -178,9 +183,7 @@ async def test_a_lagging_head_is_stepped_past(
 ) -> None:
     appended = [(await history.append(message("t", f"m{i}")))[0] for i in range(4)]
     # a lost update of the thread's hints (FerretDB) or a writer that stopped before it
-    await db["threads"].update_one(
-        {"_id": "t"}, {"$set": {"head": 1, "recent": {"1": str(appended[0].message_id)}}}
-    )
+    await set_hints(db, "t", 1, {1: appended[0]})
 
     other = MongoHistory(db)  # another process, which has not seen the later positions
     assert await texts(other, "t", limit=2) == ["m2", "m3"]
