@@ -382,8 +382,9 @@ class MongoHistory:
         """The last ``limit`` messages of the thread, oldest first ([] for an unknown thread).
 
         Given a :class:`Thread` the caller has just read, the window ends where the thread
-        did then, or at a later position this process has taken since. Given a thread id, the thread is read, and positions past its head are probed
-        so that a lagging head hides nothing.
+        did then, or at a later position this process has taken since. Given a thread id,
+        the thread is read, and positions past its head are probed so that a lagging head
+        hides nothing.
 
         Read backwards from the last position in batches of ``limit`` positions, each batch
         looked up concurrently, until ``limit`` messages qualify or the thread's start is
