@@ -38,7 +38,7 @@ from baton_contracts import DecodeError, Event, decode, topics
 
 from . import metrics
 from .errors import RefusedError
-from .kafka import EventPublisher
+from .kafka import EventPublisher, long_poll
 from .outputs import Handled, HandledEvents, Outcome
 from .settings import KafkaSettings
 
@@ -404,7 +404,7 @@ def subscribe(
     # each committing its own offsets: one partition's batch in progress does not hold up
     # the others.
     for worker in range(settings.consumer_workers):
-        broker.subscriber(
+        subscriber = broker.subscriber(
             settings.topic(topic),
             group_id=settings.group(group),
             # Commit only after the handler and its publishes succeeded; on an escaped
@@ -413,8 +413,8 @@ def subscribe(
             auto_offset_reset="earliest",
             # Whatever has arrived, up to a limit, is worked on together: one key's records
             # in order, different keys at once (EventRunner.run_batch), one commit per batch.
-            # An idle poll returns after batch_timeout_ms and FastStream then sleeps as long
-            # again, so a short timeout keeps the wait for a lone record short.
+            # A poll returns as soon as records arrive, else after batch_timeout_ms
+            # (long_poll: without FastStream's pause after an empty poll).
             batch=True,
             max_records=settings.consumer_batch_max,
             batch_timeout_ms=settings.consumer_poll_ms,
@@ -422,4 +422,5 @@ def subscribe(
             # The handler gets the records as they came (see as_records), not FastStream's
             # JSON decoding of them: the runner decodes into the contract model itself.
             decoder=as_records,
-        )(consume)
+        )
+        long_poll(subscriber)(consume)

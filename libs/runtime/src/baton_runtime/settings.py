@@ -57,11 +57,11 @@ class KafkaSettings(BaseSettings):
         "batch shares its bookkeeping writes and its commit.",
     )
     consumer_poll_ms: int = Field(
-        default=5,
+        default=500,
         ge=1,
-        le=1_000,
-        description="How long an idle subscription waits for records before it polls "
-        "again; a lone record can wait up to this long once more.",
+        le=10_000,
+        description="How long one poll of an idle subscription waits; it returns as soon "
+        "as records arrive.",
     )
     topic_replication_factor: int = Field(default=1, ge=1)
 
