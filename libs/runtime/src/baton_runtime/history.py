@@ -36,14 +36,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from baton_contracts import utc_now
 
 from .errors import RefusedError
-from .mongo import Document
+from .mongo import Document, set_each
 
 Role = Literal["user", "assistant", "tool"]
 Owner = Literal["ai", "human"]
@@ -360,12 +360,8 @@ class MongoHistory:
         return result.modified_count > 0
 
     async def mark_published(self, message_ids: list[uuid.UUID]) -> None:
-        """Set ingest's ``published`` flag on these messages in one command: one update by
-        ``_id`` each (a single ``$in`` update would scan the collection on FerretDB)."""
-        await self._messages.bulk_write(
-            [UpdateOne({"_id": str(m)}, {"$set": {"published": True}}) for m in message_ids],
-            ordered=False,
-        )
+        """Set ingest's ``published`` flag on these messages, in one command."""
+        await set_each(self._messages, [str(m) for m in message_ids], {"published": True})
 
     async def unpublished(self, *, created_before: datetime, limit: int) -> list[Document]:
         """Stored messages still marked ``published: false`` (see ingest's recovery sweep)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient, UpdateOne, monitoring
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -79,3 +81,15 @@ async def insert_once(collection: Any, document: Document) -> bool:
     except DuplicateKeyError:
         return False
     return True
+
+
+async def set_each(
+    collection: AsyncCollection[Document], ids: Sequence[str], changes: Document
+) -> None:
+    """``$set`` ``changes`` on the documents ``ids`` in one command, as one update by ``_id``
+    each: a single ``{"_id": {"$in": ids}}`` update would make FerretDB scan the collection
+    (it uses its index only to look up one ``_id``)."""
+    if ids:
+        await collection.bulk_write(
+            [UpdateOne({"_id": key}, {"$set": changes}) for key in ids], ordered=False
+        )

@@ -21,7 +21,7 @@ from pymongo.errors import BulkWriteError
 
 from baton_contracts import Event, decode, utc_now
 
-from .mongo import Document
+from .mongo import Document, set_each
 
 DUPLICATE_KEY = 11000
 
@@ -84,12 +84,6 @@ class HandledEvents:
                 raise
 
     async def mark_published(self, event_ids: Iterable[uuid.UUID]) -> None:
-        keys = [self._key(event_id) for event_id in event_ids]
-        if not keys:
-            return
-        if len(keys) == 1:
-            await self._collection.update_one({"_id": keys[0]}, {"$set": {"published": True}})
-        else:
-            await self._collection.update_many(
-                {"_id": {"$in": keys}}, {"$set": {"published": True}}
-            )
+        await set_each(
+            self._collection, [self._key(event_id) for event_id in event_ids], {"published": True}
+        )
