@@ -785,15 +785,16 @@ def install_mongo_java_server(settings: Settings) -> None:
 
 
 def mongo_java_server_store(settings: Settings) -> Path:
-    # "-v2": the launcher orders index entries by value; a store of the earlier launcher,
-    # ordered by serialized bytes, cannot be read with it.
+    # "-v2": the launcher stores documents as BSON and orders index entries by value; the
+    # earlier launcher's store (baton.mv.db) cannot be read with it.
     return settings.data_dir / "mongo-java-server" / "baton-v2.mv.db"
 
 
 def prepare_mongo_java_server(settings: Settings) -> list[str]:
     store = mongo_java_server_store(settings)
     store.parent.mkdir(parents=True, exist_ok=True)
-    for earlier in store.parent.glob("baton.mv.db"):
+    earlier = store.with_name("baton.mv.db")
+    if earlier.exists():
         say(f"removing {earlier}: a store of the earlier launcher, which this one cannot read")
         earlier.unlink()
     java = java_executable() or "java"
