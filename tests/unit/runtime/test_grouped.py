@@ -27,6 +27,13 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def submitted(grouped: GroupedWrites[int], *items: int) -> list[asyncio.Task[None]]:
+    """Callers submitting ``items``, each now writing or waiting for a write."""
+    callers = [asyncio.create_task(grouped.submit(item)) for item in items]
+    await settle()
+    return callers
+
+
 async def test_a_lone_item_is_written_at_once() -> None:
     writer = Writer()
     writer.release.set()
@@ -39,10 +46,8 @@ async def test_a_lone_item_is_written_at_once() -> None:
 async def test_items_arriving_during_a_write_share_the_next() -> None:
     writer = Writer()
     grouped = GroupedWrites(writer.write)
-    first = asyncio.create_task(grouped.submit(1))
-    await settle()
-    later = [asyncio.create_task(grouped.submit(i)) for i in (2, 3, 4)]
-    await settle()
+    [first] = await submitted(grouped, 1)
+    later = await submitted(grouped, 2, 3, 4)
     assert writer.calls == [[1]]  # the others wait for the write in flight
 
     writer.release.set()
@@ -55,11 +60,8 @@ async def test_a_failed_write_fails_only_its_own_callers() -> None:
     writer = Writer()
     writer.fail_on = {2}
     grouped = GroupedWrites(writer.write)
-    first = asyncio.create_task(grouped.submit(1))
-    await settle()
-    second = asyncio.create_task(grouped.submit(2))
-    third = asyncio.create_task(grouped.submit(3))
-    await settle()
+    [first] = await submitted(grouped, 1)
+    second, third = await submitted(grouped, 2, 3)
     writer.release.set()
 
     await first
@@ -74,11 +76,8 @@ async def test_a_failed_write_fails_only_its_own_callers() -> None:
 async def test_a_cancelled_caller_does_not_cancel_the_write() -> None:
     writer = Writer()
     grouped = GroupedWrites(writer.write)
-    first = asyncio.create_task(grouped.submit(0))
-    await settle()
-    impatient = asyncio.create_task(grouped.submit(1))
-    patient = asyncio.create_task(grouped.submit(2))
-    await settle()
+    [first] = await submitted(grouped, 0)
+    impatient, patient = await submitted(grouped, 1, 2)
     impatient.cancel()
     await settle()
     writer.release.set()
