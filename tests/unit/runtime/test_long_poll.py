@@ -1,4 +1,5 @@
-"""Batch subscribers wait for records in the poll itself, with no pause after an empty one."""
+"""Batch subscribers: how many a subscription has, and that they wait for records in the
+poll itself, with no pause after an empty one."""
 
 from __future__ import annotations
 
@@ -33,9 +34,7 @@ class NoRunner:
         pass
 
 
-@pytest.fixture
-def subscribers() -> list[Any]:
-    settings = KafkaSettings(consumer_workers=2, consumer_poll_ms=700, consumer_batch_max=50)
+def subscribed(settings: KafkaSettings, **options: Any) -> list[Any]:
     broker = build_broker(settings, client_id="test")
     subscribe(
         broker,
@@ -45,8 +44,21 @@ def subscribers() -> list[Any]:
         event_type=MessageReceived,
         handler=no_handler,
         runner=cast(EventRunner, NoRunner()),
+        **options,
     )
     return list(broker.subscribers)
+
+
+@pytest.fixture
+def subscribers() -> list[Any]:
+    settings = KafkaSettings(consumer_workers=2, consumer_poll_ms=700, consumer_batch_max=50)
+    return subscribed(settings)
+
+
+def test_a_service_chooses_its_consumers_unless_the_setting_does() -> None:
+    assert len(subscribed(KafkaSettings())) == 1
+    assert len(subscribed(KafkaSettings(), workers=3)) == 3
+    assert len(subscribed(KafkaSettings(consumer_workers=2), workers=3)) == 2
 
 
 def test_every_consumer_of_a_subscription_polls_long(subscribers: list[Any]) -> None:

@@ -51,6 +51,12 @@ Wants = Callable[[E], bool]
 
 log = logging.getLogger(__name__)
 
+MODEL_WORKERS = 3
+"""Consumers per subscription whose handlers wait on a model, seconds per call: a batch is
+done when its slowest record is, and with one consumer per partition that holds up only its
+own partition. Handlers that only talk to Kafka and MongoDB have one consumer, which takes
+bigger batches and so fewer bookkeeping writes and requests per record."""
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionFailure,
     KafkaError,
@@ -392,9 +398,13 @@ def subscribe(
     handler: Handler[E],
     runner: EventRunner,
     wants: Wants[E] | None = None,
+    workers: int = 1,
 ) -> None:
     """Register ``handler`` for ``event_type`` on ``topic`` in consumer group ``group``;
-    with ``wants``, only for the events it accepts (the others are committed untouched)."""
+    with ``wants``, only for the events it accepts (the others are committed untouched).
+
+    ``workers`` consumers share the subscription unless ``KAFKA_CONSUMER_WORKERS`` says how
+    many (see :data:`MODEL_WORKERS`)."""
     runner.watch(settings.topic(topic))
 
     async def consume(records: tuple[Record, ...]) -> None:
@@ -403,7 +413,7 @@ def subscribe(
     # Several consumers of the group in this process, each with partitions of its own and
     # each committing its own offsets: one partition's batch in progress does not hold up
     # the others.
-    for worker in range(settings.consumer_workers):
+    for worker in range(settings.consumer_workers or workers):
         subscriber = broker.subscriber(
             settings.topic(topic),
             group_id=settings.group(group),

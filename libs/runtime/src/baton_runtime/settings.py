@@ -39,14 +39,15 @@ class KafkaSettings(BaseSettings):
         description="Create missing topics at start-up (off where topics are managed).",
     )
     topic_partitions: int = Field(default=3, ge=1)
-    consumer_workers: int = Field(
-        default=3,
+    consumer_workers: int | None = Field(
+        default=None,
         ge=1,
         le=64,
         description="Consumers per subscription in each process. They share the group's "
         "partitions, so up to this many partitions are worked on at once, each a batch at "
         "a time; records of one partition (one thread) stay in order. Above the partition "
-        "count they idle.",
+        "count they idle. Unset: the service's own number, 3 where handlers wait on a model "
+        "and 1 elsewhere.",
     )
     consumer_batch_max: int = Field(
         default=100,

@@ -8,7 +8,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
-from baton_runtime.consumer import EventRunner, subscribe
+from baton_runtime.consumer import MODEL_WORKERS, EventRunner, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
@@ -83,7 +83,9 @@ def create_app(
         handled=HandledEvents(db, service=SERVICE),
     )
 
-    on = functools.partial(subscribe, broker, settings.kafka, group=SERVICE, runner=runner)
+    on = functools.partial(
+        subscribe, broker, settings.kafka, group=SERVICE, runner=runner, workers=MODEL_WORKERS
+    )
     on(
         topic=topics.ROUTE_DECIDED,
         event_type=RouteDecided,

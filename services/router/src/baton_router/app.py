@@ -8,7 +8,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import MessageReceived, topics
-from baton_runtime.consumer import EventRunner, subscribe
+from baton_runtime.consumer import MODEL_WORKERS, EventRunner, subscribe
 from baton_runtime.history import MongoHistory
 from baton_runtime.kafka import KafkaEventPublisher, build_broker
 from baton_runtime.mongo import connect_mongo, database
@@ -66,6 +66,8 @@ def create_app(
             service=SERVICE,
             handled=HandledEvents(db, service=SERVICE),
         ),
+        # Rules decide at once; a classifier waits on a model.
+        workers=MODEL_WORKERS if deps.classifier is not None else 1,
     )
 
     return service_app(
