@@ -16,7 +16,6 @@ from baton_runtime.history import (
     Message,
     MongoHistory,
     UnknownThreadError,
-    position_key,
 )
 from baton_runtime.mongo import Document
 from baton_runtime.settings import MongoSettings
@@ -54,11 +53,10 @@ def message(thread_id: str, text: str, *, visible: bool = True) -> Message:
     )
 
 
-async def claim_only(db: AsyncDatabase[Document], lost: Message, seq: int) -> None:
-    """What a writer that stopped right after claiming position ``seq`` left behind."""
-    await db["positions"].insert_one(
-        {"_id": position_key(lost.thread_id, seq), "message_id": str(lost.message_id)}
-    )
+async def insert_only(db: AsyncDatabase[Document], lost: Message, seq: int) -> None:
+    """What a writer that stopped right after storing ``lost`` at ``seq`` left behind: the
+    message, and the thread's hints as they were."""
+    await db["messages"].insert_one(Message(**{**lost.__dict__, "seq": seq}).to_document())
 
 
 async def set_hints(
@@ -129,53 +127,41 @@ async def test_a_replayed_message_is_stored_once(history: MongoHistory) -> None:
     assert await texts(history, "t") == ["hello"]
 
 
-async def test_a_position_claimed_before_a_crash_is_reused_by_the_replay(
+async def test_a_message_stored_before_a_crash_is_found_and_its_replay_moves_the_hints_on(
     history: MongoHistory, db: AsyncDatabase[Document]
 ) -> None:
     await history.append(message("t", "before"))
     lost = message("t", "interrupted")
-    await claim_only(db, lost, 2)
-    assert await texts(history, "t") == ["before"]
+    await insert_only(db, lost, 2)
+    # a reader that is not handed the thread probes past its head
+    assert await texts(MongoHistory(db), "t") == ["before", "interrupted"]
 
-    stored, created = await history.append(lost)
-    after, _ = await history.append(message("t", "after"))
+    replayed, created = await MongoHistory(db).append(lost)
+    after, _ = await MongoHistory(db).append(message("t", "after"))
 
-    assert created
-    assert stored.seq == 2
+    assert not created
+    assert replayed.seq == 2
     assert after.seq == 3
-    assert await texts(history, "t") == ["before", "interrupted", "after"]
+    thread = await history.require_thread("t")
+    assert thread.head == 3
+    assert thread.recent[2] == str(lost.message_id)
+    assert await texts(MongoHistory(db), "t") == ["before", "interrupted", "after"]
 
 
-async def test_a_position_listed_by_the_thread_before_a_crash_is_reused(
+async def test_a_replay_older_than_the_hints_takes_no_second_position(
     history: MongoHistory, db: AsyncDatabase[Document]
 ) -> None:
-    lost = message("t", "interrupted")
-    # The writer also noted the position in the thread before it stopped.
-    await claim_only(db, lost, 1)
-    await set_hints(db, "t", 1, {1: lost})
-    assert await texts(MongoHistory(db), "t") == []
+    first, _ = await history.append(message("t", "first"))
+    for i in range(RECENT_POSITIONS):
+        await history.append(message("t", f"m{i}"))
+    before = await history.require_thread("t")
 
-    stored, created = await MongoHistory(db).append(lost)
+    replayed, created = await MongoHistory(db).append(first)
 
-    assert created
-    assert stored.seq == 1
-    assert await texts(MongoHistory(db), "t") == ["interrupted"]
-    assert (await history.require_thread("t")).head == 1
-
-
-async def test_an_orphaned_position_left_behind_shows_nothing(
-    history: MongoHistory, db: AsyncDatabase[Document]
-) -> None:
-    lost = message("t", "interrupted")
-    await claim_only(db, lost, 1)
-    await set_hints(db, "t", 1, {})
-    await history.append(message("t", "someone else"))  # the head moves past the orphan
-
-    stored, created = await history.append(lost)
-
-    assert created
-    assert stored.seq == 3
-    assert await texts(history, "t") == ["someone else", "interrupted"]
+    assert not created
+    assert replayed.seq == 1
+    assert await history.require_thread("t") == before
+    assert await db["messages"].count_documents({"thread_id": "t"}) == RECENT_POSITIONS + 1
 
 
 async def test_a_lagging_head_is_stepped_past(
@@ -237,13 +223,13 @@ async def test_a_second_read_fetches_only_what_is_new(
         await history.append(message("t", f"m{i}"))
     assert len(await reader.messages("t", limit=10)) == 10
     # the thread (which lists the positions), the probe past its head, the 10 messages
-    assert sorted(counter.commands) == ["find messages"] * 10 + ["find positions", "find threads"]
+    assert counter.commands == ["find threads"] + ["find messages"] * 11
 
     counter.commands.clear()
     await history.append(message("t", "m10"))
     assert await texts(reader, "t", limit=3) == ["m8", "m9", "m10"]
     # the thread, the probe, the new message
-    assert sorted(counter.commands) == ["find messages", "find positions", "find threads"]
+    assert counter.commands == ["find threads"] + ["find messages"] * 2
 
 
 async def test_a_turn_reads_and_appends_with_the_thread_it_has_read(
@@ -265,12 +251,26 @@ async def test_a_turn_reads_and_appends_with_the_thread_it_has_read(
     assert created
     assert (reply.seq, second.seq) == (question.seq + 1, question.seq + 2)
     # the thread, with its last positions; the one message not read before; then for each
-    # append its position, the message and the thread's hints (the last two at once)
-    assert counter.commands[:2] == ["find threads", "find messages"]
-    assert sorted(counter.commands[2:]) == sorted(
-        ["insert positions", "insert messages", "update threads"] * 2
+    # append the message, which claims its position, and the thread's hints
+    assert counter.commands == ["find threads", "find messages"] + (
+        ["insert messages", "update threads"] * 2
     )
     assert await texts(history, "t", limit=2) == ["reply", "and more"]
+
+    counter.commands.clear()
+    later, created = await ai.append(message("t", "later"), thread=thread)
+    again, created_again = await ai.append(reply, thread=await ai.require_thread("t"))
+    assert created
+    assert later.seq == second.seq + 1
+    assert not created_again
+    assert again.seq == reply.seq
+    # a new message after them; then a replay the thread lists is one read
+    assert counter.commands == [
+        "insert messages",
+        "update threads",
+        "find threads",
+        "find messages",
+    ]
 
 
 async def test_a_draft_is_read_afresh_until_it_is_decided(history: MongoHistory) -> None:

@@ -1,24 +1,27 @@
-"""Thread history in MongoDB: the ``threads``, ``messages`` and ``positions`` collections.
+"""Thread history in MongoDB: the ``threads`` and ``messages`` collections.
 
 Every service that reads or writes a conversation goes through this module, so the
 document shapes live in one place. Writes are idempotent: a message's ``_id`` derives
 from the event that produced it, and a repeated insert finds the earlier one.
 
-Every read on the hot path is a lookup by ``_id``, the one query a MongoDB-wire server
-answers from an index whatever it is (FerretDB v1 scans the collection for anything else):
+* ``messages``: one document per message, ``_id`` = the message id, with its position in the
+  thread, ``seq``, under a unique index on ``(thread_id, seq)``. The truth about a message,
+  including what changes later (a draft's status, ingest's ``published`` flag). A message
+  takes the next position of its thread by being inserted there, an atomic claim under both
+  unique keys: positions run 1, 2, 3... without gaps, and a writer that loses the race tries
+  the next one.
+* ``threads``: besides the thread's own fields, two hints moved on after every append:
+  ``head``, the highest position known to be taken, and ``recent``, the message ids at the
+  thread's last ``RECENT_POSITIONS`` positions (``{"<seq>": message id}``). One read of the
+  thread document therefore tells where its end is and what its latest messages are. Both
+  are only hints: they lag behind a message (a writer between its insert and the update, a
+  crash, or on FerretDB a lost update), never run ahead of it, and readers and writers step
+  forward from the head.
 
-* ``messages``: one document per message, ``_id`` = the message id. The truth about a
-  message, including what changes later (a draft's status, ingest's ``published`` flag).
-* ``positions``: ``_id`` = ``"<thread_id>:<seq, 10 digits>"`` -> ``message_id``. A message
-  takes the next position of its thread by inserting it (an atomic claim under the unique
-  ``_id``), so positions run 1, 2, 3... without gaps and a thread's last messages are read by
-  computing their keys.
-* ``threads``: besides the thread's own fields, two hints kept by every append: ``head``, the
-  highest position known to be taken, and ``recent``, the message ids at the thread's last
-  ``RECENT_POSITIONS`` positions (``{"<seq>": message id}``). One read of the thread document
-  therefore tells where its end is and what its latest messages are. Both are only hints: an
-  update may lag behind its position (a writer between the two, a crash, or on FerretDB a
-  lost update), never run ahead of it, and readers and writers step forward from the head.
+Reads on the message path are lookups by ``_id``, the one query every MongoDB-wire server
+answers from an index. A position that the hints do not list is looked up by the exact
+``(thread_id, seq)`` pair, which mongo-java-server and MongoDB answer from the unique index
+(FerretDB v1 scans): a probe past a head that may lag, and positions older than the hints.
 
 Each process keeps what can no longer change in a bounded cache: positions (a position never
 names another message) and settled messages (all but drafts awaiting a decision; nothing
@@ -159,10 +162,6 @@ class UnknownThreadError(RefusedError):
     code = "unknown_thread"
 
 
-def position_key(thread_id: str, seq: int) -> str:
-    return f"{thread_id}:{seq:010d}"
-
-
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -199,8 +198,8 @@ class MongoHistory:
     def __init__(self, db: AsyncDatabase[Document], *, cache_size: int = 20_000) -> None:
         self.threads = db["threads"]
         self._messages = db["messages"]
-        self._positions = db["positions"]
-        self._known_positions: Recent[str, str] = Recent(cache_size)  # key -> message id
+        # (thread id, seq) -> message id
+        self._known_positions: Recent[tuple[str, int], str] = Recent(cache_size)
         self._settled: Recent[str, Message] = Recent(cache_size)  # message id -> message
 
     def _remember(self, message: Message) -> Message:
@@ -210,7 +209,7 @@ class MongoHistory:
 
     def _known_end(self, thread_id: str, seq: int) -> int:
         """``seq``, or further on while this process knows the next position to be taken."""
-        while self._known_positions.get(position_key(thread_id, seq + 1)) is not None:
+        while self._known_positions.get((thread_id, seq + 1)) is not None:
             seq += 1
         return seq
 
@@ -285,64 +284,42 @@ class MongoHistory:
         stored with the message.
 
         A message whose id exists already is not written again: the stored one comes back
-        with ``created=False``, which is how a replayed event is recognised.
-
-        The position is claimed before the message is written, and the thread's hints are
-        moved on together with the message insert. A writer that stopped in between left a
-        position naming a message that is not there; its replay finds that position again
-        (in the thread's recent positions, or stepping forward from the head) and reuses it,
-        and readers skip a position whose message is missing or sits at another position.
-        A replay of a message older than the thread's recent positions may claim a second
-        position, which readers skip in the same way.
+        with ``created=False``, which is how a replayed event is recognised. The thread's
+        hints are moved on after the insert; a writer that stopped in between left them
+        behind, and its replay moves them on.
         """
         message_id = str(message.message_id)
         if thread is None:
             thread = await self.require_thread(message.thread_id)
-        seq = next((s for s, m in thread.recent.items() if m == message_id), None)
-        if seq is None:
-            seq = await self._claim(message.thread_id, message_id, thread.head + 1)
-        stored = Message(**{**message.__dict__, "seq": seq})
-        # The hints may move on together with the insert: the position is taken either way,
-        # so even if the insert loses to a concurrent attempt the head is not ahead.
-        inserted, noted = await asyncio.gather(
-            self._messages.insert_one({**stored.to_document(), **extra}),
-            self._note(message.thread_id, seq, message_id),
-            return_exceptions=True,
-        )
-        if isinstance(inserted, DuplicateKeyError):
-            # An earlier or concurrent attempt at the same message stored it.
+        if message_id in thread.recent.values():
+            # Listed by the thread, so stored already: a replay.
             existing = await self._messages.find_one({"_id": message_id})
-            if existing is None:
-                raise inserted
-            return Message.from_document(existing), False
-        for outcome in (inserted, noted):
-            if isinstance(outcome, BaseException):
-                raise outcome
-        self._known_positions.put(position_key(message.thread_id, seq), message_id)
-        return self._remember(stored), True
-
-    async def _claim(self, thread_id: str, message_id: str, seq: int) -> int:
-        """Take the first free position from ``seq`` on, or the one an earlier attempt at
-        this very message took. Positions this process knows to be taken cost nothing."""
+            if existing is not None:
+                return self._remember(Message.from_document(existing)), False
+        seq = self._known_end(message.thread_id, thread.head) + 1
         for _ in range(1000):
-            key = position_key(thread_id, seq)
-            taken_by = self._known_positions.get(key)
-            if taken_by is None:
-                try:
-                    await self._positions.insert_one({"_id": key, "message_id": message_id})
-                    return seq
-                except DuplicateKeyError:
-                    taken = await self._positions.find_one({"_id": key})
-                    if taken is not None:
-                        taken_by = taken["message_id"]
-                        self._known_positions.put(key, taken_by)
-            if taken_by == message_id:
-                return seq
-            seq += 1
-        raise RuntimeError(f"could not append to thread {thread_id}: no free position")
+            stored = Message(**{**message.__dict__, "seq": seq})
+            try:
+                await self._messages.insert_one({**stored.to_document(), **extra})
+            except DuplicateKeyError:
+                # Either this message is stored already (an earlier or concurrent attempt),
+                # or another one holds the position and the next one is tried.
+                existing = await self._messages.find_one({"_id": message_id})
+                if existing is None:
+                    seq = self._known_end(message.thread_id, seq) + 1
+                    continue
+                earlier = Message.from_document(existing)
+                if earlier.seq > thread.head - RECENT_POSITIONS:
+                    # An attempt that stopped before the hints may have left them behind.
+                    await self._note(earlier.thread_id, earlier.seq, message_id)
+                return self._remember(earlier), False
+            self._known_positions.put((message.thread_id, seq), message_id)
+            await self._note(message.thread_id, seq, message_id)
+            return self._remember(stored), True
+        raise RuntimeError(f"could not append to thread {message.thread_id}: no free position")
 
     async def _note(self, thread_id: str, seq: int, message_id: str) -> None:
-        """Move the thread's hints on to include position ``seq``."""
+        """Move the thread's hints on to include position ``seq`` (idempotent)."""
         change: Document = {"$max": {"head": seq}, "$set": {f"recent.{seq}": message_id}}
         if seq > RECENT_POSITIONS:
             change["$unset"] = {f"recent.{seq - RECENT_POSITIONS}": ""}
@@ -378,9 +355,9 @@ class MongoHistory:
         """The last ``limit`` messages of the thread, oldest first ([] for an unknown thread).
 
         Given a :class:`Thread` the caller has just read, the window ends where the thread
-        did then, or at a later position this process has taken since. Given a thread id,
-        the thread is read, and positions past its head are probed so that a lagging head
-        hides nothing.
+        did then, or at a later position this process has taken since. Given a thread id, the
+        thread is read, and positions past its head are probed so that a lagging head hides
+        nothing.
 
         Read backwards from the last position in batches of ``limit`` positions, each batch
         looked up concurrently, until ``limit`` messages qualify or the thread's start is
@@ -392,7 +369,7 @@ class MongoHistory:
         else:
             read = thread
         for seq, message_id in read.recent.items():
-            self._known_positions.put(position_key(read.thread_id, seq), message_id)
+            self._known_positions.put((read.thread_id, seq), message_id)
         upper = self._known_end(read.thread_id, read.head)
         if isinstance(thread, str):
             upper = await self._probe(read.thread_id, upper)
@@ -404,31 +381,32 @@ class MongoHistory:
             upper = lower - 1
         return list(reversed(found[:limit]))
 
+    async def _at(self, thread_id: str, seq: int) -> Message | None:
+        """The message at position ``seq``, looked up by the pair the unique index holds."""
+        doc = await self._messages.find_one({"thread_id": thread_id, "seq": seq})
+        if doc is None:
+            return None
+        self._known_positions.put((thread_id, seq), doc["_id"])
+        return self._remember(Message.from_document(doc))
+
     async def _probe(self, thread_id: str, seq: int) -> int:
         """The thread's last taken position: ``seq``, then forward while taken."""
-        while doc := await self._positions.find_one({"_id": position_key(thread_id, seq + 1)}):
-            seq += 1
-            self._known_positions.put(position_key(thread_id, seq), doc["message_id"])
+        while await self._at(thread_id, seq + 1) is not None:
+            seq = self._known_end(thread_id, seq + 1)
         return seq
 
     async def _at_positions(self, thread_id: str, seqs: range) -> list[Message]:
-        """The messages at ``seqs``, in that order, skipping positions without one."""
-        named = {seq: self._known_positions.get(position_key(thread_id, seq)) for seq in seqs}
-        missing = [seq for seq, message_id in named.items() if message_id is None]
-        looked_up = await asyncio.gather(
-            *(self._positions.find_one({"_id": position_key(thread_id, seq)}) for seq in missing)
-        )
-        for seq, doc in zip(missing, looked_up, strict=True):
-            if doc is not None:
-                named[seq] = doc["message_id"]
-                self._known_positions.put(position_key(thread_id, seq), doc["message_id"])
-        # message id -> the positions naming it (two, when a replay left an orphan behind)
-        wanted: dict[str, set[int]] = {}
-        for seq in seqs:
-            if (message_id := named[seq]) is not None:
-                wanted.setdefault(message_id, set()).add(seq)
-        messages = await asyncio.gather(*(self.get_message(uuid.UUID(m)) for m in wanted))
-        return [m for m in messages if m is not None and m.seq in wanted[str(m.message_id)]]
+        """The messages at ``seqs``, in that order: by id where the position is known, else by
+        the position itself."""
+
+        async def one(seq: int) -> Message | None:
+            message_id = self._known_positions.get((thread_id, seq))
+            if message_id is None:
+                return await self._at(thread_id, seq)
+            return await self.get_message(uuid.UUID(message_id))
+
+        messages = await asyncio.gather(*(one(seq) for seq in seqs))
+        return [m for m in messages if m is not None]
 
     async def set_owner(self, thread_id: str, owner: Owner, agent_id: str | None) -> Owner | None:
         """Set the owner; returns the previous owner (None for an unknown thread)."""
