@@ -9,7 +9,7 @@ from prometheus_client import Counter, Histogram
 from pymongo import AsyncMongoClient, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from .settings import MongoSettings
 
@@ -81,6 +81,24 @@ async def insert_once(collection: Any, document: Document) -> bool:
     except DuplicateKeyError:
         return False
     return True
+
+
+_DUPLICATE_KEY = 11000
+
+
+async def insert_many_once(
+    collection: AsyncCollection[Document], documents: Sequence[Document]
+) -> None:
+    """:func:`insert_once` for many documents in one command: those whose ``_id`` exists are
+    left as they are, the others are inserted. Any other write error is raised."""
+    if not documents:
+        return
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
+            raise
 
 
 async def set_each(

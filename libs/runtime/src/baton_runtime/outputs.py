@@ -17,13 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from baton_contracts import Event, decode, utc_now
 
-from .mongo import Document, set_each
-
-DUPLICATE_KEY = 11000
+from .mongo import Document, insert_many_once, set_each
 
 
 @dataclass(frozen=True)
@@ -62,26 +59,20 @@ class HandledEvents:
         return found
 
     async def save_many(self, outcomes: Sequence[Outcome]) -> None:
-        if not outcomes:
-            return
         at = utc_now()
-        docs = [
-            {
-                "_id": self._key(outcome.event_id),
-                "events": [e.model_dump_json() for e in outcome.events],
-                "published": outcome.published,
-                "at": at,
-            }
-            for outcome in outcomes
-        ]
-        try:
-            await self._collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            # A concurrent redelivery may have saved the same outcome first; either is fine.
-            # Anything but a duplicate is a real failure.
-            errors = exc.details.get("writeErrors", [])
-            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
+        # A concurrent redelivery may have saved the same outcome first; either is fine.
+        await insert_many_once(
+            self._collection,
+            [
+                {
+                    "_id": self._key(outcome.event_id),
+                    "events": [e.model_dump_json() for e in outcome.events],
+                    "published": outcome.published,
+                    "at": at,
+                }
+                for outcome in outcomes
+            ],
+        )
 
     async def mark_published(self, event_ids: Iterable[uuid.UUID]) -> None:
         await set_each(
