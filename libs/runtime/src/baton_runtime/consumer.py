@@ -410,9 +410,9 @@ def subscribe(
     async def consume(records: tuple[Record, ...]) -> None:
         await runner.run_batch(records, event_type, handler, wants)
 
-    # Several consumers of the group in this process, each with partitions of its own and
-    # each committing its own offsets: one partition's batch in progress does not hold up
-    # the others.
+    # Each consumer of the group in this process has partitions of its own and commits its
+    # own offsets: with several, one partition's batch in progress does not hold up the
+    # others.
     for worker in range(settings.consumer_workers or workers):
         subscriber = broker.subscriber(
             settings.topic(topic),

@@ -46,7 +46,7 @@ from pymongo.errors import DuplicateKeyError
 from baton_contracts import utc_now
 
 from .errors import RefusedError
-from .mongo import Document, set_each
+from .mongo import Document, insert_once, set_each
 
 Role = Literal["user", "assistant", "tool"]
 Owner = Literal["ai", "human"]
@@ -245,13 +245,11 @@ class MongoHistory:
             "head": 0,
             "recent": {},
         }
-        try:
-            await self.threads.insert_one(doc)
-        except DuplicateKeyError:
-            existing = await self.threads.find_one({"_id": thread_id})
-            assert existing is not None
-            return Thread.from_document(existing), False
-        return Thread.from_document(doc), True
+        if await insert_once(self.threads, doc):
+            return Thread.from_document(doc), True
+        existing = await self.threads.find_one({"_id": thread_id})
+        assert existing is not None
+        return Thread.from_document(existing), False
 
     async def get_thread(self, thread_id: str) -> Thread | None:
         doc = await self.threads.find_one({"_id": thread_id})
