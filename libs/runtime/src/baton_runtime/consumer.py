@@ -2,9 +2,10 @@
 
 A subscriber registered through :func:`subscribe` gets the raw Kafka records, a batch of
 whatever has arrived at a time, decodes each into its contract model and calls a plain
-async handler that returns the events to publish. The offsets are committed only after
-those events are acknowledged by Kafka, so a crash anywhere in between redelivers the
-records, and idempotent handlers turn the redelivery into a no-op.
+async handler that returns the events to publish. A batch's offsets become committable
+only after those events are acknowledged by Kafka, so a crash anywhere in between
+redelivers the records, and idempotent handlers turn the redelivery into a no-op. Finished
+offsets are committed together now and then (:mod:`baton_runtime.offsets`).
 
 Failures are sorted three ways:
 
@@ -38,7 +39,8 @@ from baton_contracts import DecodeError, Event, decode, topics
 
 from . import metrics
 from .errors import RefusedError
-from .kafka import EventPublisher, long_poll
+from .kafka import EventPublisher, ServiceBatchSubscriber, adopt
+from .offsets import FinishedOffsets
 from .outputs import Handled, HandledEvents, Outcome
 from .settings import KafkaSettings
 
@@ -306,7 +308,7 @@ class EventRunner:
         except RefusedError as exc:  # the domain's own refusal: the same verdict
             await self._dead_letter(record, exc.code, exc.message)
         except TRANSIENT_ERRORS:
-            raise  # past the transient budget: the subscriber's NACK policy seeks back
+            raise  # past the transient budget: the subscriber seeks back (rewind)
         except Exception as exc:
             log.exception("giving up on %s", where)
             await self._dead_letter(
@@ -407,30 +409,55 @@ def subscribe(
     many (see :data:`MODEL_WORKERS`)."""
     runner.watch(settings.topic(topic))
 
-    async def consume(records: tuple[Record, ...]) -> None:
-        await runner.run_batch(records, event_type, handler, wants)
-
     # Each consumer of the group in this process has partitions of its own and commits its
     # own offsets: with several, one partition's batch in progress does not hold up the
     # others.
     for worker in range(settings.consumer_workers or workers):
-        subscriber = broker.subscriber(
-            settings.topic(topic),
-            group_id=settings.group(group),
-            # Commit only after the handler and its publishes succeeded; on an escaped
-            # (infrastructure) error seek back so the batch is delivered again.
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            # Whatever has arrived, up to a limit, is worked on together: one key's records
-            # in order, different keys at once (EventRunner.run_batch), one commit per batch.
-            # A poll returns as soon as records arrive, else after batch_timeout_ms
-            # (long_poll: without FastStream's pause after an empty poll).
-            batch=True,
-            max_records=settings.consumer_batch_max,
-            batch_timeout_ms=settings.consumer_poll_ms,
-            title=f"{group}:{topic}:{worker}",
-            # The handler gets the records as they came (see as_records), not FastStream's
-            # JSON decoding of them: the runner decodes into the contract model itself.
-            decoder=as_records,
+        offsets = FinishedOffsets(settings.commit_interval_ms / 1000)
+        subscriber = adopt(
+            broker.subscriber(
+                settings.topic(topic),
+                group_id=settings.group(group),
+                # FastStream neither commits nor seeks: consume() reports each batch to the
+                # subscriber, which commits finished offsets now and then (FinishedOffsets)
+                # and, on an escaped (infrastructure) error, seeks back so the batch is
+                # delivered again.
+                ack_policy=AckPolicy.MANUAL,
+                listener=offsets,
+                auto_offset_reset="earliest",
+                # Whatever has arrived, up to a limit, is worked on together: one key's
+                # records in order, different keys at once (EventRunner.run_batch). A poll
+                # returns as soon as records arrive, else after batch_timeout_ms (without
+                # FastStream's pause after an empty poll: ServiceBatchSubscriber).
+                batch=True,
+                max_records=settings.consumer_batch_max,
+                batch_timeout_ms=settings.consumer_poll_ms,
+                title=f"{group}:{topic}:{worker}",
+                # The handler gets the records as they came (see as_records), not
+                # FastStream's JSON decoding of them: the runner decodes into the contract
+                # model itself.
+                decoder=as_records,
+            ),
+            offsets,
         )
-        long_poll(subscriber)(consume)
+        subscriber(_consumer_of(subscriber, runner, event_type, handler, wants))
+
+
+def _consumer_of(
+    subscriber: ServiceBatchSubscriber,
+    runner: EventRunner,
+    event_type: type[E],
+    handler: Handler[E],
+    wants: Wants[E] | None,
+) -> Callable[[tuple[Record, ...]], Awaitable[None]]:
+    """What ``subscriber`` calls with each batch it polls."""
+
+    async def consume(records: tuple[Record, ...]) -> None:
+        try:
+            await runner.run_batch(records, event_type, handler, wants)
+        except BaseException:
+            subscriber.rewind(records)
+            raise
+        await subscriber.finished(records)
+
+    return consume

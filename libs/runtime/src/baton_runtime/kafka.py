@@ -7,9 +7,9 @@ import contextlib
 import ssl
 from collections.abc import Iterable, Sequence
 from itertools import chain
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from baton_contracts import Event, encode
 from baton_contracts.topics import dead_letter_topic
 
+from .offsets import FinishedOffsets, Positioned
 from .settings import KafkaSettings
 
 
@@ -95,32 +96,73 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
         await admin.close()
 
 
-class LongPollBatchSubscriber(BatchSubscriber):
-    """FastStream's batch subscriber without its pause after an empty poll.
+class ServiceBatchSubscriber(BatchSubscriber):
+    """FastStream's batch subscriber as Baton's consumers use it.
 
-    FastStream sleeps for ``batch_timeout_ms`` whenever a poll returns nothing, so a record
-    that arrives meanwhile waits, and a short timeout makes every idle subscriber wake up
-    hundreds of times a second (about 0.01 of a core each, measured). aiokafka's
-    ``getmany`` already returns as soon as records arrive, so waiting there alone is enough:
-    a long timeout then costs neither latency nor CPU.
+    * **It waits in the poll alone.** FastStream sleeps for ``batch_timeout_ms`` whenever a
+      poll returns nothing, so a record that arrives meanwhile waits, and a short timeout
+      makes every idle subscriber wake up hundreds of times a second (about 0.01 of a core
+      each, measured). aiokafka's ``getmany`` already returns as soon as records arrive,
+      so waiting there alone is enough: a long timeout then costs neither latency nor CPU.
+    * **It commits finished offsets together** (:class:`FinishedOffsets`), not one commit
+      per batch. The subscription is registered with ``AckPolicy.MANUAL``, so FastStream
+      neither commits nor seeks: the handler reports each batch with :meth:`finished` or
+      :meth:`rewind`.
     """
 
     __slots__ = ()
 
+    offsets: FinishedOffsets
+
     async def get_msg(self, consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[Any, Any], ...]:
+        if self.offsets.due:  # also when idle: a poll returns at least every timeout
+            await self.offsets.commit()
         records = await consumer.getmany(
             timeout_ms=self.batch_timeout_ms, max_records=self.max_records
         )
         return tuple(chain.from_iterable(records.values()))
 
+    async def finished(self, records: Iterable[Positioned]) -> None:
+        """``records`` (the batch just polled) are worked on: their offsets may be
+        committed, which happens once the interval is over or the subscriber is stopping."""
+        if self.consumer is None:
+            return
+        self.offsets.finish(self.consumer, records)
+        if self.offsets.due or not self.running:
+            await self.offsets.commit()
 
-def long_poll(subscriber: BatchSubscriber) -> BatchSubscriber:
-    """``subscriber``, polling as :class:`LongPollBatchSubscriber` does. FastStream builds
-    its subscribers itself, so the class of the one it built is swapped (it adds no state)."""
+    def rewind(self, records: Iterable[Positioned]) -> None:
+        """Seek back to the first of ``records`` in each partition the consumer still owns,
+        so the batch is delivered again."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        first: dict[TopicPartition, int] = {}
+        for record in records:
+            partition = TopicPartition(record.topic, record.partition)
+            first[partition] = min(first.get(partition, record.offset), record.offset)
+        owned = consumer.assignment()
+        for partition, offset in first.items():
+            if partition in owned:
+                consumer.seek(partition, offset)
+
+    async def stop(self) -> None:
+        # No poll after this; a batch in progress commits its own offsets when it ends.
+        self.running = False
+        await self.offsets.commit()
+        await super().stop()
+
+
+def adopt(subscriber: BatchSubscriber, offsets: FinishedOffsets) -> ServiceBatchSubscriber:
+    """``subscriber``, working as a :class:`ServiceBatchSubscriber` with ``offsets`` (also
+    its rebalance listener). FastStream builds its subscribers itself, so the class of the
+    one it built is swapped (it adds no slots)."""
     if type(subscriber) is not BatchSubscriber:  # a FastStream upgrade changed the class
         raise TypeError(f"expected FastStream's BatchSubscriber, got {type(subscriber)!r}")
-    subscriber.__class__ = LongPollBatchSubscriber
-    return subscriber
+    subscriber.__class__ = ServiceBatchSubscriber
+    adopted = cast(ServiceBatchSubscriber, subscriber)
+    adopted.offsets = offsets
+    return adopted
 
 
 class ServiceBroker(KafkaBroker):

@@ -64,6 +64,15 @@ class KafkaSettings(BaseSettings):
         description="How long one poll of an idle subscription waits; it returns as soon "
         "as records arrive.",
     )
+    commit_interval_ms: int = Field(
+        default=200,
+        ge=0,
+        le=60_000,
+        description="How often a consumer commits the offsets of the records it has "
+        "finished (also when its partitions are revoked and when it stops). A crash "
+        "redelivers at most this long's finished records, which are replays; 0 commits "
+        "after every batch.",
+    )
     topic_replication_factor: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
