@@ -1,6 +1,6 @@
 # Baton: `make run` starts everything, `make test` runs every test.
 # Nothing needs installing by hand: uv comes from PyPI into .tools/ when it is missing,
-# Kafka and FerretDB are installed under .stack/ by scripts/stack.py.
+# Kafka and a MongoDB-wire server are installed under .stack/ by scripts/stack.py.
 
 SHELL := /bin/bash
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -43,7 +43,7 @@ fmt: sync ## format and fix what ruff can
 schemas: sync ## regenerate the JSON Schema of every event (libs/contracts/schemas)
 	$(RUN) python -m baton_contracts.schema
 
-stack-up: sync ## install (first time) and start local Kafka + FerretDB, without Docker
+stack-up: sync ## install (first time) and start local Kafka + MongoDB server, without Docker
 	$(RUN) python scripts/stack.py up
 
 stack-down: ## stop the local stack

@@ -9,7 +9,8 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
 3. End-to-end latency at half that rate: p50 / p95 / p99 from ingest's accept to
    `message.sent`, also without each reply's model call (as the ai-responder timed it and
    stored it with the reply), and the latency added by each hop (from the events'
-   `occurred_at`). An unmeasured warm-up (`--warmup`) comes first.
+   `occurred_at`). An unmeasured warm-up (`--warmup`) comes first, and another at that
+   rate (`--half-warmup`) before it is measured.
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
@@ -590,6 +591,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds_per_phase": args.seconds,
             "conversations": args.threads,
             "warmup_s": args.warmup,
+            "half_load_warmup_s": args.half_warmup,
             "mongo_server": stack.mongo_server,
         },
     }
@@ -641,6 +643,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             print(json.dumps(results["pipeline"], default=str), file=sys.stderr)
             half = max(1.0, throughput["per_second"] / 2)
+            if args.half_warmup > 0:
+                # Unmeasured: a steady trickle runs other code paths than a flood (batches of
+                # one, fetches that wait); the JVMs compile those too.
+                print(
+                    f"3/5 warm-up at {half:.1f} msg/s, {args.half_warmup:.0f} s ...",
+                    file=sys.stderr,
+                )
+                async with watching(stack.kafka, prefix) as observed:
+                    await drive(client, threads, observed, seconds=args.half_warmup, rate=half)
+                    await wait_sent(observed)
             print(f"3/5 latency at {half:.1f} msg/s ...", file=sys.stderr)
             async with watching(stack.kafka, prefix) as observed_half:
                 cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
@@ -709,6 +721,12 @@ def main() -> None:
         type=float,
         default=20.0,
         help="seconds of unmeasured load at full speed first (the JVMs compile their hot paths)",
+    )
+    parser.add_argument(
+        "--half-warmup",
+        type=float,
+        default=30.0,
+        help="seconds of unmeasured load at the half-load rate before that phase is measured",
     )
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
