@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -296,7 +296,7 @@ class MongoHistory:
                 return self._remember(Message.from_document(existing)), False
         seq = self._known_end(message.thread_id, thread.head) + 1
         for _ in range(1000):
-            stored = Message(**{**message.__dict__, "seq": seq})
+            stored = replace(message, seq=seq)
             try:
                 await self._messages.insert_one({**stored.to_document(), **extra})
             except DuplicateKeyError:

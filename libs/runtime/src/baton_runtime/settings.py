@@ -55,7 +55,7 @@ class KafkaSettings(BaseSettings):
         le=10_000,
         description="Most records a consumer takes from Kafka at once. Records of one "
         "key (thread) are worked on in order, different keys at the same time, and the "
-        "batch shares its bookkeeping writes and its commit.",
+        "batch shares its bookkeeping writes.",
     )
     consumer_poll_ms: int = Field(
         default=500,
