@@ -20,9 +20,17 @@ from tests.support.waiting import eventually
 NEVER = 600_000
 
 
-def consuming(
-    settings: KafkaSettings, topic: str, group: str, seen: list[str], *, name: str
-) -> KafkaBroker:
+async def new_topic(kafka_settings: KafkaSettings, name: str) -> tuple[KafkaSettings, str]:
+    """Settings whose commit interval never comes round in these tests, and a topic of
+    their own; its consumers' group has the topic's name."""
+    settings = kafka_settings.model_copy(update={"commit_interval_ms": NEVER})
+    topic = f"offsets-{name}-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(settings, [topic])
+    return settings, topic
+
+
+def consuming(settings: KafkaSettings, topic: str, seen: list[str], *, name: str) -> KafkaBroker:
+    """A consumer of ``topic`` in the group of that name that notes each thread it sees."""
     broker = build_broker(settings, client_id=name)
 
     async def note(event: MessageReceived) -> Sequence[Event]:
@@ -33,7 +41,7 @@ def consuming(
         broker,
         settings,
         topic=topic,
-        group=group,
+        group=topic,
         event_type=MessageReceived,
         handler=note,
         runner=EventRunner(
@@ -82,44 +90,40 @@ async def log_ends(settings: KafkaSettings, topic: str) -> dict[TopicPartition, 
 
 
 async def test_a_stopping_consumer_commits_what_it_finished(kafka_settings: KafkaSettings) -> None:
-    settings = kafka_settings.model_copy(update={"commit_interval_ms": NEVER})
-    topic, group = f"offsets-stop-{uuid.uuid4().hex[:6]}", "offsets-stop"
-    await ensure_topics(settings, [topic])
+    settings, topic = await new_topic(kafka_settings, "stop")
     seen: list[str] = []
-    broker = consuming(settings, topic, group, seen, name="offsets-a")
+    broker = consuming(settings, topic, seen, name="offsets-a")
     await broker.start()
     try:
         threads = await send(settings, topic, 12)
         await eventually(lambda: _all(seen, threads), what="every record handled")
         # Finished, but the interval is not over: nothing committed yet.
-        assert await committed(settings, group) == {}
+        assert await committed(settings, topic) == {}
     finally:
         await broker.stop()
 
-    assert await committed(settings, group) == await log_ends(settings, topic)
+    assert await committed(settings, topic) == await log_ends(settings, topic)
 
 
 async def test_a_rebalance_commits_the_revoked_partitions_first(
     kafka_settings: KafkaSettings,
 ) -> None:
-    settings = kafka_settings.model_copy(update={"commit_interval_ms": NEVER})
-    topic, group = f"offsets-rebalance-{uuid.uuid4().hex[:6]}", "offsets-rebalance"
-    await ensure_topics(settings, [topic])
+    settings, topic = await new_topic(kafka_settings, "rebalance")
     first_seen: list[str] = []
     second_seen: list[str] = []
-    first = consuming(settings, topic, group, first_seen, name="offsets-first")
-    second = consuming(settings, topic, group, second_seen, name="offsets-second")
+    first = consuming(settings, topic, first_seen, name="offsets-first")
+    second = consuming(settings, topic, second_seen, name="offsets-second")
     await first.start()
     try:
         threads = await send(settings, topic, 12)
         await eventually(lambda: _all(first_seen, threads), what="every record handled")
-        assert await committed(settings, group) == {}
+        assert await committed(settings, topic) == {}
 
         # The second member's join revokes the first one's partitions: they are committed
         # on the way, so the second takes over right after the finished records.
         await second.start()
         ends = await log_ends(settings, topic)
-        assert await committed(settings, group) == ends
+        assert await committed(settings, topic) == ends
         later = await send(settings, topic, 12)
         await eventually(
             lambda: _all(first_seen + second_seen, later), what="later records handled"

@@ -105,8 +105,7 @@ async def test_an_empty_poll_returns_without_a_pause(
 
 
 async def test_a_poll_hands_over_every_partition_s_records(subscribers: list[Any]) -> None:
-    first, second = TopicPartition("t", 0), TopicPartition("t", 1)
-    consumer = FakeConsumer({first: ["a", "b"], second: ["c"]})
+    consumer = FakeConsumer({P0: ["a", "b"], P1: ["c"]})
 
     got = await subscribers[0].get_msg(cast(AIOKafkaConsumer, consumer))
 
