@@ -35,8 +35,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,6 +246,21 @@ async def drive(
             await asyncio.sleep(max(0.0, next_at - loop.time()))
         await asyncio.gather(*tasks)
     return count
+
+
+async def warm_up(
+    client: httpx.AsyncClient,
+    threads: list[str],
+    bootstrap: str,
+    prefix: str,
+    *,
+    seconds: float,
+    rate: float | None,
+) -> None:
+    """Unmeasured load at ``rate`` (None: as fast as the pipeline goes) until all is sent."""
+    async with watching(bootstrap, prefix) as observed:
+        await drive(client, threads, observed, seconds=seconds, rate=rate)
+        await wait_sent(observed)
 
 
 async def wait_sent(observed: Observed, patience: float = 60) -> None:
@@ -513,9 +528,18 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return used
 
 
-def cpu_shares(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
-    """Each process's CPU time between two readings, as a share of one core over ``wall``."""
-    return {name: round((after[name] - before[name]) / wall, 3) for name in after if name in before}
+@contextmanager
+def cpu_use(pids: dict[str, int]) -> Iterator[dict[str, float]]:
+    """Each process's CPU time while the block runs, as a share of one core (the dict is
+    filled in when the block ends)."""
+    shares: dict[str, float] = {}
+    before, started = cpu_seconds(pids), time.perf_counter()
+    yield shares
+    wall = time.perf_counter() - started
+    after = cpu_seconds(pids)
+    shares.update(
+        {name: round((after[name] - before[name]) / wall, 3) for name in after if name in before}
+    )
 
 
 def start_profilers(
@@ -613,9 +637,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.warmup > 0:
                 # Unmeasured: the JVMs compile their hot paths, the services fill their caches.
                 print(f"2/5 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
-                async with watching(stack.kafka, prefix) as observed:
-                    await drive(client, threads, observed, seconds=args.warmup, rate=None)
-                    await wait_sent(observed)
+                await warm_up(client, threads, stack.kafka, prefix, seconds=args.warmup, rate=None)
             print("2/5 pipeline throughput ...", file=sys.stderr)
             pids = processes(system, stack)
             servers = ("kafka", stack.mongo_server, "scripted-model")
@@ -624,17 +646,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     start_profilers(pids, args.seconds, skip=servers) if args.profile else []
                 )
                 commands_before = await mongo_commands(system)
-                cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
-                await drive(client, threads, observed, seconds=args.seconds, rate=None)
-                await wait_sent(observed)
-                wall = time.perf_counter() - wall_before
-                cpu_after = cpu_seconds(pids)
+                with cpu_use(pids) as cpu:
+                    await drive(client, threads, observed, seconds=args.seconds, rate=None)
+                    await wait_sent(observed)
                 commands_after = await mongo_commands(system)
             for profiler in profilers:
                 profiler.wait()
             throughput = pipeline_figures(observed)
             results["pipeline"] = {k: v for k, v in throughput.items() if k != "latencies_ms"}
-            results["pipeline"]["cpu_share_of_one_core"] = cpu_shares(cpu_before, cpu_after, wall)
+            results["pipeline"]["cpu_share_of_one_core"] = cpu
             results["pipeline"]["mongo_commands_per_message"] = commands_per_message(
                 commands_before, commands_after, throughput["accepted"]
             )
@@ -650,16 +670,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"3/5 warm-up at {half:.1f} msg/s, {args.half_warmup:.0f} s ...",
                     file=sys.stderr,
                 )
-                async with watching(stack.kafka, prefix) as observed:
-                    await drive(client, threads, observed, seconds=args.half_warmup, rate=half)
-                    await wait_sent(observed)
+                await warm_up(
+                    client, threads, stack.kafka, prefix, seconds=args.half_warmup, rate=half
+                )
             print(f"3/5 latency at {half:.1f} msg/s ...", file=sys.stderr)
             async with watching(stack.kafka, prefix) as observed_half:
-                cpu_before, wall_before = cpu_seconds(pids), time.perf_counter()
-                await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
-                await wait_sent(observed_half)
-                wall = time.perf_counter() - wall_before
-                cpu_after = cpu_seconds(pids)
+                with cpu_use(pids) as cpu_half:
+                    await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
+                    await wait_sent(observed_half)
             latency = pipeline_figures(observed_half)
             model = await model_seconds(mongo, namespace, observed_half)
             results["latency_at_half_load"] = {
@@ -667,7 +685,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 **{k: v for k, v in latency.items() if k != "latencies_ms"},
                 "latency_without_model_ms": without_model(observed_half, model),
                 # At a fixed rate most batches hold one record: the CPU per message differs.
-                "cpu_share_of_one_core": cpu_shares(cpu_before, cpu_after, wall),
+                "cpu_share_of_one_core": cpu_half,
             }
         print("4/5 claims ...", file=sys.stderr)
         results["claims"] = {
