@@ -43,7 +43,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (ValidationError, ScriptError) as exc:
         sys.exit(f"baton-scripted-model: {exc}")
     # No websocket endpoints, so uvicorn need not load a websocket library.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, ws="none")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=args.log_level,
+        ws="none",
+    )
 
 
 if __name__ == "__main__":
