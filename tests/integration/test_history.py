@@ -222,8 +222,9 @@ async def test_a_second_read_fetches_only_what_is_new(
     for i in range(10):
         await history.append(message("t", f"m{i}"))
     assert len(await reader.messages("t", limit=10)) == 10
-    # the thread (which lists the positions), the probe past its head, the 10 messages
-    assert counter.commands == ["find threads"] + ["find messages"] * 11
+    # the thread (which lists the positions), the probe past its head, the 10 messages by
+    # their ids in one command
+    assert counter.commands == ["find threads"] + ["find messages"] * 2
 
     counter.commands.clear()
     await history.append(message("t", "m10"))
@@ -271,6 +272,33 @@ async def test_a_turn_reads_and_appends_with_the_thread_it_has_read(
         "find threads",
         "find messages",
     ]
+
+
+async def test_concurrent_callers_share_their_reads_and_writes(
+    history: MongoHistory, counted: tuple[MongoHistory, CommandCounter]
+) -> None:
+    shared, counter = counted
+    names = ("t", "t1", "t2")
+    threads = await asyncio.gather(*(shared.require_thread(name) for name in names))
+    results = await asyncio.gather(
+        *(shared.append(message(t.thread_id, f"to {t.thread_id}"), thread=t) for t in threads)
+    )
+    same_thread = await asyncio.gather(*(shared.append(message("t", f"m{i}")) for i in range(5)))
+
+    assert [(stored.seq, created) for stored, created in results] == [(1, True)] * 3
+    for name in names:
+        assert (await texts(history, name))[0] == f"to {name}"
+    assert sorted(stored.seq for stored, _ in same_thread) == [2, 3, 4, 5, 6]
+    assert [
+        thread.head for thread in await asyncio.gather(*map(history.require_thread, names))
+    ] == [
+        6,
+        1,
+        1,
+    ]
+    # the three threads in one read; the three messages in one insert, their hints in one
+    # update; then the five appends to one thread, which claim their positions in turn
+    assert counter.commands[:3] == ["find threads", "insert messages", "update threads"]
 
 
 async def test_a_draft_is_read_afresh_until_it_is_decided(history: MongoHistory) -> None:

@@ -46,7 +46,8 @@ from pymongo.errors import DuplicateKeyError
 from baton_contracts import utc_now
 
 from .errors import RefusedError
-from .mongo import Document, insert_once, set_each
+from .grouped import Grouped, GroupedWrites
+from .mongo import Document, find_by_ids, insert_each, insert_once, set_each, update_each
 
 Role = Literal["user", "assistant", "tool"]
 Owner = Literal["ai", "human"]
@@ -201,6 +202,21 @@ class MongoHistory:
         # (thread id, seq) -> message id
         self._known_positions: Recent[tuple[str, int], str] = Recent(cache_size)
         self._settled: Recent[str, Message] = Recent(cache_size)  # message id -> message
+        # Lookups by id, message inserts and hint updates of concurrent callers (a batch's
+        # threads, an API's requests) share their round trips: under load one command
+        # carries many, and a lone caller's goes at once.
+        self._thread_reads: Grouped[str, Document | None] = Grouped(
+            lambda ids: find_by_ids(self.threads, ids)
+        )
+        self._message_reads: Grouped[str, Document | None] = Grouped(
+            lambda ids: find_by_ids(self._messages, ids)
+        )
+        self._inserts: Grouped[Document, None] = Grouped(
+            lambda docs: insert_each(self._messages, docs)
+        )
+        self._notes: GroupedWrites[tuple[Document, Document]] = GroupedWrites(
+            lambda updates: update_each(self.threads, updates)
+        )
 
     def _remember(self, message: Message) -> Message:
         if settled(message):
@@ -252,7 +268,7 @@ class MongoHistory:
         return Thread.from_document(existing), False
 
     async def get_thread(self, thread_id: str) -> Thread | None:
-        doc = await self.threads.find_one({"_id": thread_id})
+        doc = await self._thread_reads.submit(thread_id)
         return Thread.from_document(doc) if doc else None
 
     async def require_thread(self, thread_id: str) -> Thread:
@@ -266,11 +282,11 @@ class MongoHistory:
         known = self._settled.get(str(message_id))
         if known is not None:
             return known
-        doc = await self._messages.find_one({"_id": str(message_id)})
+        doc = await self._message_reads.submit(str(message_id))
         return self._remember(Message.from_document(doc)) if doc else None
 
     async def get_message_document(self, message_id: uuid.UUID) -> Document | None:
-        return await self._messages.find_one({"_id": str(message_id)})
+        return await self._message_reads.submit(str(message_id))
 
     async def append(
         self, message: Message, *, thread: Thread | None = None, **extra: Any
@@ -291,18 +307,18 @@ class MongoHistory:
             thread = await self.require_thread(message.thread_id)
         if message_id in thread.recent.values():
             # Listed by the thread, so stored already: a replay.
-            existing = await self._messages.find_one({"_id": message_id})
+            existing = await self._message_reads.submit(message_id)
             if existing is not None:
                 return self._remember(Message.from_document(existing)), False
         seq = self._known_end(message.thread_id, thread.head) + 1
         for _ in range(1000):
             stored = replace(message, seq=seq)
             try:
-                await self._messages.insert_one({**stored.to_document(), **extra})
+                await self._inserts.submit({**stored.to_document(), **extra})
             except DuplicateKeyError:
                 # Either this message is stored already (an earlier or concurrent attempt),
                 # or another one holds the position and the next one is tried.
-                existing = await self._messages.find_one({"_id": message_id})
+                existing = await self._message_reads.submit(message_id)
                 if existing is None:
                     seq = self._known_end(message.thread_id, seq) + 1
                     continue
@@ -321,7 +337,7 @@ class MongoHistory:
         change: Document = {"$max": {"head": seq}, "$set": {f"recent.{seq}": message_id}}
         if seq > RECENT_POSITIONS:
             change["$unset"] = {f"recent.{seq - RECENT_POSITIONS}": ""}
-        await self.threads.update_one({"_id": thread_id}, change)
+        await self._notes.submit(({"_id": thread_id}, change))
 
     async def update_message(
         self, message_id: uuid.UUID, changes: Document, *, status: str | None = None

@@ -9,7 +9,7 @@ from prometheus_client import Counter, Histogram
 from pymongo import AsyncMongoClient, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 from .settings import MongoSettings
 
@@ -111,3 +111,51 @@ async def set_each(
         await collection.bulk_write(
             [UpdateOne({"_id": key}, {"$set": changes}) for key in ids], ordered=False
         )
+
+
+async def find_by_ids(
+    collection: AsyncCollection[Document], ids: Sequence[str]
+) -> list[Document | None]:
+    """The documents with these ``_id`` values, in their order (None where there is none),
+    in one command. A single id is looked up by equality, the one query FerretDB answers from
+    its index."""
+    if len(set(ids)) == 1:
+        return [await collection.find_one({"_id": ids[0]})] * len(ids)
+    found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": list(set(ids))}})}
+    return [found.get(key) for key in ids]
+
+
+async def insert_each(
+    collection: AsyncCollection[Document], documents: Sequence[Document]
+) -> list[WriteError | None]:
+    """Insert ``documents`` in one command, each on its own: a document that breaks a unique
+    index gets its :class:`DuplicateKeyError` (another write error, its :class:`WriteError`)
+    and the others are inserted. None for each document inserted."""
+    if len(documents) == 1:
+        try:
+            await collection.insert_one(documents[0])
+        except DuplicateKeyError as exc:
+            return [exc]
+        return [None]
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        if exc.details.get("writeConcernErrors"):
+            raise
+        results: list[WriteError | None] = [None] * len(documents)
+        for error in exc.details.get("writeErrors", []):
+            kind = DuplicateKeyError if error.get("code") == _DUPLICATE_KEY else WriteError
+            results[error["index"]] = kind(error.get("errmsg", ""), error.get("code"), error)
+        return results
+    return [None] * len(documents)
+
+
+async def update_each(
+    collection: AsyncCollection[Document], updates: Sequence[tuple[Document, Document]]
+) -> None:
+    """``(filter, change)`` updates of one document each, in one command, in their order."""
+    if len(updates) == 1:
+        [(query, change)] = updates
+        await collection.update_one(query, change)
+    elif updates:
+        await collection.bulk_write([UpdateOne(query, change) for query, change in updates])
