@@ -24,6 +24,8 @@ from openai.types.chat import (
 )
 from pydantic import BaseModel
 
+from baton_ai_responder.app import build_model
+from baton_ai_responder.settings import Settings
 from baton_scripted_model import ScriptedModelSettings, create_app
 
 MODEL = "gpt-4o-mini"
@@ -87,10 +89,14 @@ async def admin(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-async def client(base_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
+@pytest.fixture(params=["httpx", "aiohttp"])
+async def client(
+    base_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The SDK on its default transport, and on the aiohttp one the ai-responder uses."""
+    transport = openai.DefaultAioHttpClient() if request.param == "aiohttp" else None
     async with openai.AsyncOpenAI(
-        base_url=f"{base_url}/v1", api_key="x", max_retries=0, timeout=10
+        base_url=f"{base_url}/v1", api_key="x", max_retries=0, timeout=10, http_client=transport
     ) as sdk:
         yield sdk
 
@@ -264,3 +270,20 @@ async def test_timeout_rule_times_the_client_out(
 async def test_models_are_listed(client: openai.AsyncOpenAI) -> None:
     models = [model.id async for model in client.models.list()]
     assert MODEL in models
+
+
+async def test_the_ai_responders_model_answers_and_closes_its_connections(
+    base_url: str, admin: httpx.AsyncClient
+) -> None:
+    model = build_model(Settings(openai_base_url=f"{base_url}/v1", llm_max_attempts=1))
+
+    completion = await model.complete(
+        [{"role": "user", "content": "How long does shipping take?"}], []
+    )
+    await model.close()
+
+    assert completion.reply is not None
+    assert "business days" in completion.reply.reply
+    assert [call["rule"] for call in await calls(admin)] == ["default:faq:shipping"]
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        await model.complete([{"role": "user", "content": "Hello"}], [])

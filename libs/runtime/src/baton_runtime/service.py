@@ -186,6 +186,7 @@ def service_app(
     topics: Iterable[str],
     on_start: Sequence[Callable[[], Awaitable[None]]] = (),
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     summary: str | None = None,
 ) -> FastAPI:
     """A service's FastAPI app with the lifecycle every service shares.
@@ -193,7 +194,8 @@ def service_app(
     Start-up: ``on_start`` steps (indexes), topics, the broker (consumers join their
     groups), then ``background`` loops. Shutdown in reverse: loops are cancelled, the broker
     stops (in-flight handlers finish or are abandoned uncommitted, so the next owner of the
-    partition redoes them), then MongoDB closes.
+    partition redoes them), the ``on_stop`` steps run (clients the handlers used), then
+    MongoDB closes.
     """
 
     @asynccontextmanager
@@ -213,6 +215,8 @@ def service_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await broker.stop()
+            for step in on_stop:
+                await step()
             await mongo.close()
 
     app = FastAPI(title=title, summary=summary, lifespan=lifespan)

@@ -166,6 +166,10 @@ class OpenAIChatModel:
         self._backoff_s = backoff_s
         self._pricing = pricing or LlmPricing()
 
+    async def close(self) -> None:
+        """Close the client's connections (at shutdown, once no call is in flight)."""
+        await self._client.close()
+
     async def complete(
         self,
         messages: Sequence[ChatCompletionMessageParam],
