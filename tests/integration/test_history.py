@@ -289,13 +289,8 @@ async def test_concurrent_callers_share_their_reads_and_writes(
     for name in names:
         assert (await texts(history, name))[0] == f"to {name}"
     assert sorted(stored.seq for stored, _ in same_thread) == [2, 3, 4, 5, 6]
-    assert [
-        thread.head for thread in await asyncio.gather(*map(history.require_thread, names))
-    ] == [
-        6,
-        1,
-        1,
-    ]
+    heads = [thread.head for thread in await asyncio.gather(*map(history.require_thread, names))]
+    assert heads == [6, 1, 1]
     # the three threads in one read; the three messages in one insert, their hints in one
     # update; then the five appends to one thread, which claim their positions in turn
     assert counter.commands[:3] == ["find threads", "insert messages", "update threads"]

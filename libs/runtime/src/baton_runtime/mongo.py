@@ -119,9 +119,10 @@ async def find_by_ids(
     """The documents with these ``_id`` values, in their order (None where there is none),
     in one command. A single id is looked up by equality, the one query FerretDB answers from
     its index."""
-    if len(set(ids)) == 1:
-        return [await collection.find_one({"_id": ids[0]})] * len(ids)
-    found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": list(set(ids))}})}
+    distinct = list(dict.fromkeys(ids))
+    if len(distinct) == 1:
+        return [await collection.find_one({"_id": distinct[0]})] * len(ids)
+    found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": distinct}})}
     return [found.get(key) for key in ids]
 
 
