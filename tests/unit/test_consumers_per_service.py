@@ -23,10 +23,10 @@ from baton_router.settings import Settings as RouterSettings
 from baton_runtime.consumer import MODEL_WORKERS
 
 
-def consumers_per_topic(
+def subscribers_of(
     monkeypatch: pytest.MonkeyPatch, module: ModuleType, settings: Any
-) -> Counter[str]:
-    """The consumers per topic of the app ``module`` builds (nothing connects)."""
+) -> list[BatchSubscriber]:
+    """The subscribers of the app ``module`` builds (nothing connects)."""
     built: list[KafkaBroker] = []
     real = module.build_broker
 
@@ -37,8 +37,25 @@ def consumers_per_topic(
     monkeypatch.setattr(module, "build_broker", capture)
     module.create_app(settings)
     (broker,) = built
-    subscribers = [cast(BatchSubscriber, s) for s in broker.subscribers]
+    return [cast(BatchSubscriber, s) for s in broker.subscribers]
+
+
+def consumers_per_topic(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, settings: Any
+) -> Counter[str]:
+    """The consumers per topic of the app ``module`` builds."""
+    subscribers = subscribers_of(monkeypatch, module, settings)
     return Counter(name for s in subscribers for name in s.topic_names_for_subscribe)
+
+
+def fetch_waits(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, settings: Any
+) -> set[tuple[int, int]]:
+    """(fetch_min_bytes, fetch_max_wait_ms) of the app's consumers, as FastStream will
+    create them."""
+    subscribers = subscribers_of(monkeypatch, module, settings)
+    args = [s._connection_args for s in subscribers]
+    return {(a["fetch_min_bytes"], a["fetch_max_wait_ms"]) for a in args}
 
 
 def test_the_ai_responder_works_on_partitions_side_by_side(
@@ -76,3 +93,24 @@ def test_the_setting_overrides_every_service(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("KAFKA_CONSUMER_WORKERS", "2")
     assert set(consumers_per_topic(monkeypatch, ai_app, AiSettings()).values()) == {2}
     assert set(consumers_per_topic(monkeypatch, router_app, RouterSettings()).values()) == {2}
+
+
+def test_the_human_queue_picks_records_up_within_its_pickup_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = HumanQueueSettings(env="dev")
+    # Kafka answers its fetches after PICKUP_MS unless a megabyte has arrived first.
+    assert fetch_waits(monkeypatch, human_queue_app, settings) == {
+        (1024 * 1024, human_queue_app.PICKUP_MS)
+    }
+
+
+@pytest.mark.parametrize(
+    ("module", "settings"),
+    [(router_app, RouterSettings), (ingest_app, IngestSettings), (ai_app, AiSettings)],
+)
+def test_the_pipeline_picks_records_up_as_they_arrive(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, settings: Callable[[], Any]
+) -> None:
+    # A fetch is answered as soon as one record is there.
+    assert fetch_waits(monkeypatch, module, settings()) == {(1, 500)}

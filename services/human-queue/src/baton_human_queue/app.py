@@ -24,6 +24,8 @@ from .settings import Settings
 from .store import AgentStore, ClaimLog, FeedbackStore, TicketLocks, TicketStore
 
 SERVICE = "baton-human-queue"
+PICKUP_MS = 200
+"""How long a record for people may wait before this service picks it up."""
 
 TOPICS = (
     topics.ROUTE_DECIDED,
@@ -75,7 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # new ticket when Kafka delivers it again.
         handled=HandledEvents(db, service=SERVICE),
     )
-    on = functools.partial(subscribe, broker, settings.kafka, group=SERVICE, runner=runner)
+    # Tickets wait for people: a record may wait PICKUP_MS, so this consumer does not wake
+    # for each of the AI's routes, which it only skips.
+    on = functools.partial(
+        subscribe, broker, settings.kafka, group=SERVICE, runner=runner, pickup_ms=PICKUP_MS
+    )
     on(
         topic=topics.ROUTE_DECIDED,
         event_type=RouteDecided,
