@@ -6,10 +6,10 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
    settings (acks=all, idempotent) and the same message size.
 2. Pipeline throughput with the scripted model at zero latency: user messages per second
    from HTTP submission to `message.sent`, sustained; and its ratio to B.
-3. End-to-end latency at half that rate: p50 / p95 / p99 from ingest's accept to
-   `message.sent`, also without each reply's model call (as the ai-responder timed it and
-   stored it with the reply), and the latency added by each hop (from the events'
-   `occurred_at`). An unmeasured warm-up (`--warmup`) comes first, and another at that
+3. End-to-end latency at half that rate (or at `--latency-rate`): p50 / p95 / p99 from
+   ingest's accept to `message.sent`, also without each reply's model call (as the
+   ai-responder timed it and stored it with the reply), and the latency added by each hop
+   (from the events' `occurred_at`). An unmeasured warm-up (`--warmup`) comes first, and another at that
    rate (`--half-warmup`) before it is measured.
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
@@ -617,6 +617,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "conversations": args.threads,
             "warmup_s": args.warmup,
             "half_load_warmup_s": args.half_warmup,
+            "latency_rate": args.latency_rate or "half the sustained rate",
             "mongo_server": stack.mongo_server,
         },
     }
@@ -663,7 +664,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 throughput["per_second"] / results["baseline"]["per_second"]
             )
             print(json.dumps(results["pipeline"], default=str), file=sys.stderr)
-            half = max(1.0, throughput["per_second"] / 2)
+            # Half the sustained rate, unless another rate is asked for (--latency-rate).
+            half = args.latency_rate or max(1.0, throughput["per_second"] / 2)
             if args.half_warmup > 0:
                 # Unmeasured: a steady trickle runs other code paths than a flood (batches of
                 # one, fetches that wait); the JVMs compile those too.
@@ -746,6 +748,12 @@ def main() -> None:
         type=float,
         default=30.0,
         help="seconds of unmeasured load at the half-load rate before that phase is measured",
+    )
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=None,
+        help="msg/s of the latency phase instead of half the sustained rate",
     )
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
