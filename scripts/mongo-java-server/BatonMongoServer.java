@@ -9,6 +9,7 @@ import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.KeyValue;
 import de.bwaldvogel.mongo.backend.Missing;
+import de.bwaldvogel.mongo.backend.QueryResult;
 import de.bwaldvogel.mongo.backend.ValueComparator;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
@@ -211,7 +212,7 @@ public final class BatonMongoServer {
                     "databases." + name,
                     new MVMap.Builder<Object, Document>().valueType(new DocumentType()));
             MVMap<String, Object> meta = store.openMap("meta." + name);
-            return new H2Collection(this, collectionName, options, documents, meta, cursorRegistry);
+            return new CopyingCollection(this, collectionName, options, documents, meta, cursorRegistry);
         }
 
         @Override
@@ -221,6 +222,36 @@ public final class BatonMongoServer {
             MVMap<KeyValue, Object> map =
                     store.openMap(name, new MVMap.Builder<KeyValue, Object>().keyType(new IndexKeyType()));
             return new UniqueIndex(map, indexName, keys, sparse);
+        }
+    }
+
+    /**
+     * H2's collection, except that queries hand out copies of the stored documents. An update
+     * changes the document its query handed it in place before putting it back
+     * (AbstractMongoCollection.updateDocument). On the stored document itself that raced with
+     * whatever else was encoding it, a reply or the store's background writer: a
+     * ConcurrentModificationException, after which H2 closes the store.
+     */
+    static final class CopyingCollection extends H2Collection {
+        CopyingCollection(
+                MongoDatabase database,
+                String name,
+                CollectionOptions options,
+                MVMap<Object, Document> documents,
+                MVMap<String, Object> meta,
+                CursorRegistry cursors) {
+            super(database, name, options, documents, meta, cursors);
+        }
+
+        @Override
+        protected QueryResult queryDocuments(
+                Document query, Document orderBy, int skip, int limit, int batchSize, Document fields) {
+            QueryResult found = super.queryDocuments(query, orderBy, skip, limit, batchSize, fields);
+            List<Document> copies = new ArrayList<>();
+            for (Document document : found) {
+                copies.add(document.cloneDeeply());
+            }
+            return new QueryResult(copies, found.getCursorId());
         }
     }
 
