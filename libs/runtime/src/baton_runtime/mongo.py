@@ -86,52 +86,14 @@ async def insert_once(collection: Any, document: Document) -> bool:
 _DUPLICATE_KEY = 11000
 
 
-async def insert_many_once(
-    collection: AsyncCollection[Document], documents: Sequence[Document]
-) -> None:
-    """:func:`insert_once` for many documents in one command: those whose ``_id`` exists are
-    left as they are, the others are inserted. Any other write error is raised."""
-    if not documents:
-        return
-    try:
-        await collection.insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
-            raise
-
-
-async def set_each(
-    collection: AsyncCollection[Document], ids: Sequence[str], changes: Document
-) -> None:
-    """``$set`` ``changes`` on the documents ``ids`` in one command, as one update by ``_id``
-    each: a single ``{"_id": {"$in": ids}}`` update would make FerretDB scan the collection
-    (it uses its index only to look up one ``_id``)."""
-    if ids:
-        await collection.bulk_write(
-            [UpdateOne({"_id": key}, {"$set": changes}) for key in ids], ordered=False
-        )
-
-
-async def find_by_ids(
-    collection: AsyncCollection[Document], ids: Sequence[str]
-) -> list[Document | None]:
-    """The documents with these ``_id`` values, in their order (None where there is none),
-    in one command. A single id is looked up by equality, the one query FerretDB answers from
-    its index."""
-    distinct = list(dict.fromkeys(ids))
-    if len(distinct) == 1:
-        return [await collection.find_one({"_id": distinct[0]})] * len(ids)
-    found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": distinct}})}
-    return [found.get(key) for key in ids]
-
-
 async def insert_each(
     collection: AsyncCollection[Document], documents: Sequence[Document]
 ) -> list[WriteError | None]:
     """Insert ``documents`` in one command, each on its own: a document that breaks a unique
     index gets its :class:`DuplicateKeyError` (another write error, its :class:`WriteError`)
     and the others are inserted. None for each document inserted."""
+    if not documents:
+        return []
     if len(documents) == 1:
         try:
             await collection.insert_one(documents[0])
@@ -151,6 +113,16 @@ async def insert_each(
     return [None] * len(documents)
 
 
+async def insert_many_once(
+    collection: AsyncCollection[Document], documents: Sequence[Document]
+) -> None:
+    """:func:`insert_once` for many documents in one command: those whose ``_id`` exists are
+    left as they are, the others are inserted. Any other write error is raised."""
+    for error in await insert_each(collection, documents):
+        if error is not None and not isinstance(error, DuplicateKeyError):
+            raise error
+
+
 async def update_each(
     collection: AsyncCollection[Document], updates: Sequence[tuple[Document, Document]]
 ) -> None:
@@ -160,3 +132,25 @@ async def update_each(
         await collection.update_one(query, change)
     elif updates:
         await collection.bulk_write([UpdateOne(query, change) for query, change in updates])
+
+
+async def set_each(
+    collection: AsyncCollection[Document], ids: Sequence[str], changes: Document
+) -> None:
+    """``$set`` ``changes`` on the documents ``ids`` in one command, as one update by ``_id``
+    each: a single ``{"_id": {"$in": ids}}`` update would make FerretDB scan the collection
+    (it uses its index only to look up one ``_id``)."""
+    await update_each(collection, [({"_id": key}, {"$set": changes}) for key in ids])
+
+
+async def find_by_ids(
+    collection: AsyncCollection[Document], ids: Sequence[str]
+) -> list[Document | None]:
+    """The documents with these ``_id`` values, in their order (None where there is none),
+    in one command. A single id is looked up by equality, the one query FerretDB answers from
+    its index."""
+    distinct = list(dict.fromkeys(ids))
+    if len(distinct) == 1:
+        return [await collection.find_one({"_id": distinct[0]})] * len(ids)
+    found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": distinct}})}
+    return [found.get(key) for key in ids]
