@@ -9,8 +9,8 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
 3. End-to-end latency at half that rate (or at `--latency-rate`): p50 / p95 / p99 from
    ingest's accept to `message.sent`, also without each reply's model call (as the
    ai-responder timed it and stored it with the reply), and the latency added by each hop
-   (from the events' `occurred_at`). An unmeasured warm-up (`--warmup`) comes first, and another at that
-   rate (`--half-warmup`) before it is measured.
+   (from the events' `occurred_at`). An unmeasured warm-up (`--warmup`) comes first, and
+   another at that rate (`--half-warmup`) before it is measured.
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
@@ -211,21 +211,19 @@ async def drive(
     *,
     seconds: float,
     rate: float | None,
-) -> int:
-    """Post FAQ questions: as fast as each thread's turn allows (rate None) or open-loop."""
+) -> None:
+    """Post FAQ questions for ``seconds``, as fast as each thread's turn allows (rate None)
+    or open-loop, then wait until the accepted ones have their replies (:func:`wait_sent`)."""
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + seconds
-    count = 0
 
     async def post(thread_id: str) -> None:
-        nonlocal count
         started = time.time()
         response = await client.post(
             f"/v1/threads/{thread_id}/messages", json={"text": "What are your opening hours?"}
         )
         if response.status_code == 202:
             observed.accepted_at[uuid.UUID(response.json()["message_id"])] = started
-            count += 1
 
     if rate is None:
 
@@ -246,7 +244,7 @@ async def drive(
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - loop.time()))
         await asyncio.gather(*tasks)
-    return count
+    await wait_sent(observed)
 
 
 async def warm_up(
@@ -261,7 +259,6 @@ async def warm_up(
     """Unmeasured load at ``rate`` (None: as fast as the pipeline goes) until all is sent."""
     async with watching(bootstrap, prefix) as observed:
         await drive(client, threads, observed, seconds=seconds, rate=rate)
-        await wait_sent(observed)
 
 
 async def wait_sent(observed: Observed, patience: float = 60) -> None:
@@ -650,7 +647,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 commands_before = await mongo_commands(system)
                 with cpu_use(pids) as cpu:
                     await drive(client, threads, observed, seconds=args.seconds, rate=None)
-                    await wait_sent(observed)
                 commands_after = await mongo_commands(system)
             for profiler in profilers:
                 profiler.wait()
@@ -680,7 +676,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             async with watching(stack.kafka, prefix) as observed_half:
                 with cpu_use(pids) as cpu_half:
                     await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
-                    await wait_sent(observed_half)
             latency = pipeline_figures(observed_half)
             model = await model_seconds(mongo, namespace, observed_half)
             results["latency_at_half_load"] = {
