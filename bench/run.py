@@ -15,10 +15,12 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
 
-With the throughput it records the CPU time each process (the services, Kafka, the MongoDB server) used
-during that phase. `--profile` also samples every service with py-spy during it and writes
-the collapsed stacks to `bench-results/profiles/<service>.txt` (flamegraph input), with the
-functions that were on the CPU most printed at the end.
+With the throughput and the latency it records the CPU time each process (the services,
+Kafka, the MongoDB server) used and the MongoDB commands each service sent during that
+phase. `--profile` also samples every service with py-spy during both and writes the
+collapsed stacks to `bench-results/profiles/<service>.txt` and
+`bench-results/profiles/half-load/<service>.txt` (flamegraph input), with the functions that
+were on the CPU most printed at the end.
 
 Results go to `bench-results/bench.json` and `bench-results/bench.png`.
 """
@@ -541,12 +543,11 @@ def cpu_use(pids: dict[str, int]) -> Iterator[dict[str, float]]:
 
 
 def start_profilers(
-    pids: dict[str, int], seconds: float, *, skip: Sequence[str]
+    pids: dict[str, int], seconds: float, *, skip: Sequence[str], out: Path
 ) -> list[subprocess.Popen[bytes]]:
     py_spy = shutil.which("py-spy")
     if py_spy is None:
         raise SystemExit("--profile needs py-spy (uv sync --group bench installs it)")
-    out = OUT / "profiles"
     out.mkdir(parents=True, exist_ok=True)
     return [
         subprocess.Popen(  # noqa: S603 - py-spy on our own processes
@@ -642,7 +643,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             servers = ("kafka", stack.mongo_server, "scripted-model")
             async with watching(stack.kafka, prefix) as observed:
                 profilers = (
-                    start_profilers(pids, args.seconds, skip=servers) if args.profile else []
+                    start_profilers(pids, args.seconds, skip=servers, out=OUT / "profiles")
+                    if args.profile
+                    else []
                 )
                 commands_before = await mongo_commands(system)
                 with cpu_use(pids) as cpu:
@@ -674,8 +677,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
             print(f"3/5 latency at {half:.1f} msg/s ...", file=sys.stderr)
             async with watching(stack.kafka, prefix) as observed_half:
+                profilers = (
+                    start_profilers(
+                        pids, args.seconds, skip=servers, out=OUT / "profiles" / "half-load"
+                    )
+                    if args.profile
+                    else []
+                )
+                commands_before = await mongo_commands(system)
                 with cpu_use(pids) as cpu_half:
                     await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
+                commands_after = await mongo_commands(system)
+            for profiler in profilers:
+                profiler.wait()
             latency = pipeline_figures(observed_half)
             model = await model_seconds(mongo, namespace, observed_half)
             results["latency_at_half_load"] = {
@@ -684,6 +698,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "latency_without_model_ms": without_model(observed_half, model),
                 # At a fixed rate most batches hold one record: the CPU per message differs.
                 "cpu_share_of_one_core": cpu_half,
+                "mongo_commands_per_message": commands_per_message(
+                    commands_before, commands_after, latency["accepted"]
+                ),
             }
         print("4/5 claims ...", file=sys.stderr)
         results["claims"] = {
@@ -767,8 +784,9 @@ def main() -> None:
     lat = results["latency_at_half_load"]["latency_ms"]
     bare = results["latency_at_half_load"]["latency_without_model_ms"]
     if args.profile:
-        for profile in sorted((OUT / "profiles").glob("*.txt")):
-            print(f"\n{profile.stem}: hottest functions (self time)", file=sys.stderr)
+        for profile in sorted((OUT / "profiles").glob("**/*.txt")):
+            phase = "half load" if profile.parent.name == "half-load" else "throughput"
+            print(f"\n{profile.stem}, {phase}: hottest functions (self time)", file=sys.stderr)
             for frame, share in hottest(profile):
                 print(f"  {share:6.1%}  {frame}", file=sys.stderr)
     print(
