@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_runtime.history import (
@@ -19,6 +19,7 @@ from baton_runtime.history import (
 )
 from baton_runtime.mongo import Document
 from baton_runtime.settings import MongoSettings
+from tests.support.commands import CommandCounter
 
 
 @pytest.fixture
@@ -184,22 +185,6 @@ async def test_concurrent_writers_take_distinct_positions(history: MongoHistory)
     seqs = sorted(stored.seq for stored, created in results if created)
     assert seqs == list(range(1, 13))
     assert sorted(await texts(history, "t")) == sorted(f"m{i}" for i in range(12))
-
-
-class CommandCounter(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        name = event.command_name
-        if name in ("find", "insert", "update"):
-            self.commands.append(f"{name} {event.command[name]}")
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @pytest.fixture
