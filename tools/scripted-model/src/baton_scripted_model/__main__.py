@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +17,10 @@ from .app import create_app
 from .rules import ScriptError
 from .settings import ScriptedModelSettings
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
-def main(argv: Sequence[str] | None = None) -> None:
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baton-scripted-model",
         description="An OpenAI-compatible model that answers from scripted rules. "
@@ -27,9 +30,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="port to listen on (SCRIPTED_MODEL_PORT)")
     parser.add_argument("--script", type=Path, help="YAML/JSON rules file (SCRIPTED_MODEL_SCRIPT)")
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        # LOG_LEVEL, as for the services: one line per request at INFO is most of a log.
+        default=os.environ.get("LOG_LEVEL", "info").lower(),
+        choices=LOG_LEVELS,
+        help="default: LOG_LEVEL, else info",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
 
     overrides: dict[str, Any] = {
         name: value
