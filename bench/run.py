@@ -3,9 +3,11 @@
 Everything runs on one machine in one run, on a local stack of its own (`.stack/bench`):
 
 1. Baseline B: a raw aiokafka consume -> produce relay with the services' producer
-   settings (acks=all, idempotent) and the same message size.
+   settings (acks=all, not idempotent) and the same message size.
 2. Pipeline throughput with the scripted model at zero latency: user messages per second
-   from HTTP submission to `message.sent`, sustained; and its ratio to B.
+   from HTTP submission to `message.sent`, sustained; and its ratio to B. In each phase it
+   counts the accepted messages without a reply (lost), with two different replies
+   (duplicated), and `message.sent` records seen more than once (repeated events).
 3. End-to-end latency at half that rate (or at `--latency-rate`): p50 / p95 / p99 from
    ingest's accept to `message.sent`, also without each reply's model call (as the
    ai-responder timed it and stored it with the reply), and the latency added by each hop
@@ -150,6 +152,8 @@ class Observed:
     received_at: dict[uuid.UUID, float] = field(default_factory=dict)
     routed_at: dict[uuid.UUID, float] = field(default_factory=dict)
     reply_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # user msg -> reply
+    replies: dict[uuid.UUID, set[uuid.UUID]] = field(default_factory=dict)  # all of them
+    sent_events: dict[uuid.UUID, int] = field(default_factory=dict)  # event id -> records
 
 
 async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.Event) -> None:
@@ -178,6 +182,9 @@ async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.E
                         # Seen by a gateway-like consumer: the moment the user could see it.
                         observed.sent_at.setdefault(event.in_reply_to, now)
                         observed.reply_of.setdefault(event.in_reply_to, event.message_id)
+                        observed.replies.setdefault(event.in_reply_to, set()).add(event.message_id)
+                        seen = observed.sent_events.get(event.event_id, 0)
+                        observed.sent_events[event.event_id] = seen + 1
     finally:
         await consumer.stop()
 
@@ -329,6 +336,10 @@ def pipeline_figures(observed: Observed) -> dict[str, Any]:
         "accepted": len(observed.accepted_at),
         "sent": len(done),
         "lost": len(observed.accepted_at) - len(done),
+        # A second, different reply to one message; and the same message.sent event seen
+        # more than once (a gateway drops such a repeat by its event id).
+        "duplicated": sum(1 for m in done if len(observed.replies.get(m, ())) > 1),
+        "repeated_events": sum(n - 1 for n in observed.sent_events.values()),
         "per_second": len(done) / max(1e-9, span),
         "latency_ms": percentiles_ms(latencies),
         # The latency each hop adds, from the events' own timestamps.
@@ -793,7 +804,7 @@ def main() -> None:
         f"\nbaseline {b:.0f}/s | pipeline {p['per_second']:.1f}/s ({p['ratio_to_baseline']:.2f} x B) | "
         f"p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms, "
         f"without the model call {bare['p50']:.0f}/{bare['p95']:.0f}/{bare['p99']:.0f} ms | "
-        f"lost {p['lost']} | double claims "
+        f"lost {p['lost']}, duplicated {p['duplicated']} | double claims "
         + ", ".join(f"{n}: {c['api']['double_claims']}" for n, c in results["claims"].items()),
         file=sys.stderr,
     )
