@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
 
-import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_contracts import Event, MessageReceived
@@ -14,14 +11,8 @@ from baton_runtime.consumer import EventRunner, Record
 from baton_runtime.mongo import Document
 from baton_runtime.outputs import Handled, HandledEvents, Outcome
 from baton_runtime.settings import MongoSettings
-from tests.support.commands import CommandCounter
-
-
-@pytest.fixture
-async def db(mongo_client: AsyncMongoClient[Document]) -> AsyncIterator[AsyncDatabase[Document]]:
-    database = mongo_client[f"handled_{uuid.uuid4().hex[:8]}"]
-    yield database
-    await mongo_client.drop_database(database.name)
+from tests.support.commands import counting_client
+from tests.support.memory import MemoryPublisher
 
 
 def message(text: str) -> MessageReceived:
@@ -62,14 +53,6 @@ async def test_each_service_has_its_own_entries(db: AsyncDatabase[Document]) -> 
     assert await HandledEvents(db, service="ai").get_many([event_id]) == {}
 
 
-class _Publisher:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-
-    async def publish(self, events: Iterable[Event]) -> None:
-        self.published += events
-
-
 class _NoDeadLetters:
     async def send(self, record: Record, *, code: str, reason: str) -> None:
         raise AssertionError(f"nothing here is poison: {code} {reason}")
@@ -78,12 +61,9 @@ class _NoDeadLetters:
 async def test_the_marks_of_batches_that_finish_meanwhile_are_one_write(
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
 ) -> None:
-    counter = CommandCounter()
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_settings.url.get_secret_value(), tz_aware=True, event_listeners=[counter]
-    )
+    client, counter = counting_client(mongo_settings)
     log = HandledEvents(client[db.name], service="svc")
-    publisher = _Publisher()
+    publisher = MemoryPublisher()
     runner = EventRunner(
         publisher=publisher, dead_letters=_NoDeadLetters(), handled=log, mark_linger=3600
     )

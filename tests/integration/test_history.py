@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_runtime.history import (
@@ -19,16 +18,7 @@ from baton_runtime.history import (
 )
 from baton_runtime.mongo import Document
 from baton_runtime.settings import MongoSettings
-from tests.support.commands import CommandCounter
-
-
-@pytest.fixture
-async def db(
-    mongo_client: AsyncMongoClient[Document], mongo_settings: MongoSettings
-) -> AsyncIterator[AsyncDatabase[Document]]:
-    database = mongo_client[f"{mongo_settings.database}_history_{uuid.uuid4().hex[:6]}"]
-    yield database
-    await mongo_client.drop_database(database.name)
+from tests.support.commands import CommandCounter, counting_client
 
 
 @pytest.fixture
@@ -192,10 +182,7 @@ async def counted(
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
 ) -> AsyncIterator[tuple[MongoHistory, CommandCounter]]:
     """A history on a client of its own, whose commands are counted."""
-    counter = CommandCounter()
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_settings.url.get_secret_value(), tz_aware=True, event_listeners=[counter]
-    )
+    client, counter = counting_client(mongo_settings)
     yield MongoHistory(client[db.name]), counter
     await client.close()
 

@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterable
-
-import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from baton_contracts import Event, MessageReceived
+from baton_contracts import MessageReceived
 from baton_ingest.domain import Submission
 from baton_ingest.service import Ingest
 from baton_runtime.history import MongoHistory
 from baton_runtime.mongo import Document
 from baton_runtime.settings import MongoSettings
-from tests.support.commands import CommandCounter
-
-
-class _Publisher:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-
-    async def publish(self, events: Iterable[Event]) -> None:
-        self.published += events
-
-
-@pytest.fixture
-async def db(
-    mongo_client: AsyncMongoClient[Document], mongo_settings: MongoSettings
-) -> AsyncIterator[AsyncDatabase[Document]]:
-    database = mongo_client[f"{mongo_settings.database}_ingest_{uuid.uuid4().hex[:6]}"]
-    yield database
-    await mongo_client.drop_database(database.name)
+from tests.support.commands import counting_client
+from tests.support.memory import MemoryPublisher
 
 
 async def test_the_published_flags_of_messages_sent_meanwhile_are_one_write(
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
 ) -> None:
-    counter = CommandCounter()
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_settings.url.get_secret_value(), tz_aware=True, event_listeners=[counter]
-    )
+    client, counter = counting_client(mongo_settings)
     history = MongoHistory(client[db.name])
     await history.ensure_indexes()
-    publisher = _Publisher()
+    publisher = MemoryPublisher()
     ingest = Ingest(history=history, publisher=publisher, max_text_length=100, flag_linger=3600)
     try:
         threads = [
@@ -74,7 +50,7 @@ async def test_a_repeat_before_the_flag_is_written_publishes_nothing_in_that_pro
 ) -> None:
     history = MongoHistory(db)
     await history.ensure_indexes()
-    publisher = _Publisher()
+    publisher = MemoryPublisher()
     ingest = Ingest(history=history, publisher=publisher, max_text_length=100, flag_linger=3600)
     thread = await ingest.create_thread(user_id="u", channel=None, department=None, metadata={})
     submission = Submission(thread_id=thread.thread_id, text="hi", idempotency_key="k1")

@@ -4,16 +4,14 @@ hands their partitions on and before a consumer stops, so nobody redoes finished
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from faststream.kafka import KafkaBroker
 
-from baton_contracts import Event, MessageReceived, encode
-from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
-from baton_runtime.kafka import KafkaEventPublisher, build_broker, ensure_topics
+from baton_contracts import MessageReceived, encode
+from baton_runtime.kafka import build_broker, ensure_topics
 from baton_runtime.settings import KafkaSettings
+from tests.support.consumers import consuming
 from tests.support.waiting import eventually
 
 # Longer than any test here: every commit seen is one of the early ones.
@@ -27,29 +25,6 @@ async def new_topic(kafka_settings: KafkaSettings, name: str) -> tuple[KafkaSett
     topic = f"offsets-{name}-{uuid.uuid4().hex[:6]}"
     await ensure_topics(settings, [topic])
     return settings, topic
-
-
-def consuming(settings: KafkaSettings, topic: str, seen: list[str], *, name: str) -> KafkaBroker:
-    """A consumer of ``topic`` in the group of that name that notes each thread it sees."""
-    broker = build_broker(settings, client_id=name)
-
-    async def note(event: MessageReceived) -> Sequence[Event]:
-        seen.append(event.thread_id)
-        return ()
-
-    subscribe(
-        broker,
-        settings,
-        topic=topic,
-        group=topic,
-        event_type=MessageReceived,
-        handler=note,
-        runner=EventRunner(
-            publisher=KafkaEventPublisher(broker, settings),
-            dead_letters=KafkaDeadLetters(broker, service=name),
-        ),
-    )
-    return broker
 
 
 async def send(settings: KafkaSettings, topic: str, count: int) -> list[str]:

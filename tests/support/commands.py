@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pymongo import monitoring
+from pymongo import AsyncMongoClient, monitoring
+
+from baton_runtime.mongo import Document
+from baton_runtime.settings import MongoSettings
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -21,3 +24,13 @@ class CommandCounter(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
+
+
+def counting_client(settings: MongoSettings) -> tuple[AsyncMongoClient[Document], CommandCounter]:
+    """A client of its own (another process, as far as caches go) whose commands are
+    counted; the caller closes it."""
+    counter = CommandCounter()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.url.get_secret_value(), tz_aware=True, event_listeners=[counter]
+    )
+    return client, counter

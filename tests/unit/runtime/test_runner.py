@@ -12,22 +12,7 @@ from baton_contracts import Event, MessageReceived, RouteDecided
 from baton_runtime.consumer import EventRunner, Record, RetryPolicy
 from baton_runtime.history import UnknownThreadError
 from baton_runtime.outputs import Handled, HandledEvents, Outcome
-
-
-class MemoryPublisher:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-
-    async def publish(self, events: Iterable[Event]) -> None:
-        self.published += events
-
-
-class MemoryDeadLetters:
-    def __init__(self) -> None:
-        self.letters: list[tuple[Record, str]] = []
-
-    async def send(self, record: Record, *, code: str, reason: str) -> None:
-        self.letters.append((record, code))
+from tests.support.memory import MemoryDeadLetters, MemoryPublisher
 
 
 class MemoryHandled(HandledEvents):
