@@ -54,7 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topics=topics.ALL,
         on_start=[history.ensure_indexes],
         background=[every(settings.recovery_interval_s, sweep, what="recovery sweep")],
-        on_stop=[ingest.close],
     )
     app.include_router(api_router(ingest))
     return app

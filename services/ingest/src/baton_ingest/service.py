@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from baton_contracts import MessageReceived, MessageSubmitted, utc_now
-from baton_runtime.grouped import Lingering
+from baton_runtime.grouped import GroupedWrites
 from baton_runtime.history import Message, MongoHistory, Thread
 from baton_runtime.kafka import EventPublisher
 
@@ -23,12 +23,6 @@ from .metrics import MESSAGES_RECEIVED, channel_label
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_FLAG_LINGER_S = 0.2
-"""How long the ``published`` flags of messages whose event went out linger before one
-write sets them all. A flag only keeps the recovery sweep (which waits
-``INGEST_RECOVERY_GRACE_S``) from publishing the message again, which the router would
-drop by event id; set at once, it was a command per message at a trickle."""
-
 
 @dataclass(frozen=True)
 class Accepted:
@@ -38,19 +32,13 @@ class Accepted:
 
 class Ingest:
     def __init__(
-        self,
-        *,
-        history: MongoHistory,
-        publisher: EventPublisher,
-        max_text_length: int,
-        flag_linger: float = PUBLISHED_FLAG_LINGER_S,
+        self, *, history: MongoHistory, publisher: EventPublisher, max_text_length: int
     ) -> None:
         self._history = history
         self._publisher = publisher
         self._max_text_length = max_text_length
-        self._published = Lingering(
-            history.mark_published, linger=flag_linger, what="setting published flags"
-        )
+        # Under load the flags of many messages are set by one command.
+        self._marks = GroupedWrites(history.mark_published)
 
     async def create_thread(
         self,
@@ -116,14 +104,9 @@ class Ingest:
                 "this Idempotency-Key was already used for a different message"
             )
         # A repeat: publish only if the first attempt stored the message but never got the
-        # event out (the stored event, not a new one, so its id stays the same). A flag
-        # still lingering in this process counts as set.
+        # event out (the stored event, not a new one, so its id stays the same).
         document = await self._history.get_message_document(message_id)
-        if (
-            document is not None
-            and not document.get("published", True)
-            and message_id not in self._published
-        ):
+        if document is not None and not document.get("published", True):
             await self._publish(MessageReceived.model_validate_json(document["received_event"]))
         return Accepted(message_id=message_id, created=False)
 
@@ -142,12 +125,4 @@ class Ingest:
 
     async def _publish(self, event: MessageReceived) -> None:
         await self._publisher.publish([event])
-        self._published.add([event.message_id])
-
-    async def close(self) -> None:
-        """Set the flags still lingering (at shutdown). Those not set are harmless: the
-        sweep publishes their messages again, with the same event ids."""
-        try:
-            await self._published.flush()
-        except Exception:
-            log.exception("%d published flags not set", self._published.pending)
+        await self._marks.submit(event.message_id)
