@@ -1,4 +1,4 @@
-"""The handled-events log on the real MongoDB server: a batch at a time, marks together."""
+"""The handled-events log on the real MongoDB server: a batch at a time."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import uuid
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from baton_contracts import Event, MessageReceived
-from baton_runtime.consumer import EventRunner, Record
+from baton_contracts import MessageReceived
 from baton_runtime.mongo import Document
 from baton_runtime.outputs import Handled, HandledEvents, Outcome
-from baton_runtime.settings import MongoSettings
-from tests.support.commands import counting_client
-from tests.support.memory import MemoryPublisher
 
 
 def message(text: str) -> MessageReceived:
@@ -51,36 +47,3 @@ async def test_each_service_has_its_own_entries(db: AsyncDatabase[Document]) -> 
     event_id = uuid.uuid4()
     await HandledEvents(db, service="router").save_many([Outcome(event_id, [])])
     assert await HandledEvents(db, service="ai").get_many([event_id]) == {}
-
-
-class _NoDeadLetters:
-    async def send(self, record: Record, *, code: str, reason: str) -> None:
-        raise AssertionError(f"nothing here is poison: {code} {reason}")
-
-
-async def test_the_marks_of_batches_that_finish_meanwhile_are_one_write(
-    db: AsyncDatabase[Document], mongo_settings: MongoSettings
-) -> None:
-    client, counter = counting_client(mongo_settings)
-    log = HandledEvents(client[db.name], service="svc")
-    publisher = MemoryPublisher()
-    runner = EventRunner(
-        publisher=publisher, dead_letters=_NoDeadLetters(), handled=log, mark_linger=3600
-    )
-    events = [message(f"in {i}") for i in range(3)]
-
-    async def reply(event: MessageReceived) -> list[Event]:
-        return [MessageReceived.first(thread_id="t1", message_id=event.message_id, text="out")]
-
-    try:
-        for offset, event in enumerate(events):
-            record = Record("in", 0, offset, b"t1", event.model_dump_json().encode())
-            await runner.run(record, MessageReceived, reply)
-        assert counter.commands == ["find handled_events", "insert handled_events"] * 3
-        await runner.close()
-        assert counter.commands[6:] == ["update handled_events"]
-        found = await log.get_many([event.event_id for event in events])
-        assert all(handled.published for handled in found.values())
-        assert len(found) == len(publisher.published) == 3
-    finally:
-        await client.close()

@@ -103,13 +103,9 @@ async def test_a_route_is_worked_on_only_by_the_service_it_names(
     await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
 
     handled = mongo_client[pipeline.mongo.database]["handled_events"]
-
-    async def marked() -> Document | None:
-        worked = await handled.find_one({"_id": f"baton-ai-responder:{route.event_id}"})
-        return worked if worked is not None and worked["published"] is True else None
-
-    # Saved before its reply went out, marked published shortly after.
-    assert await eventually(marked, what="the AI's handled route marked published")
+    worked = await handled.find_one({"_id": f"baton-ai-responder:{route.event_id}"})
+    assert worked is not None
+    assert worked["published"] is True
 
     async def skipped_by_the_queue() -> bool:
         return queue_skips(pipeline) > skips_before
@@ -600,13 +596,11 @@ async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep
     [received] = await pipeline.recorder.wait_for(MessageReceived, in_thread(thread_id))
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
     assert (sent.text, sent.in_reply_to) == ("recovered", received.message_id)
-    messages = mongo_client[pipeline.mongo.database]["messages"]
-
-    async def flagged() -> Document | None:
-        stored = await messages.find_one({"_id": str(received.message_id)})
-        return stored if stored is not None and stored["published"] is True else None
-
-    assert await eventually(flagged, what="the swept message flagged published")
+    stored = await mongo_client[pipeline.mongo.database]["messages"].find_one(
+        {"_id": str(received.message_id)}
+    )
+    assert stored is not None
+    assert stored["published"] is True
 
 
 async def test_dead_letters_replay_after_the_fix(

@@ -1,5 +1,4 @@
-"""Grouped and GroupedWrites: what arrives during a call shares the next one. Lingering:
-what is added within the linger shares one write, which nobody waits for."""
+"""Grouped and GroupedWrites: what arrives during a call shares the next one."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from baton_runtime.grouped import Grouped, GroupedWrites, Lingering
+from baton_runtime.grouped import Grouped, GroupedWrites
 
 
 class Writer:
@@ -145,94 +144,3 @@ async def test_a_call_that_answers_the_wrong_number_of_items_fails_all_its_calle
 
     with pytest.raises(RuntimeError, match="0 results for 1 items"):
         await grouped.submit(1)
-
-
-async def test_items_added_within_the_linger_share_one_write() -> None:
-    writer = Writer()
-    writer.release.set()
-    lingering = Lingering(writer.write, linger=0.001, what="test")
-
-    lingering.add([1])
-    lingering.add([2, 3])
-    for _ in range(200):  # the linger is over once the write has happened
-        if writer.calls:
-            break
-        await asyncio.sleep(0.005)
-
-    assert writer.calls == [[1, 2, 3]]
-    assert lingering.pending == 0
-
-
-async def test_nothing_is_written_before_the_linger_is_over_or_a_flush() -> None:
-    writer = Writer()
-    writer.release.set()
-    lingering = Lingering(writer.write, linger=60, what="test")
-
-    lingering.add([1, 2])
-    await settle()
-    assert writer.calls == []
-    assert lingering.pending == 2
-    assert 1 in lingering
-    assert 3 not in lingering
-
-    await lingering.flush()
-    assert writer.calls == [[1, 2]]
-    await lingering.flush()  # nothing left: no empty write
-    assert writer.calls == [[1, 2]]
-
-
-async def test_the_items_of_a_failed_write_go_with_the_next_one() -> None:
-    writer = Writer()
-    writer.release.set()
-    writer.fail_on = {1}
-    lingering = Lingering(writer.write, linger=60, what="test")
-
-    lingering.add([1])
-    with pytest.raises(ConnectionError):
-        await lingering.flush()
-    assert lingering.pending == 1
-
-    writer.fail_on = set()
-    lingering.add([2])
-    await lingering.flush()
-    assert writer.calls == [[1], [1, 2]]
-
-
-async def test_a_write_that_fails_on_its_own_is_tried_again_after_a_backoff() -> None:
-    writer = Writer()
-    writer.release.set()
-    writer.fail_on = {1}
-    lingering = Lingering(writer.write, linger=0.001, what="test", max_backoff=0.002)
-
-    lingering.add([1])
-    for _ in range(200):
-        if len(writer.calls) >= 2:
-            break
-        await asyncio.sleep(0.005)
-    writer.fail_on = set()
-    for _ in range(200):
-        if lingering.pending == 0:
-            break
-        await asyncio.sleep(0.005)
-
-    assert len(writer.calls) >= 3
-    assert all(call == [1] for call in writer.calls)
-    assert lingering.pending == 0
-
-
-async def test_a_flush_during_a_write_loses_nothing() -> None:
-    writer = Writer()
-    lingering = Lingering(writer.write, linger=0.001, what="test")
-    lingering.add([1])
-    for _ in range(200):  # the lingering write has started and waits for its release
-        if writer.calls:
-            break
-        await asyncio.sleep(0.005)
-
-    assert 1 in lingering  # being written
-    writer.release.set()
-    await lingering.flush()  # cancels the write in flight and writes its items itself
-
-    assert writer.calls == [[1], [1]]
-    assert lingering.pending == 0
-    assert 1 not in lingering

@@ -72,15 +72,9 @@ def reply_to(event: RouteDecided) -> MessageReceived:
 
 
 def runner() -> tuple[EventRunner, MemoryPublisher, MemoryHandled]:
-    """A runner whose marks linger until it is closed."""
     publisher, handled = MemoryPublisher(), MemoryHandled()
     return (
-        EventRunner(
-            publisher=publisher,
-            dead_letters=MemoryDeadLetters(),
-            handled=handled,
-            mark_linger=3600,
-        ),
+        EventRunner(publisher=publisher, dead_letters=MemoryDeadLetters(), handled=handled),
         publisher,
         handled,
     )
@@ -125,57 +119,12 @@ async def test_produced_events_are_saved_then_published_then_marked() -> None:
         return [reply]
 
     await run.run(record_of(event), RouteDecided, handler)
-    assert handled.calls == ["get", "save"]  # the mark lingers ...
-    assert publisher.published == [reply]
-
-    await run.close()  # ... until the linger is over, or the runner closes
     assert handled.calls == ["get", "save", "mark_published"]
+    assert publisher.published == [reply]
     assert handled.saved[event.event_id].published
 
     await run.run(record_of(event), RouteDecided, handler)  # redelivered: nothing again
     assert publisher.published == [reply]
-
-
-async def test_the_marks_of_several_batches_are_written_together() -> None:
-    run, publisher, handled = runner()
-    events = [route("ai", f"t{i}") for i in range(3)]
-    replies = {e.event_id: reply_to(e) for e in events}
-
-    async def handler(event: RouteDecided) -> Sequence[Event]:
-        return [replies[event.event_id]]
-
-    for event in events:
-        await run.run(record_of(event), RouteDecided, handler)
-    await run.close()
-
-    assert handled.calls == ["get", "save"] * 3 + ["mark_published"]
-    assert all(handled.saved[e.event_id].published for e in events)
-    assert publisher.published == list(replies.values())
-
-
-async def test_a_mark_still_lingering_counts_as_written_in_its_own_process() -> None:
-    run, publisher, handled = runner()
-    event = route("ai")
-    reply = reply_to(event)
-    calls = 0
-
-    async def handler(_: RouteDecided) -> Sequence[Event]:
-        nonlocal calls
-        calls += 1
-        return [reply_to(event)] if calls > 1 else [reply]
-
-    await run.run(record_of(event), RouteDecided, handler)
-    await run.run(record_of(event), RouteDecided, handler)  # the mark still lingers here
-    assert publisher.published == [reply]
-
-    # The process died before writing the mark: its successor publishes the saved events
-    # again, with their ids, which consumers drop as repeats. The handler is not run again.
-    successor = EventRunner(
-        publisher=publisher, dead_letters=MemoryDeadLetters(), handled=handled, mark_linger=3600
-    )
-    await successor.run(record_of(event), RouteDecided, handler)
-    assert calls == 1
-    assert publisher.published == [reply, reply]
 
 
 async def test_a_domain_refusal_is_dead_lettered_at_once_with_its_code() -> None:
@@ -202,7 +151,6 @@ async def test_a_batch_shares_one_read_one_save_and_one_mark_of_the_log() -> Non
         return [replies[event.event_id]]
 
     await run.run_batch(batch_of(*events), RouteDecided, handler)
-    await run.close()
     assert handled.calls == ["get", "save", "mark_published"]
     assert sorted(map(id, publisher.published)) == sorted(map(id, replies.values()))
     assert all(handled.saved[e.event_id].published for e in events)
@@ -244,7 +192,6 @@ async def test_a_record_repeated_in_one_batch_is_worked_on_once() -> None:
         return [reply]
 
     await run.run_batch(batch_of(event, event), RouteDecided, handler)
-    await run.close()
     assert calls == 1
     assert publisher.published == [reply]
     assert handled.saved[event.event_id] == Handled([reply], True)
@@ -272,7 +219,6 @@ async def test_a_thread_failing_for_good_does_not_undo_the_others() -> None:
         dead_letters=MemoryDeadLetters(),
         handled=handled,
         policy=RetryPolicy(initial_backoff=0.001, transient_budget=0.0),
-        mark_linger=3600,
     )
     ok, broken = route("ai", "ok"), route("ai", "broken")
     reply = reply_to(ok)
@@ -284,8 +230,7 @@ async def test_a_thread_failing_for_good_does_not_undo_the_others() -> None:
 
     with pytest.raises(ConnectionError):
         await run.run_batch(batch_of(ok, broken), RouteDecided, handler)
-    # The finished record is saved, published and marked (its mark did not linger), so the
-    # batch's redelivery skips it ...
+    # The finished record is saved and published, so the batch's redelivery skips it ...
     assert publisher.published == [reply]
     assert handled.saved[ok.event_id].published
     assert broken.event_id not in handled.saved

@@ -39,7 +39,6 @@ from baton_contracts import DecodeError, Event, decode, topics
 
 from . import metrics
 from .errors import RefusedError
-from .grouped import Lingering
 from .kafka import EventPublisher, ServiceBatchSubscriber, adopt
 from .offsets import FinishedOffsets
 from .outputs import Handled, HandledEvents, Outcome
@@ -59,12 +58,6 @@ MODEL_WORKERS = 3
 done when its slowest record is, and with one consumer per partition that holds up only its
 own partition. Handlers that only talk to Kafka and MongoDB have one consumer, which takes
 bigger batches and so fewer bookkeeping writes and requests per record."""
-
-MARK_LINGER_S = 0.05
-"""How long the marks of published outputs linger before one write takes them all. A mark
-only spares a redelivered record the republishing of its saved events, which consumers
-would drop by event id, so it need not be written before the batch counts as done; at a
-trickle, where a batch holds one record, writing it at once was one command per record."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionFailure,
@@ -157,10 +150,8 @@ class EventRunner:
     above.
 
     The records of one key (one thread) are worked on in order; different keys at the same
-    time. The handled-events log is read and saved to once per batch, whatever the number of
-    records; the outputs published are marked so a little later, together with those of the
-    batches that finished meanwhile (:data:`MARK_LINGER_S`). :meth:`close` writes the marks
-    still lingering.
+    time. The handled-events log is read once per batch and written twice (save, then mark
+    published, around the publish), whatever the number of records.
     """
 
     def __init__(
@@ -171,22 +162,12 @@ class EventRunner:
         policy: RetryPolicy | None = None,
         handled: HandledEvents | None = None,
         service: str = "baton",
-        mark_linger: float = MARK_LINGER_S,
     ) -> None:
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._policy = policy or RetryPolicy()
         self._handled = handled
         self._service = service
-        self._marks = (
-            Lingering(
-                handled.mark_published,
-                linger=mark_linger,
-                what=f"{service}: marking handled events published",
-            )
-            if handled is not None
-            else None
-        )
 
     @classmethod
     def for_service(
@@ -283,13 +264,11 @@ class EventRunner:
             return_exceptions=True,
         )
         # What was finished is saved and published even if one key failed for good, so the
-        # redelivery of the batch finds it done: marked too, before the batch is handed back.
+        # redelivery of the batch finds it done.
         await self._conclude(topic, batch)
-        failed = [result for result in results if isinstance(result, BaseException)]
-        if failed:
-            if self._marks is not None:
-                await self._persist(topic, self._marks.flush)
-            raise failed[0]
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _run_key(
         self,
@@ -303,9 +282,8 @@ class EventRunner:
             before = earlier.get(event.event_id)
             if before is not None or event.event_id in batch.seen:
                 # A redelivery is not worked on again: its saved output is published if the
-                # first publish may not have finished, else nothing. A mark still lingering
-                # in this process counts as written.
-                if before is not None and not before.published and not self._marked(event):
+                # first publish may not have finished, else nothing.
+                if before is not None and not before.published:
                     batch.to_publish.append((event.event_id, before.events))
                 batch.outcomes[index] = "replayed"
                 continue
@@ -319,9 +297,6 @@ class EventRunner:
             if produced:
                 batch.to_publish.append((event.event_id, produced))
             batch.outcomes[index] = "handled"
-
-    def _marked(self, event: Event) -> bool:
-        return self._marks is not None and event.event_id in self._marks
 
     async def _attempt(self, record: Record, event: E, handler: Handler[E]) -> list[Event] | None:
         """The handler's events, after retries; None once the record is dead-lettered."""
@@ -345,7 +320,7 @@ class EventRunner:
         return None
 
     async def _conclude(self, topic: str, batch: _Batch) -> None:
-        """Save the new outputs, publish, then have them marked published (lingering)."""
+        """Save the new outputs, publish, then mark them published."""
         handled = self._handled
         if handled is not None:
             await self._persist(topic, lambda: handled.save_many(batch.to_save))
@@ -353,18 +328,9 @@ class EventRunner:
             return
         events = [event for _, produced in batch.to_publish for event in produced]
         await self._persist(topic, lambda: self._publisher.publish(events))
-        if self._marks is not None:
-            self._marks.add(event_id for event_id, _ in batch.to_publish)
-
-    async def close(self) -> None:
-        """Write the marks still lingering (at shutdown, once no batch runs any more). If
-        that fails, a redelivery of those records republishes their saved events."""
-        if self._marks is None:
-            return
-        try:
-            await self._marks.flush()
-        except Exception:
-            log.exception("%d handled-event marks not written", self._marks.pending)
+        if handled is not None:
+            published = [event_id for event_id, _ in batch.to_publish]
+            await self._persist(topic, lambda: handled.mark_published(published))
 
     async def _persist(self, topic: str, step: Callable[[], Awaitable[T]]) -> T:
         """One bookkeeping step of a batch (the log, the publish). It belongs to no single

@@ -7,9 +7,7 @@ completed, and nothing is published if it did: a replay changes nothing and send
 twice.
 
 The log is read and written a batch of records at a time (one command each for the
-lookup and the save), so its cost per event shrinks as the load grows. The marks of
-published outputs are written a little later, several batches' at once
-(:class:`~baton_runtime.consumer.EventRunner`).
+lookup, the save and the mark), so its cost per event shrinks as the load grows.
 """
 
 from __future__ import annotations

@@ -92,7 +92,6 @@ def create_app(
         service=SERVICE,
         handled=HandledEvents(db, service=SERVICE),
     )
-    on_stop.append(runner.close)
 
     on = functools.partial(
         subscribe, broker, settings.kafka, group=SERVICE, runner=runner, workers=MODEL_WORKERS

@@ -118,7 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 at_start=True,
             ),
         ],
-        on_stop=[runner.close],
     )
     app.description = (
         "Every call needs `Authorization: Bearer <token>`: an agent's token for tickets and "

@@ -53,9 +53,6 @@ def create_app(
         limits=settings.limits(),
         min_confidence=settings.classifier_min_confidence,
     )
-    runner = EventRunner.for_service(
-        broker, publisher, service=SERVICE, handled=HandledEvents(db, service=SERVICE)
-    )
     subscribe(
         broker,
         settings.kafka,
@@ -63,7 +60,12 @@ def create_app(
         group=SERVICE,
         event_type=MessageReceived,
         handler=functools.partial(on_message_received, deps=deps),
-        runner=runner,
+        runner=EventRunner.for_service(
+            broker,
+            publisher,
+            service=SERVICE,
+            handled=HandledEvents(db, service=SERVICE),
+        ),
         # Rules decide at once; a classifier waits on a model.
         workers=MODEL_WORKERS if deps.classifier is not None else 1,
     )
@@ -76,5 +78,4 @@ def create_app(
         kafka=settings.kafka,
         topics=topics.ALL,
         on_start=[store.ensure_indexes],
-        on_stop=[runner.close],
     )
