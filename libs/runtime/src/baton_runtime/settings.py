@@ -108,3 +108,10 @@ class MongoSettings(BaseSettings):
     database: str = Field(default="baton", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     tls_ca_file: Path | None = Field(default=None, description="CA bundle for TLS connections.")
     server_selection_timeout_ms: int = Field(default=10_000, ge=100)
+    socket_timeout_ms: int = Field(
+        default=30_000,
+        ge=0,
+        description="How long a command may wait for the server's answer before it fails as a "
+        "network error (which handlers retry); 0 waits for ever. Baton's commands take "
+        "milliseconds, so a server that stays silent this long is treated as gone.",
+    )
