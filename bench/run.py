@@ -600,6 +600,60 @@ def hottest(profile: Path, top: int = 12) -> list[tuple[str, float]]:
     return [(frame, n / max(1, total)) for frame, n in ranked]
 
 
+@dataclass
+class Phase:
+    """What one measured phase saw."""
+
+    observed: Observed
+    figures: dict[str, Any]
+    """:func:`pipeline_figures` of what was observed."""
+    cpu: dict[str, float]
+    commands: dict[str, Any]
+
+    def results(self) -> dict[str, Any]:
+        """The phase's entries in ``bench.json``."""
+        return {
+            **{k: v for k, v in self.figures.items() if k != "latencies_ms"},
+            "cpu_share_of_one_core": self.cpu,
+            "mongo_commands_per_message": self.commands,
+        }
+
+
+@dataclass
+class Measure:
+    """Measured phases on one running system: the load, and what each process spent on it."""
+
+    client: httpx.AsyncClient
+    threads: list[str]
+    system: System
+    stack: LocalStack
+    prefix: str
+    profile: bool
+
+    async def phase(self, *, seconds: float, rate: float | None, name: str) -> Phase:
+        """Drive ``seconds`` of load at ``rate`` (None: full speed) while watching the topics,
+        timing each process's CPU, counting each service's MongoDB commands and, with
+        ``profile``, sampling the services into ``profiles/`` (``profiles/<name>/`` for
+        phases other than the throughput)."""
+        pids = processes(self.system, self.stack)
+        servers = ("kafka", self.stack.mongo_server, "scripted-model")
+        out = OUT / "profiles" if name == "throughput" else OUT / "profiles" / name
+        async with watching(self.stack.kafka, self.prefix) as observed:
+            profilers = (
+                start_profilers(pids, seconds, skip=servers, out=out) if self.profile else []
+            )
+            before = await mongo_commands(self.system)
+            with cpu_use(pids) as cpu:
+                await drive(self.client, self.threads, observed, seconds=seconds, rate=rate)
+            after = await mongo_commands(self.system)
+        for profiler in profilers:
+            profiler.wait()
+        figures = pipeline_figures(observed)
+        return Phase(
+            observed, figures, cpu, commands_per_message(before, after, figures["accepted"])
+        )
+
+
 # -- the run -------------------------------------------------------------------------------
 
 
@@ -650,29 +704,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"2/5 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
                 await warm_up(client, threads, stack.kafka, prefix, seconds=args.warmup, rate=None)
             print("2/5 pipeline throughput ...", file=sys.stderr)
-            pids = processes(system, stack)
-            servers = ("kafka", stack.mongo_server, "scripted-model")
-            async with watching(stack.kafka, prefix) as observed:
-                profilers = (
-                    start_profilers(pids, args.seconds, skip=servers, out=OUT / "profiles")
-                    if args.profile
-                    else []
-                )
-                commands_before = await mongo_commands(system)
-                with cpu_use(pids) as cpu:
-                    await drive(client, threads, observed, seconds=args.seconds, rate=None)
-                commands_after = await mongo_commands(system)
-            for profiler in profilers:
-                profiler.wait()
-            throughput = pipeline_figures(observed)
-            results["pipeline"] = {k: v for k, v in throughput.items() if k != "latencies_ms"}
-            results["pipeline"]["cpu_share_of_one_core"] = cpu
-            results["pipeline"]["mongo_commands_per_message"] = commands_per_message(
-                commands_before, commands_after, throughput["accepted"]
-            )
-            results["pipeline"]["ratio_to_baseline"] = (
-                throughput["per_second"] / results["baseline"]["per_second"]
-            )
+            measure = Measure(client, threads, system, stack, prefix, profile=args.profile)
+            full = await measure.phase(seconds=args.seconds, rate=None, name="throughput")
+            throughput = full.figures
+            results["pipeline"] = {
+                **full.results(),
+                "ratio_to_baseline": throughput["per_second"] / results["baseline"]["per_second"],
+            }
             print(json.dumps(results["pipeline"], default=str), file=sys.stderr)
             # Half the sustained rate, unless another rate is asked for (--latency-rate).
             half = args.latency_rate or max(1.0, throughput["per_second"] / 2)
@@ -687,31 +725,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     client, threads, stack.kafka, prefix, seconds=args.half_warmup, rate=half
                 )
             print(f"3/5 latency at {half:.1f} msg/s ...", file=sys.stderr)
-            async with watching(stack.kafka, prefix) as observed_half:
-                profilers = (
-                    start_profilers(
-                        pids, args.seconds, skip=servers, out=OUT / "profiles" / "half-load"
-                    )
-                    if args.profile
-                    else []
-                )
-                commands_before = await mongo_commands(system)
-                with cpu_use(pids) as cpu_half:
-                    await drive(client, threads, observed_half, seconds=args.seconds, rate=half)
-                commands_after = await mongo_commands(system)
-            for profiler in profilers:
-                profiler.wait()
-            latency = pipeline_figures(observed_half)
-            model = await model_seconds(mongo, namespace, observed_half)
+            # At a fixed rate most batches hold one record: the CPU and the commands per
+            # message differ from the throughput phase.
+            trickle = await measure.phase(seconds=args.seconds, rate=half, name="half-load")
+            latency = trickle.figures
+            model = await model_seconds(mongo, namespace, trickle.observed)
             results["latency_at_half_load"] = {
                 "rate_per_second": half,
-                **{k: v for k, v in latency.items() if k != "latencies_ms"},
-                "latency_without_model_ms": without_model(observed_half, model),
-                # At a fixed rate most batches hold one record: the CPU per message differs.
-                "cpu_share_of_one_core": cpu_half,
-                "mongo_commands_per_message": commands_per_message(
-                    commands_before, commands_after, latency["accepted"]
-                ),
+                **trickle.results(),
+                "latency_without_model_ms": without_model(trickle.observed, model),
             }
         print("4/5 claims ...", file=sys.stderr)
         results["claims"] = {
