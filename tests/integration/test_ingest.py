@@ -1,63 +1,108 @@
-"""Ingest's use cases on the real MongoDB server: the published flag and repeats."""
+"""Ingest's use cases on the real MongoDB server: notes, repeats and the recovery sweep."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from baton_ingest.domain import Submission
+from baton_contracts import Event, MessageReceived
+from baton_ingest.domain import IdempotencyConflictError, Submission
+from baton_ingest.pending import PendingMessages
 from baton_ingest.service import Ingest
-from baton_runtime.history import MongoHistory
+from baton_runtime.history import Message, MongoHistory, Thread
+from baton_runtime.kafka import EventPublisher
 from baton_runtime.mongo import Document
 from baton_runtime.settings import MongoSettings
 from tests.support.commands import counting_client
 from tests.support.memory import MemoryPublisher
 
+NOW = timedelta(0)
+"""The sweep's grace period in these tests: every note is old enough."""
 
-async def test_flags_are_set_before_submit_returns_and_shared_by_concurrent_submits(
+
+class _DeadPublisher:
+    async def publish(self, events: object) -> None:
+        raise ConnectionError("the process died before publishing")
+
+
+class _DyingHistory(MongoHistory):
+    """Dies after the note, before the message is stored."""
+
+    async def append(
+        self, message: Message, *, thread: Thread | None = None
+    ) -> tuple[Message, bool]:
+        raise ConnectionError("the process died before storing")
+
+
+def _ingest(
+    db: AsyncDatabase[Document],
+    publisher: EventPublisher,
+    *,
+    history: MongoHistory | None = None,
+) -> Ingest:
+    return Ingest(
+        history=history or MongoHistory(db),
+        pending=PendingMessages(db),
+        publisher=publisher,
+        max_text_length=100,
+    )
+
+
+async def _thread(ingest: Ingest) -> str:
+    thread = await ingest.create_thread(user_id="u", channel=None, department=None, metadata={})
+    return thread.thread_id
+
+
+async def _notes(db: AsyncDatabase[Document]) -> list[Document]:
+    return [doc async for doc in db["pending_messages"].find()]
+
+
+def _received(events: list[Event]) -> list[MessageReceived]:
+    return [e for e in events if isinstance(e, MessageReceived)]
+
+
+async def test_notes_go_before_submit_returns_and_concurrent_submits_share_commands(
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
 ) -> None:
     client, counter = counting_client(mongo_settings)
     history = MongoHistory(client[db.name])
     await history.ensure_indexes()
     publisher = MemoryPublisher()
-    ingest = Ingest(history=history, publisher=publisher, max_text_length=100)
+    ingest = Ingest(
+        history=history,
+        pending=PendingMessages(client[db.name]),
+        publisher=publisher,
+        max_text_length=100,
+    )
     try:
-        threads = [
-            await ingest.create_thread(user_id="u", channel=None, department=None, metadata={})
-            for _ in range(4)
-        ]
+        threads = [await _thread(ingest) for _ in range(4)]
         counter.commands.clear()
-        accepted = await asyncio.gather(
+        await asyncio.gather(
             *(
-                ingest.submit(Submission(thread_id=t.thread_id, text=f"hello {i}"))
+                ingest.submit(Submission(thread_id=t, text=f"hello {i}"))
                 for i, t in enumerate(threads)
             )
         )
 
         assert len(publisher.published) == 4
-        for done in accepted:
-            stored = await history.get_message_document(done.message_id)
-            assert stored is not None
-            assert stored["published"] is True
-        # The flag of the first message goes at once; those published while it was being
-        # written share the next update.
-        flags = [c for c in counter.commands if c == "update messages"]
-        assert 1 <= len(flags) < 4
+        assert await _notes(db) == []
+        # The first note goes at once; those taken while it was being written share the
+        # next command, and so do their removals.
+        for command in ("insert pending_messages", "delete pending_messages"):
+            assert 1 <= counter.commands.count(command) < 4, command
     finally:
         await client.close()
 
 
-async def test_a_repeat_of_a_published_message_publishes_nothing(
+async def test_a_repeat_of_an_announced_message_publishes_nothing(
     db: AsyncDatabase[Document],
 ) -> None:
-    history = MongoHistory(db)
-    await history.ensure_indexes()
     publisher = MemoryPublisher()
-    ingest = Ingest(history=history, publisher=publisher, max_text_length=100)
-    thread = await ingest.create_thread(user_id="u", channel=None, department=None, metadata={})
-    submission = Submission(thread_id=thread.thread_id, text="hi", idempotency_key="k1")
+    ingest = _ingest(db, publisher)
+    submission = Submission(thread_id=await _thread(ingest), text="hi", idempotency_key="k1")
 
     first = await ingest.submit(submission)
     again = await ingest.submit(submission)  # the gateway retried
@@ -65,3 +110,98 @@ async def test_a_repeat_of_a_published_message_publishes_nothing(
     assert (first.created, again.created) == (True, False)
     assert first.message_id == again.message_id
     assert len(publisher.published) == 1
+    assert await _notes(db) == []
+
+
+async def test_a_repeat_after_a_failed_publish_publishes_the_first_event(
+    db: AsyncDatabase[Document],
+) -> None:
+    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    submission = Submission(thread_id=thread_id, text="hi", idempotency_key="k1")
+    with pytest.raises(ConnectionError):
+        await _ingest(db, _DeadPublisher()).submit(submission)
+    [note] = await _notes(db)
+
+    publisher = MemoryPublisher()
+    again = await _ingest(db, publisher).submit(submission)
+
+    [event] = _received(publisher.published)
+    assert again.created is False
+    assert event == MessageReceived.model_validate_json(note["event"])
+    assert await _notes(db) == []
+
+
+async def test_a_repeat_with_other_text_is_refused_and_leaves_no_note(
+    db: AsyncDatabase[Document],
+) -> None:
+    publisher = MemoryPublisher()
+    ingest = _ingest(db, publisher)
+    thread_id = await _thread(ingest)
+    await ingest.submit(Submission(thread_id=thread_id, text="hi", idempotency_key="k1"))
+
+    with pytest.raises(IdempotencyConflictError):
+        await ingest.submit(Submission(thread_id=thread_id, text="bye", idempotency_key="k1"))
+
+    assert await _notes(db) == []
+    assert await ingest.republish_pending(older_than=NOW) == 0
+    assert len(publisher.published) == 1
+
+
+async def test_the_sweep_publishes_a_message_stored_before_the_process_died(
+    db: AsyncDatabase[Document],
+) -> None:
+    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    with pytest.raises(ConnectionError):
+        await _ingest(db, _DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
+    [note] = await _notes(db)
+
+    publisher = MemoryPublisher()
+    sweeper = _ingest(db, publisher)
+    assert await sweeper.republish_pending(older_than=timedelta(hours=1)) == 0  # too young
+    assert await sweeper.republish_pending(older_than=NOW) == 1
+
+    [event] = _received(publisher.published)
+    assert event == MessageReceived.model_validate_json(note["event"])
+    assert [m.text for m in await sweeper.messages(thread_id, limit=10)] == ["hi"]
+    assert await _notes(db) == []
+
+
+async def test_the_sweep_stores_and_publishes_a_message_noted_before_the_process_died(
+    db: AsyncDatabase[Document],
+) -> None:
+    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    dying = _ingest(db, MemoryPublisher(), history=_DyingHistory(db))
+    with pytest.raises(ConnectionError):
+        await dying.submit(Submission(thread_id=thread_id, text="almost lost"))
+
+    publisher = MemoryPublisher()
+    sweeper = _ingest(db, publisher)
+    assert await sweeper.republish_pending(older_than=NOW) == 1
+
+    [stored] = await sweeper.messages(thread_id, limit=10)
+    [event] = _received(publisher.published)
+    assert (stored.text, stored.message_id) == ("almost lost", event.message_id)
+    assert await _notes(db) == []
+
+
+async def test_the_sweep_reads_the_notes_and_not_the_history(
+    db: AsyncDatabase[Document], mongo_settings: MongoSettings
+) -> None:
+    ingest = _ingest(db, MemoryPublisher())
+    thread_id = await _thread(ingest)
+    for i in range(20):
+        await ingest.submit(Submission(thread_id=thread_id, text=f"m{i}"))
+    client, counter = counting_client(mongo_settings)
+    try:
+        sweeper = Ingest(
+            history=MongoHistory(client[db.name]),
+            pending=PendingMessages(client[db.name]),
+            publisher=MemoryPublisher(),
+            max_text_length=100,
+        )
+
+        assert await sweeper.republish_pending(older_than=NOW) == 0
+
+        assert counter.commands == ["find pending_messages"]
+    finally:
+        await client.close()

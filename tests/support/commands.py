@@ -9,14 +9,14 @@ from baton_runtime.settings import MongoSettings
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Records ``"<command> <collection>"`` for every find, insert and update started."""
+    """Records ``"<command> <collection>"`` for every find, insert, update and delete started."""
 
     def __init__(self) -> None:
         self.commands: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
-        if name in ("find", "insert", "update"):
+        if name in ("find", "insert", "update", "delete"):
             self.commands.append(f"{name} {event.command[name]}")
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

@@ -6,7 +6,7 @@ from the event that produced it, and a repeated insert finds the earlier one.
 
 * ``messages``: one document per message, ``_id`` = the message id, with its position in the
   thread, ``seq``, under a unique index on ``(thread_id, seq)``. The truth about a message,
-  including what changes later (a draft's status, ingest's ``published`` flag). A message
+  including what changes later (a draft's status). A message
   takes the next position of its thread by being inserted there, an atomic claim under both
   unique keys: positions run 1, 2, 3... without gaps, and a writer that loses the race tries
   the next one.
@@ -47,7 +47,7 @@ from baton_contracts import utc_now
 
 from .errors import RefusedError
 from .grouped import Grouped, GroupedWrites
-from .mongo import Document, find_by_ids, insert_each, insert_once, set_each, update_each
+from .mongo import Document, find_by_ids, insert_each, insert_once, update_each
 
 Role = Literal["user", "assistant", "tool"]
 Owner = Literal["ai", "human"]
@@ -285,17 +285,13 @@ class MongoHistory:
         doc = await self._message_reads.submit(str(message_id))
         return self._remember(Message.from_document(doc)) if doc else None
 
-    async def get_message_document(self, message_id: uuid.UUID) -> Document | None:
-        return await self._message_reads.submit(str(message_id))
-
     async def append(
-        self, message: Message, *, thread: Thread | None = None, **extra: Any
+        self, message: Message, *, thread: Thread | None = None
     ) -> tuple[Message, bool]:
         """Store ``message`` at the end of its thread; returns (stored, created).
 
         ``thread`` is the thread as the caller has just read it; without it the thread is
-        read here (:class:`UnknownThreadError` when there is none). ``extra`` fields are
-        stored with the message.
+        read here (:class:`UnknownThreadError` when there is none).
 
         A message whose id exists already is not written again: the stored one comes back
         with ``created=False``, which is how a replayed event is recognised. The thread's
@@ -314,7 +310,7 @@ class MongoHistory:
         for _ in range(1000):
             stored = replace(message, seq=seq)
             try:
-                await self._inserts.submit({**stored.to_document(), **extra})
+                await self._inserts.submit(stored.to_document())
             except DuplicateKeyError:
                 # Either this message is stored already (an earlier or concurrent attempt),
                 # or another one holds the position and the next one is tried.
@@ -349,19 +345,6 @@ class MongoHistory:
             query["status"] = status
         result = await self._messages.update_one(query, {"$set": changes})
         return result.modified_count > 0
-
-    async def mark_published(self, message_ids: list[uuid.UUID]) -> None:
-        """Set ingest's ``published`` flag on these messages, in one command."""
-        await set_each(self._messages, [str(m) for m in message_ids], {"published": True})
-
-    async def unpublished(self, *, created_before: datetime, limit: int) -> list[Document]:
-        """Stored messages still marked ``published: false`` (see ingest's recovery sweep)."""
-        cursor = (
-            self._messages.find({"published": False, "created_at": {"$lt": created_before}})
-            .sort([("created_at", ASCENDING)])
-            .limit(limit)
-        )
-        return [doc async for doc in cursor]
 
     async def messages(
         self, thread: str | Thread, *, limit: int = 50, user_visible_only: bool = False

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from pymongo import AsyncMongoClient, UpdateOne, monitoring
+from pymongo import AsyncMongoClient, DeleteOne, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
@@ -145,6 +145,15 @@ async def set_each(
     each: a single ``{"_id": {"$in": ids}}`` update would make FerretDB scan the collection
     (it uses its index only to look up one ``_id``)."""
     await update_each(collection, [({"_id": key}, {"$set": changes}) for key in ids])
+
+
+async def delete_each(collection: AsyncCollection[Document], ids: Sequence[str]) -> None:
+    """Delete the documents ``ids`` in one command, one delete by ``_id`` each (see
+    :func:`set_each` for why not one ``$in``)."""
+    if len(ids) == 1:
+        await collection.delete_one({"_id": ids[0]})
+    elif ids:
+        await collection.bulk_write([DeleteOne({"_id": key}) for key in ids], ordered=False)
 
 
 async def find_by_ids(

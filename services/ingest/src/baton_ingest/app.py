@@ -16,6 +16,7 @@ from baton_runtime.service import every, service_app
 
 from .api import api_router
 from .handlers import on_message_submitted
+from .pending import PendingMessages
 from .service import Ingest
 from .settings import Settings
 
@@ -29,7 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = database(mongo, settings.mongo)
     history = MongoHistory(db)
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    ingest = Ingest(history=history, publisher=publisher, max_text_length=settings.max_text_length)
+    ingest = Ingest(
+        history=history,
+        pending=PendingMessages(db),
+        publisher=publisher,
+        max_text_length=settings.max_text_length,
+    )
 
     subscribe(
         broker,

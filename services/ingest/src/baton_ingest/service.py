@@ -1,4 +1,4 @@
-"""Ingest's use cases: create threads, accept user messages, recover unpublished ones."""
+"""Ingest's use cases: create threads, accept user messages, recover unannounced ones."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from baton_contracts import MessageReceived, MessageSubmitted, utc_now
-from baton_runtime.grouped import GroupedWrites
-from baton_runtime.history import Message, MongoHistory, Thread
+from baton_runtime.history import Message, MongoHistory, Thread, UnknownThreadError
 from baton_runtime.kafka import EventPublisher
 
 from .domain import (
@@ -20,6 +19,7 @@ from .domain import (
     received_event,
 )
 from .metrics import MESSAGES_RECEIVED, channel_label
+from .pending import PendingMessages
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,17 @@ class Accepted:
 
 class Ingest:
     def __init__(
-        self, *, history: MongoHistory, publisher: EventPublisher, max_text_length: int
+        self,
+        *,
+        history: MongoHistory,
+        pending: PendingMessages,
+        publisher: EventPublisher,
+        max_text_length: int,
     ) -> None:
         self._history = history
+        self._pending = pending
         self._publisher = publisher
         self._max_text_length = max_text_length
-        # Under load the flags of many messages are set by one command.
-        self._marks = GroupedWrites(history.mark_published)
 
     async def create_thread(
         self,
@@ -63,12 +67,13 @@ class Ingest:
     async def submit(
         self, submission: Submission, *, cause: MessageSubmitted | None = None
     ) -> Accepted:
-        """Store the message, then publish ``message.received``.
+        """Note the message (:mod:`.pending`), store it, publish ``message.received``, then
+        drop the note.
 
-        The message is stored first with ``published: false``; if the process dies before
-        the publish completes, the recovery sweep publishes it later. A repeated submission
-        (same idempotency key, or the same Kafka event) finds the stored message and only
-        publishes again if that never completed.
+        If the process dies on the way, the recovery sweep finds the note and finishes the
+        job. A repeated submission (same idempotency key, or the same Kafka event) finds the
+        stored message and publishes again only if the first attempt's note is still there,
+        the stored event rather than a new one, so the event id stays the same.
         """
         check_text(submission.text, max_length=self._max_text_length)
         thread = await self.get_thread(submission.thread_id)
@@ -90,24 +95,24 @@ class Ingest:
             provider="user",
             metadata={"user_id": event.user_id, "channel": thread.channel, **submission.metadata},
         )
-        stored, created = await self._history.append(
-            message, thread=thread, published=False, received_event=event.model_dump_json()
-        )
+        earlier = await self._pending.note(message, event)
+        stored, created = await self._history.append(message, thread=thread)
         if created:
             MESSAGES_RECEIVED.labels(
                 channel_label(thread.channel), "kafka" if cause else "http"
             ).inc()
-            await self._publish(event)
+            await self._announce(event)
             return Accepted(message_id=message_id, created=True)
+        if earlier is None:
+            # This attempt's note: the first one announced the message, or it is another one.
+            await self._pending.remove(message_id)
         if stored.content != submission.text:
             raise IdempotencyConflictError(
                 "this Idempotency-Key was already used for a different message"
             )
-        # A repeat: publish only if the first attempt stored the message but never got the
-        # event out (the stored event, not a new one, so its id stays the same).
-        document = await self._history.get_message_document(message_id)
-        if document is not None and not document.get("published", True):
-            await self._publish(MessageReceived.model_validate_json(document["received_event"]))
+        if earlier is not None:
+            # The first attempt stored the message but has not announced it (yet).
+            await self._announce(earlier.event)
         return Accepted(message_id=message_id, created=False)
 
     async def messages(self, thread_id: str, *, limit: int) -> list[Message]:
@@ -115,14 +120,28 @@ class Ingest:
         return await self._history.messages(thread_id, limit=limit, user_visible_only=True)
 
     async def republish_pending(self, *, older_than: timedelta) -> int:
-        """Publish stored user messages whose ``message.received`` never went out."""
-        pending = await self._history.unpublished(created_before=utc_now() - older_than, limit=500)
-        for document in pending:
-            await self._publish(MessageReceived.model_validate_json(document["received_event"]))
-        if pending:
-            log.info("recovery sweep published %d stored message(s)", len(pending))
-        return len(pending)
+        """Finish the submissions that stopped between their note and its removal: store the
+        message if it is not yet, and publish its event. Returns how many were published."""
+        notes = await self._pending.older_than(utc_now() - older_than, limit=500)
+        published = 0
+        for note in notes:
+            try:
+                stored, _ = await self._history.append(note.message)
+            except UnknownThreadError:
+                log.warning("dropping the note of %s: its thread is gone", note.message.message_id)
+                await self._pending.remove(note.message.message_id)
+                continue
+            if stored.content != note.message.content:
+                # The id was taken by a different message (the idempotency key reused), which
+                # that submission was told about: nothing of this one to announce.
+                await self._pending.remove(note.message.message_id)
+                continue
+            await self._announce(note.event)
+            published += 1
+        if published:
+            log.info("recovery sweep published %d stored message(s)", published)
+        return published
 
-    async def _publish(self, event: MessageReceived) -> None:
+    async def _announce(self, event: MessageReceived) -> None:
         await self._publisher.publish([event])
-        await self._marks.submit(event.message_id)
+        await self._pending.remove(event.message_id)
