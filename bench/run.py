@@ -11,15 +11,16 @@ Everything runs on one machine in one run, on a local stack of its own (`.stack/
 3. End-to-end latency at half that rate (or at `--latency-rate`): p50 / p95 / p99 from
    ingest's accept to `message.sent`, also without each reply's model call (as the
    ai-responder timed it and stored it with the reply), and the latency added by each hop
-   (from the events' `occurred_at`). An unmeasured warm-up (`--warmup`) comes first, and
-   another at that rate (`--half-warmup`) before it is measured.
+   (from the events' `occurred_at`, the reply's Kafka timestamp, and when the watcher saw
+   it). An unmeasured warm-up (`--warmup`) comes first, and another at that rate
+   (`--half-warmup`) before it is measured.
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
 
 With the throughput and the latency it records the CPU time each process (the services,
-Kafka, the MongoDB server) used and the MongoDB commands each service sent during that
-phase. `--profile` also samples every service with py-spy during both and writes the
+Kafka, the MongoDB server, and the bench's own: the load and the watcher) used and the
+MongoDB commands each service sent during that phase. `--profile` also samples every service with py-spy during both and writes the
 collapsed stacks to `bench-results/profiles/<service>.txt` and
 `bench-results/profiles/half-load/<service>.txt` (flamegraph input), with the functions that
 were on the CPU most printed at the end.
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
@@ -66,6 +67,9 @@ from baton_contracts import (  # noqa: E402
 
 OUT = ROOT / "bench-results"
 BENCH_STACK_PORTS = (19292, 19293, 17317)
+# The load generator's HTTP client: aiohttp rather than httpx, whose per-request overhead
+# took a noticeable share of the two cores the pipeline itself runs on.
+TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -149,6 +153,8 @@ async def baseline_relay(bootstrap: str, *, messages: int, size: int) -> dict[st
 class Observed:
     accepted_at: dict[uuid.UUID, float] = field(default_factory=dict)
     sent_at: dict[uuid.UUID, float] = field(default_factory=dict)
+    replied_at: dict[uuid.UUID, float] = field(default_factory=dict)  # reply's occurred_at
+    appended_at: dict[uuid.UUID, float] = field(default_factory=dict)  # its Kafka timestamp
     received_at: dict[uuid.UUID, float] = field(default_factory=dict)
     routed_at: dict[uuid.UUID, float] = field(default_factory=dict)
     reply_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # user msg -> reply
@@ -181,6 +187,8 @@ async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.E
                     elif isinstance(event, MessageSent) and event.in_reply_to:
                         # Seen by a gateway-like consumer: the moment the user could see it.
                         observed.sent_at.setdefault(event.in_reply_to, now)
+                        observed.replied_at.setdefault(event.in_reply_to, at)
+                        observed.appended_at.setdefault(event.in_reply_to, record.timestamp / 1000)
                         observed.reply_of.setdefault(event.in_reply_to, event.message_id)
                         observed.replies.setdefault(event.in_reply_to, set()).add(event.message_id)
                         seen = observed.sent_events.get(event.event_id, 0)
@@ -204,17 +212,19 @@ async def watching(bootstrap: str, prefix: str) -> AsyncIterator[Observed]:
         await watcher
 
 
-async def new_threads(client: httpx.AsyncClient, count: int) -> list[str]:
+async def new_threads(client: aiohttp.ClientSession, count: int) -> list[str]:
     threads = []
     for _ in range(count):
-        response = await client.post("/v1/threads", json={"user_id": "bench", "channel": "web"})
-        response.raise_for_status()
-        threads.append(response.json()["thread_id"])
+        async with client.post(
+            "/v1/threads", json={"user_id": "bench", "channel": "web"}
+        ) as response:
+            response.raise_for_status()
+            threads.append((await response.json())["thread_id"])
     return threads
 
 
 async def drive(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     threads: list[str],
     observed: Observed,
     *,
@@ -228,11 +238,12 @@ async def drive(
 
     async def post(thread_id: str) -> None:
         started = time.time()
-        response = await client.post(
+        async with client.post(
             f"/v1/threads/{thread_id}/messages", json={"text": "What are your opening hours?"}
-        )
-        if response.status_code == 202:
-            observed.accepted_at[uuid.UUID(response.json()["message_id"])] = started
+        ) as response:
+            if response.status == 202:
+                accepted = await response.json()
+                observed.accepted_at[uuid.UUID(accepted["message_id"])] = started
 
     if rate is None:
 
@@ -257,7 +268,7 @@ async def drive(
 
 
 async def warm_up(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     threads: list[str],
     bootstrap: str,
     prefix: str,
@@ -332,6 +343,14 @@ def pipeline_figures(observed: Observed) -> dict[str, Any]:
         if m in observed.routed_at and m in observed.received_at
     ]
     ai = [observed.sent_at[m] - observed.routed_at[m] for m in done if m in observed.routed_at]
+    reply = [
+        observed.replied_at[m] - observed.routed_at[m] for m in done if m in observed.routed_at
+    ]
+    publish = [observed.appended_at[m] - observed.replied_at[m] for m in done]
+    seen = [observed.sent_at[m] - observed.appended_at[m] for m in done]
+    server = [
+        observed.appended_at[m] - observed.received_at[m] for m in done if m in observed.received_at
+    ]
     return {
         "accepted": len(observed.accepted_at),
         "sent": len(done),
@@ -349,6 +368,10 @@ def pipeline_figures(observed: Observed) -> dict[str, Any]:
                 ("ingest accept -> message.received", ingest),
                 ("message.received -> route.decided", router),
                 ("route.decided -> message.sent (seen)", ai),
+                ("route.decided -> reply made", reply),
+                ("reply made -> message.sent appended", publish),
+                ("message.sent appended -> seen", seen),
+                ("message.received -> message.sent appended", server),
             )
         },
         "latencies_ms": [x * 1000 for x in latencies],
@@ -367,25 +390,27 @@ async def claims(
 ) -> dict[str, Any]:
     queue = system.programs["human-queue"].url
     admin = {"Authorization": f"Bearer {system.admin_token}"}
-    async with httpx.AsyncClient(base_url=queue, timeout=30) as client:
+    async with aiohttp.ClientSession(base_url=queue, timeout=TIMEOUT) as client:
         tokens = []
         for i in range(agents):
-            response = await client.post(
+            async with client.post(
                 "/v1/admin/agents",
                 json={"name": f"Agent {i}", "departments": ["bench"]},
                 headers=admin,
-            )
-            response.raise_for_status()
-            tokens.append(response.json()["token"])
+            ) as response:
+                response.raise_for_status()
+                tokens.append((await response.json())["token"])
         ids = await seed_tickets(mongo[database]["tickets"], tickets)
         wins: dict[str, int] = {}
 
         async def agent(token: str) -> None:
             headers = {"Authorization": f"Bearer {token}"}
             for ticket_id in ids:
-                response = await client.post(f"/v1/tickets/{ticket_id}/claim", headers=headers)
-                if response.status_code == 200:
-                    wins[ticket_id] = wins.get(ticket_id, 0) + 1
+                async with client.post(
+                    f"/v1/tickets/{ticket_id}/claim", headers=headers
+                ) as response:
+                    if response.status == 200:
+                        wins[ticket_id] = wins.get(ticket_id, 0) + 1
 
         started = time.perf_counter()
         await asyncio.gather(*(agent(t) for t in tokens))
@@ -480,7 +505,7 @@ def peak_memory_mb(system: System) -> dict[str, float]:
 
 
 def processes(system: System, stack: LocalStack) -> dict[str, int]:
-    """Name -> pid of every process the pipeline runs on."""
+    """Name -> pid of every process the pipeline runs on, and of this one."""
     found = {
         name: program.processes[0].pid
         for name, program in system.programs.items()
@@ -489,17 +514,19 @@ def processes(system: System, stack: LocalStack) -> dict[str, int]:
     for server in ("kafka", "mongodb"):
         if (pid := stack.pid(server)) is not None:
             found[stack.server_name(server)] = pid
+    found["bench"] = os.getpid()  # the load generator shares the machine's cores
     return found
 
 
 async def mongo_commands(system: System) -> dict[str, dict[str, float]]:
     """Service -> command -> MongoDB commands sent so far, from each service's /metrics."""
     counts: dict[str, dict[str, float]] = {}
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as client:
         for name, program in system.programs.items():
             if not program.processes or name == "scripted-model":
                 continue
-            text = (await client.get(f"{program.url}/metrics")).text
+            async with client.get(f"{program.url}/metrics") as response:
+                text = await response.text()
             for family in text_string_to_metric_families(text):
                 if family.name != "baton_mongo_commands":
                     continue
@@ -623,7 +650,7 @@ class Phase:
 class Measure:
     """Measured phases on one running system: the load, and what each process spent on it."""
 
-    client: httpx.AsyncClient
+    client: aiohttp.ClientSession
     threads: list[str]
     system: System
     stack: LocalStack
@@ -697,7 +724,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         await system.start_all()
         prefix = f"{namespace}."
-        async with httpx.AsyncClient(base_url=system.programs["ingest"].url, timeout=30) as client:
+        async with aiohttp.ClientSession(
+            base_url=system.programs["ingest"].url, timeout=TIMEOUT
+        ) as client:
             threads = await new_threads(client, args.threads)
             if args.warmup > 0:
                 # Unmeasured: the JVMs compile their hot paths, the services fill their caches.
