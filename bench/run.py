@@ -1,6 +1,7 @@
 """`make bench`: Baton's throughput, latency, claims and memory against this machine's limits.
 
-Everything runs on one machine in one run, on a local stack of its own (`.stack/bench`):
+Everything runs on one machine in one run, on a local stack of its own (`.stack/bench`),
+whose servers start from empty data each time:
 
 1. Baseline B: a raw aiokafka consume -> produce relay with the services' producer
    settings (acks=all, not idempotent) and the same message size.
@@ -686,6 +687,11 @@ class Measure:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     stack = LocalStack(ROOT / ".stack" / "bench", *BENCH_STACK_PORTS)
+    # Every run starts from empty servers and logs. Left over from earlier runs, the topics
+    # of their namespaces (hundreds) and a store file of a gigabyte slowed Kafka and
+    # mongo-java-server down, so that runs were not comparable.
+    await stack.down(purge=True)
+    shutil.rmtree(OUT / "logs", ignore_errors=True)
     await stack.up()
     namespace = new_namespace("b")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb)

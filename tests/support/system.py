@@ -72,9 +72,10 @@ class LocalStack:
             raise RuntimeError(f"stack up failed ({proc.returncode}):\n{err.decode()[-3000:]}")
         self.mongo_server = json.loads(out.decode().strip().splitlines()[-1])["mongo_server"]
 
-    async def down(self) -> None:
+    async def down(self, *, purge: bool = False) -> None:
+        """Stop both servers; with ``purge``, also delete their data and logs."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(STACK_SCRIPT), "down", env=self.env
+            sys.executable, str(STACK_SCRIPT), "down", *(["--purge"] if purge else []), env=self.env
         )
         await proc.wait()
 
