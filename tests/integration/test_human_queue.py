@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -541,6 +541,35 @@ async def test_an_expired_lease_returns_the_ticket_to_the_queue(short_lease: Sho
         ("Bo", None),
     ]
     assert row["time_to_claim_ms"] is not None
+
+
+async def test_a_document_the_queue_cannot_read_does_not_stop_the_sweep(
+    short_lease: ShortLease,
+) -> None:
+    tickets = short_lease.history.threads.database["tickets"]
+    # Met before the real ticket: first by _id on mongo-java-server, by insertion on FerretDB.
+    unreadable = {
+        "_id": "!unreadable",
+        "status": "assigned",
+        "lease_expires_at": datetime(2020, 1, 1, tzinfo=UTC),
+    }
+    await tickets.insert_one(unreadable)
+    try:
+        dept = department()
+        alex = await new_agent(short_lease.http, ADMIN_TOKEN, "Alex", dept)
+        thread_id = await short_lease.thread(dept)
+        await short_lease.publish(request(thread_id, "escalation", department=dept))
+        [ticket] = await alex.wait_for_ticket(thread_id)
+        await alex.act(ticket["ticket_id"], "claim")
+
+        [expired] = await short_lease.recorder.wait_for(
+            TicketLeaseExpired, lambda e: e.ticket_id == ticket["ticket_id"], timeout=15
+        )
+
+        assert expired.agent.agent_id == alex.agent_id
+        assert (await alex.ticket(ticket["ticket_id"]))["ticket"]["status"] == "pending"
+    finally:
+        await tickets.delete_one({"_id": unreadable["_id"]})
 
 
 async def test_an_sla_breach_is_reported_once(short_lease: ShortLease) -> None:
