@@ -12,8 +12,9 @@ whose servers start from empty data each time:
 3. End-to-end latency at half that rate (or at `--latency-rate`): p50 / p95 / p99 from
    ingest's accept to `message.sent`, also without each reply's model call (as the
    ai-responder timed it and stored it with the reply), and the latency added by each hop
-   (from the events' `occurred_at`, the reply's Kafka timestamp, and when the watcher saw
-   it). An unmeasured warm-up (`--warmup`) comes first, and another at that rate
+   (from what the services stored: the user message's `created_at`, the router's saved
+   `route.decided`; then the reply's `occurred_at`, its Kafka timestamp, and when the
+   watcher saw it). An unmeasured warm-up (`--warmup`) comes first, and another at that rate
    (`--half-warmup`) before it is measured.
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
@@ -21,10 +22,10 @@ whose servers start from empty data each time:
 
 With the throughput and the latency it records the CPU time each process (the services,
 Kafka, the MongoDB server, and the bench's own: the load and the watcher) used and the
-MongoDB commands each service sent during that phase. `--profile` also samples every service with py-spy during both and writes the
-collapsed stacks to `bench-results/profiles/<service>.txt` and
-`bench-results/profiles/half-load/<service>.txt` (flamegraph input), with the functions that
-were on the CPU most printed at the end.
+MongoDB commands each service sent during that phase. `--profile` also samples every
+service and the bench with py-spy during both and writes the collapsed stacks to
+`bench-results/profiles/<name>.txt` and `bench-results/profiles/half-load/<name>.txt`
+(flamegraph input), with the functions that were on the CPU most printed at the end.
 
 Results go to `bench-results/bench.json` and `bench-results/bench.png`.
 """
@@ -65,6 +66,9 @@ from baton_contracts import (  # noqa: E402
     decode,
     topics,
 )
+from baton_ingest.domain import received_event_id  # noqa: E402
+from baton_router.app import SERVICE as ROUTER  # noqa: E402
+from baton_runtime.outputs import HandledEvents  # noqa: E402
 
 OUT = ROOT / "bench-results"
 BENCH_STACK_PORTS = (19292, 19293, 17317)
@@ -164,10 +168,11 @@ class Observed:
 
 
 async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.Event) -> None:
+    """Follow ``message.sent`` as a gateway would. The hops before it come from what the
+    services stored (:func:`stored_times`): a watcher of every topic woke for each event and
+    took a share of the cores the pipeline runs on."""
     consumer = AIOKafkaConsumer(
         f"{prefix}{topics.MESSAGE_SENT}",
-        f"{prefix}{topics.MESSAGE_RECEIVED}",
-        f"{prefix}{topics.ROUTE_DECIDED}",
         bootstrap_servers=bootstrap,
         group_id=f"bench-watch-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="latest",
@@ -181,11 +186,7 @@ async def watch(bootstrap: str, prefix: str, observed: Observed, stop: asyncio.E
                 for record in records:
                     event = decode(record.value)
                     at = event.occurred_at.timestamp()
-                    if isinstance(event, MessageReceived):
-                        observed.received_at[event.message_id] = at
-                    elif isinstance(event, RouteDecided):
-                        observed.routed_at[event.message_id] = at
-                    elif isinstance(event, MessageSent) and event.in_reply_to:
+                    if isinstance(event, MessageSent) and event.in_reply_to:
                         # Seen by a gateway-like consumer: the moment the user could see it.
                         observed.sent_at.setdefault(event.in_reply_to, now)
                         observed.replied_at.setdefault(event.in_reply_to, at)
@@ -292,6 +293,29 @@ async def wait_sent(observed: Observed, patience: float = 60) -> None:
         elif time.time() - last_progress > patience:
             return
         await asyncio.sleep(0.2)
+
+
+async def stored_times(
+    mongo: AsyncMongoClient[dict[str, Any]], database: str, observed: Observed
+) -> None:
+    """Fill in when ingest took each accepted message (its ``created_at``, the moment of its
+    ``message.received`` too) and when the router decided its route (the ``route.decided``
+    the router saved in its handled-events log)."""
+    db = mongo[database]
+    routes = HandledEvents(db, service=ROUTER)
+    asked = list(observed.accepted_at)
+    for start in range(0, len(asked), 200):
+        chunk = asked[start : start + 200]
+        cursor = db["messages"].find(
+            {"_id": {"$in": [str(m) for m in chunk]}}, projection={"created_at": 1}
+        )
+        async for doc in cursor:
+            observed.received_at[uuid.UUID(doc["_id"])] = doc["created_at"].timestamp()
+        received = {received_event_id(m): m for m in chunk}
+        for event_id, handled in (await routes.get_many(list(received))).items():
+            for event in handled.events:
+                if isinstance(event, RouteDecided):
+                    observed.routed_at[received[event_id]] = event.occurred_at.timestamp()
 
 
 async def model_seconds(
@@ -655,7 +679,8 @@ class Measure:
     threads: list[str]
     system: System
     stack: LocalStack
-    prefix: str
+    mongo: AsyncMongoClient[dict[str, Any]]
+    namespace: str
     profile: bool
 
     async def phase(self, *, seconds: float, rate: float | None, name: str) -> Phase:
@@ -666,7 +691,7 @@ class Measure:
         pids = processes(self.system, self.stack)
         servers = ("kafka", self.stack.mongo_server, "scripted-model")
         out = OUT / "profiles" if name == "throughput" else OUT / "profiles" / name
-        async with watching(self.stack.kafka, self.prefix) as observed:
+        async with watching(self.stack.kafka, f"{self.namespace}.") as observed:
             profilers = (
                 start_profilers(pids, seconds, skip=servers, out=out) if self.profile else []
             )
@@ -676,6 +701,7 @@ class Measure:
             after = await mongo_commands(self.system)
         for profiler in profilers:
             profiler.wait()
+        await stored_times(self.mongo, self.namespace, observed)
         figures = pipeline_figures(observed)
         return Phase(
             observed, figures, cpu, commands_per_message(before, after, figures["accepted"])
@@ -694,7 +720,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(OUT / "logs", ignore_errors=True)
     await stack.up()
     namespace = new_namespace("b")
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb, tz_aware=True)
     system = System(
         stack,
         namespace,
@@ -739,7 +765,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"2/5 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
                 await warm_up(client, threads, stack.kafka, prefix, seconds=args.warmup, rate=None)
             print("2/5 pipeline throughput ...", file=sys.stderr)
-            measure = Measure(client, threads, system, stack, prefix, profile=args.profile)
+            measure = Measure(
+                client, threads, system, stack, mongo, namespace, profile=args.profile
+            )
             full = await measure.phase(seconds=args.seconds, rate=None, name="throughput")
             throughput = full.figures
             results["pipeline"] = {

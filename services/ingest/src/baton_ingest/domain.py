@@ -58,6 +58,11 @@ def message_id_for(submission: Submission, *, fallback: uuid.UUID | None = None)
     return fallback or uuid.uuid4()
 
 
+def received_event_id(message_id: uuid.UUID) -> uuid.UUID:
+    """The id of the ``message.received`` of a message."""
+    return uuid.uuid5(message_id, "message.received")
+
+
 def received_event(
     thread: Thread,
     submission: Submission,
@@ -69,7 +74,7 @@ def received_event(
     """The ``message.received`` for a stored message; its id derives from the message id,
     so publishing it again (after a crash, or from the recovery sweep) repeats the same
     event rather than creating a second one."""
-    event_id = uuid.uuid5(message_id, "message.received")
+    event_id = received_event_id(message_id)
     return MessageReceived(
         event_id=event_id,
         correlation_id=correlation_id or event_id,
