@@ -6,10 +6,9 @@ from the event that produced it, and a repeated insert finds the earlier one.
 
 * ``messages``: one document per message, ``_id`` = the message id, with its position in the
   thread, ``seq``, under a unique index on ``(thread_id, seq)``. The truth about a message,
-  including what changes later (a draft's status). A message
-  takes the next position of its thread by being inserted there, an atomic claim under both
-  unique keys: positions run 1, 2, 3... without gaps, and a writer that loses the race tries
-  the next one.
+  including what changes later (a draft's status). A message takes the next position of its
+  thread by being inserted there, an atomic claim under both unique keys: positions run 1,
+  2, 3... without gaps, and a writer that loses the race tries the next one.
 * ``threads``: besides the thread's own fields, two hints moved on after every append:
   ``head``, the highest position known to be taken, and ``recent``, the message ids at the
   thread's last ``RECENT_POSITIONS`` positions (``{"<seq>": message id}``). One read of the
