@@ -4,6 +4,7 @@ agents only as the busiest few."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from baton_human_queue import metrics
 from baton_human_queue.metrics import (
@@ -12,6 +13,7 @@ from baton_human_queue.metrics import (
     department_label,
     labelled_departments,
     oldest_pending,
+    open_tickets,
     queue_depth,
 )
 
@@ -77,3 +79,22 @@ def test_only_the_busiest_agents_get_a_series() -> None:
         ("other", "other"): sum(range(1, 13)),
     }
     assert busiest_agents([]) == {("other", "other"): 0}
+
+
+def test_a_document_that_is_no_ticket_is_left_out_of_the_gauges() -> None:
+    docs: list[dict[str, Any]] = [
+        {"_id": "t1", "status": "pending", "kind": "question", "created_at": NOW},
+        {"_id": "broken", "status": "assigned"},
+        {
+            "_id": "t2",
+            "status": "assigned",
+            "kind": "approval",
+            "department": "billing",
+            "created_at": NOW,
+        },
+    ]
+
+    assert open_tickets(docs) == [
+        OpenTicket("pending", "question", None, NOW),
+        OpenTicket("assigned", "approval", "billing", NOW),
+    ]

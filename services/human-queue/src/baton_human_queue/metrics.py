@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter as Tally
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -130,6 +131,20 @@ class OpenTicket:
     created_at: datetime
 
 
+def open_tickets(docs: Iterable[Mapping[str, Any]]) -> list[OpenTicket]:
+    """The open tickets' summaries (:meth:`TicketStore.open_summary`). A document that is
+    not a ticket is logged and left out, so that it does not freeze every gauge."""
+    tickets = []
+    for doc in docs:
+        try:
+            tickets.append(
+                OpenTicket(doc["status"], doc["kind"], doc.get("department"), doc["created_at"])
+            )
+        except KeyError:
+            log.error("queue gauges: skipping %r, not a ticket this queue can read", doc.get("_id"))
+    return tickets
+
+
 def labelled_departments(served: Iterable[str]) -> frozenset[str]:
     """The departments that get a label value of their own: those agents serve, capped."""
     return frozenset(
@@ -197,9 +212,7 @@ async def refresh_queue_metrics(
     agent_docs = await agents.all()
     resolutions = await tickets.resolved_since(now - THROUGHPUT_WINDOW)
 
-    open_tickets = [
-        OpenTicket(d["status"], d["kind"], d.get("department"), d["created_at"]) for d in open_docs
-    ]
+    summaries = open_tickets(open_docs)
     labelled = labelled_departments(
         department
         for doc in agent_docs
@@ -211,8 +224,6 @@ async def refresh_queue_metrics(
         for r in resolutions
         if r.get("agent_id") and r.get("agent_name")
     ]
-    _replace(OPEN_TICKETS, queue_depth(open_tickets, labelled).items())
-    _replace(
-        OLDEST_PENDING_SECONDS, [((k,), v) for k, v in oldest_pending(open_tickets, now).items()]
-    )
+    _replace(OPEN_TICKETS, queue_depth(summaries, labelled).items())
+    _replace(OLDEST_PENDING_SECONDS, [((k,), v) for k, v in oldest_pending(summaries, now).items()])
     _replace(AGENT_RESOLVED, busiest_agents(resolvers).items())
