@@ -205,3 +205,16 @@ async def test_the_sweep_reads_the_notes_and_not_the_history(
         assert counter.commands == ["find pending_messages"]
     finally:
         await client.close()
+
+
+async def test_a_note_is_due_at_its_own_time(db: AsyncDatabase[Document]) -> None:
+    """Stored times have milliseconds: a sweep in the millisecond of a note (a grace of
+    zero) still finds it."""
+    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    with pytest.raises(ConnectionError):
+        await _ingest(db, _DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
+    [note] = await _notes(db)
+
+    [due] = await PendingMessages(db).older_than(note["at"], limit=10)
+
+    assert str(due.message.message_id) == note["_id"]

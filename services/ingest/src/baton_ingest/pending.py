@@ -82,6 +82,7 @@ class PendingMessages:
         await self._deletes.submit(str(message_id))
 
     async def older_than(self, before: datetime, *, limit: int) -> list[Note]:
-        """The oldest notes taken before ``before``."""
-        cursor = self._notes.find({"at": {"$lt": before}}).sort([("at", ASCENDING)]).limit(limit)
+        """The oldest notes taken at ``before`` or earlier (to the millisecond: the resolution
+        of a stored time)."""
+        cursor = self._notes.find({"at": {"$lte": before}}).sort([("at", ASCENDING)]).limit(limit)
         return [Note.from_document(doc) async for doc in cursor]
