@@ -17,15 +17,10 @@ from baton_runtime.kafka import EventPublisher
 from baton_runtime.mongo import Document
 from baton_runtime.settings import MongoSettings
 from tests.support.commands import counting_client
-from tests.support.memory import MemoryPublisher
+from tests.support.memory import DeadPublisher, MemoryPublisher
 
 NOW = timedelta(0)
 """The sweep's grace period in these tests: every note is old enough."""
-
-
-class _DeadPublisher:
-    async def publish(self, events: object) -> None:
-        raise ConnectionError("the process died before publishing")
 
 
 class _DyingHistory(MongoHistory):
@@ -119,7 +114,7 @@ async def test_a_repeat_after_a_failed_publish_publishes_the_first_event(
     thread_id = await _thread(_ingest(db, MemoryPublisher()))
     submission = Submission(thread_id=thread_id, text="hi", idempotency_key="k1")
     with pytest.raises(ConnectionError):
-        await _ingest(db, _DeadPublisher()).submit(submission)
+        await _ingest(db, DeadPublisher()).submit(submission)
     [note] = await _notes(db)
 
     publisher = MemoryPublisher()
@@ -152,7 +147,7 @@ async def test_the_sweep_publishes_a_message_stored_before_the_process_died(
 ) -> None:
     thread_id = await _thread(_ingest(db, MemoryPublisher()))
     with pytest.raises(ConnectionError):
-        await _ingest(db, _DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
+        await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
     [note] = await _notes(db)
 
     publisher = MemoryPublisher()
@@ -212,7 +207,7 @@ async def test_a_note_is_due_at_its_own_time(db: AsyncDatabase[Document]) -> Non
     zero) still finds it."""
     thread_id = await _thread(_ingest(db, MemoryPublisher()))
     with pytest.raises(ConnectionError):
-        await _ingest(db, _DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
+        await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
     [note] = await _notes(db)
 
     [due] = await PendingMessages(db).older_than(note["at"], limit=10)

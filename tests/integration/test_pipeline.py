@@ -28,6 +28,7 @@ from baton_ingest.service import Ingest
 from baton_runtime.dlq import replay
 from baton_runtime.history import MongoHistory
 from baton_runtime.mongo import Document
+from tests.support.memory import DeadPublisher
 from tests.support.pipeline import AGENT, Pipeline
 from tests.support.queue import reply_rule, token
 from tests.support.recorder import in_thread
@@ -575,11 +576,6 @@ async def test_escalations_past_the_per_user_limit_stay_with_the_ai(pipeline: Pi
     assert "escalation limit reached: 2 for this user" in decisions[2].reason
 
 
-class _BrokenPublisher:
-    async def publish(self, events: object) -> None:
-        raise ConnectionError("the process died before publishing")
-
-
 async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep(
     pipeline: Pipeline, mongo_client: AsyncMongoClient[Document]
 ) -> None:
@@ -590,7 +586,7 @@ async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep
     crashed = Ingest(
         history=MongoHistory(db),
         pending=PendingMessages(db),
-        publisher=_BrokenPublisher(),
+        publisher=DeadPublisher(),
         max_text_length=4000,
     )
     with pytest.raises(ConnectionError):

@@ -16,6 +16,13 @@ class MemoryPublisher:
         self.published += events
 
 
+class DeadPublisher:
+    """A publisher whose process dies before the publish."""
+
+    async def publish(self, events: Iterable[Event]) -> None:
+        raise ConnectionError("the process died before publishing")
+
+
 class MemoryDeadLetters:
     def __init__(self) -> None:
         self.letters: list[tuple[Record, str]] = []
