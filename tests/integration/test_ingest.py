@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_contracts import Event, MessageReceived
@@ -171,12 +172,16 @@ async def test_the_sweep_stores_and_publishes_a_message_noted_before_the_process
 
     publisher = MemoryPublisher()
     sweeper = _ingest(db, publisher)
+    received = {"channel": "none", "source": "http"}
+    before = REGISTRY.get_sample_value("baton_messages_received_total", received) or 0.0
     assert await sweeper.republish_pending(older_than=NOW) == 1
 
     [stored] = await sweeper.messages(thread_id, limit=10)
     [event] = _received(publisher.published)
     assert (stored.text, stored.message_id) == ("almost lost", event.message_id)
     assert await _notes(db) == []
+    # Stored by the sweep, so counted there, once.
+    assert REGISTRY.get_sample_value("baton_messages_received_total", received) == before + 1
 
 
 async def test_the_sweep_reads_the_notes_and_not_the_history(

@@ -37,6 +37,8 @@ class Note:
     message: Message
     event: MessageReceived
     at: datetime
+    source: str = "http"
+    """Where the submission came from: ``http`` or ``kafka``."""
 
     def to_document(self) -> Document:
         return {
@@ -44,6 +46,7 @@ class Note:
             "message": self.message.to_document(),
             "event": self.event.model_dump_json(),
             "at": self.at,
+            "source": self.source,
         }
 
     @classmethod
@@ -52,6 +55,7 @@ class Note:
             message=Message.from_document(doc["message"]),
             event=MessageReceived.model_validate_json(doc["event"]),
             at=doc["at"],
+            source=doc.get("source", "http"),
         )
 
 
@@ -66,10 +70,10 @@ class PendingMessages:
         )
         self._deletes: GroupedWrites[str] = GroupedWrites(lambda ids: delete_each(self._notes, ids))
 
-    async def note(self, message: Message, event: MessageReceived) -> Note | None:
-        """Note ``message``. If a note of it exists already, that of an earlier attempt which
-        has not finished, it is left as it is and returned."""
-        note = Note(message, event, utc_now())
+    async def note(self, message: Message, event: MessageReceived, *, source: str) -> Note | None:
+        """Note ``message``, submitted over ``source``. If a note of it exists already, that
+        of an earlier attempt which has not finished, it is left as it is and returned."""
+        note = Note(message, event, utc_now(), source)
         try:
             await self._inserts.submit(note.to_document())
         except DuplicateKeyError:

@@ -95,12 +95,11 @@ class Ingest:
             provider="user",
             metadata={"user_id": event.user_id, "channel": thread.channel, **submission.metadata},
         )
-        earlier = await self._pending.note(message, event)
+        source = "kafka" if cause else "http"
+        earlier = await self._pending.note(message, event, source=source)
         stored, created = await self._history.append(message, thread=thread)
         if created:
-            MESSAGES_RECEIVED.labels(
-                channel_label(thread.channel), "kafka" if cause else "http"
-            ).inc()
+            MESSAGES_RECEIVED.labels(channel_label(thread.channel), source).inc()
             await self._announce(event)
             return Accepted(message_id=message_id, created=True)
         if earlier is None:
@@ -126,7 +125,7 @@ class Ingest:
         published = 0
         for note in notes:
             try:
-                stored, _ = await self._history.append(note.message)
+                stored, created = await self._history.append(note.message)
             except UnknownThreadError:
                 log.warning("dropping the note of %s: its thread is gone", note.message.message_id)
                 await self._pending.remove(note.message.message_id)
@@ -136,6 +135,8 @@ class Ingest:
                 # that submission was told about: nothing of this one to announce.
                 await self._pending.remove(note.message.message_id)
                 continue
+            if created:  # the submission died before storing it
+                MESSAGES_RECEIVED.labels(channel_label(note.event.channel), note.source).inc()
             await self._announce(note.event)
             published += 1
         if published:
