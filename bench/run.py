@@ -68,6 +68,7 @@ from baton_contracts import (  # noqa: E402
 )
 from baton_ingest.domain import received_event_id  # noqa: E402
 from baton_router.app import SERVICE as ROUTER  # noqa: E402
+from baton_runtime.mongo import find_by_ids  # noqa: E402
 from baton_runtime.outputs import HandledEvents  # noqa: E402
 
 OUT = ROOT / "bench-results"
@@ -295,27 +296,31 @@ async def wait_sent(observed: Observed, patience: float = 60) -> None:
         await asyncio.sleep(0.2)
 
 
+async def by_ids(
+    mongo: AsyncMongoClient[dict[str, Any]], database: str, collection: str, ids: Sequence[str]
+) -> AsyncIterator[dict[str, Any]]:
+    """The documents of ``collection`` with these ids that exist, a few hundred per query."""
+    for start in range(0, len(ids), 200):
+        for doc in await find_by_ids(mongo[database][collection], ids[start : start + 200]):
+            if doc is not None:
+                yield doc
+
+
 async def stored_times(
     mongo: AsyncMongoClient[dict[str, Any]], database: str, observed: Observed
 ) -> None:
     """Fill in when ingest took each accepted message (its ``created_at``, the moment of its
     ``message.received`` too) and when the router decided its route (the ``route.decided``
     the router saved in its handled-events log)."""
-    db = mongo[database]
-    routes = HandledEvents(db, service=ROUTER)
-    asked = list(observed.accepted_at)
-    for start in range(0, len(asked), 200):
-        chunk = asked[start : start + 200]
-        cursor = db["messages"].find(
-            {"_id": {"$in": [str(m) for m in chunk]}}, projection={"created_at": 1}
-        )
-        async for doc in cursor:
-            observed.received_at[uuid.UUID(doc["_id"])] = doc["created_at"].timestamp()
-        received = {received_event_id(m): m for m in chunk}
-        for event_id, handled in (await routes.get_many(list(received))).items():
-            for event in handled.events:
-                if isinstance(event, RouteDecided):
-                    observed.routed_at[received[event_id]] = event.occurred_at.timestamp()
+    asked = [str(m) for m in observed.accepted_at]
+    async for doc in by_ids(mongo, database, "messages", asked):
+        observed.received_at[uuid.UUID(doc["_id"])] = doc["created_at"].timestamp()
+    received = {received_event_id(m): m for m in observed.accepted_at}
+    routes = await HandledEvents(mongo[database], service=ROUTER).get_many(list(received))
+    for event_id, handled in routes.items():
+        for event in handled.events:
+            if isinstance(event, RouteDecided):
+                observed.routed_at[received[event_id]] = event.occurred_at.timestamp()
 
 
 async def model_seconds(
@@ -325,13 +330,10 @@ async def model_seconds(
     measured it around the SDK call and stored it with the reply (``metadata.latency_ms``)."""
     replies = {str(reply): asked for asked, reply in observed.reply_of.items()}
     found: dict[uuid.UUID, float] = {}
-    ids = list(replies)
-    for start in range(0, len(ids), 200):
-        cursor = mongo[database]["messages"].find({"_id": {"$in": ids[start : start + 200]}})
-        async for doc in cursor:
-            latency_ms = (doc.get("metadata") or {}).get("latency_ms")
-            if latency_ms is not None:
-                found[replies[doc["_id"]]] = latency_ms / 1000
+    async for doc in by_ids(mongo, database, "messages", list(replies)):
+        latency_ms = (doc.get("metadata") or {}).get("latency_ms")
+        if latency_ms is not None:
+            found[replies[doc["_id"]]] = latency_ms / 1000
     return found
 
 
