@@ -64,15 +64,9 @@ async def test_notes_go_before_submit_returns_and_concurrent_submits_share_comma
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
 ) -> None:
     client, counter = counting_client(mongo_settings)
-    history = MongoHistory(client[db.name])
-    await history.ensure_indexes()
+    await MongoHistory(client[db.name]).ensure_indexes()
     publisher = MemoryPublisher()
-    ingest = Ingest(
-        history=history,
-        pending=PendingMessages(client[db.name]),
-        publisher=publisher,
-        max_text_length=100,
-    )
+    ingest = _ingest(client[db.name], publisher)
     try:
         threads = [await _thread(ingest) for _ in range(4)]
         counter.commands.clear()
@@ -193,12 +187,7 @@ async def test_the_sweep_reads_the_notes_and_not_the_history(
         await ingest.submit(Submission(thread_id=thread_id, text=f"m{i}"))
     client, counter = counting_client(mongo_settings)
     try:
-        sweeper = Ingest(
-            history=MongoHistory(client[db.name]),
-            pending=PendingMessages(client[db.name]),
-            publisher=MemoryPublisher(),
-            max_text_length=100,
-        )
+        sweeper = _ingest(client[db.name], MemoryPublisher())
 
         assert await sweeper.republish_pending(older_than=NOW) == 0
 

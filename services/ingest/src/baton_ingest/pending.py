@@ -37,7 +37,7 @@ class Note:
     message: Message
     event: MessageReceived
     at: datetime
-    source: str = "http"
+    source: str
     """Where the submission came from: ``http`` or ``kafka``."""
 
     def to_document(self) -> Document:
