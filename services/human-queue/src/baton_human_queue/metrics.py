@@ -12,21 +12,18 @@ label value only when an agent serves it (tickets of any other department count 
 
 from __future__ import annotations
 
-import logging
 from collections import Counter as Tally
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from baton_contracts import TicketKind, TicketStatus, utc_now
 from baton_runtime.metrics import record_message_sent
+from baton_runtime.mongo import Document
 
-from .store import AgentStore, TicketStore
-
-log = logging.getLogger(__name__)
+from .store import AgentStore, TicketStore, readable
 
 KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval")
 OPEN: tuple[TicketStatus, ...] = ("pending", "assigned")
@@ -131,18 +128,14 @@ class OpenTicket:
     created_at: datetime
 
 
-def open_tickets(docs: Iterable[Mapping[str, Any]]) -> list[OpenTicket]:
-    """The open tickets' summaries (:meth:`TicketStore.open_summary`). A document that is
-    not a ticket is logged and left out, so that it does not freeze every gauge."""
-    tickets = []
-    for doc in docs:
-        try:
-            tickets.append(
-                OpenTicket(doc["status"], doc["kind"], doc.get("department"), doc["created_at"])
-            )
-        except KeyError:
-            log.error("queue gauges: skipping %r, not a ticket this queue can read", doc.get("_id"))
-    return tickets
+def open_tickets(docs: Sequence[Document]) -> list[OpenTicket]:
+    """The open tickets' summaries (:meth:`TicketStore.open_summary`); a document that is no
+    ticket is left out (:func:`~.store.readable`)."""
+    return readable(docs, _summary, what="queue gauges")
+
+
+def _summary(doc: Document) -> OpenTicket:
+    return OpenTicket(doc["status"], doc["kind"], doc.get("department"), doc["created_at"])
 
 
 def labelled_departments(served: Iterable[str]) -> frozenset[str]:

@@ -58,7 +58,15 @@ from .domain import (
 )
 from .effects import AiOutput, ClaimOpened, Effect, Feedback
 from .labour import ClaimSpan, LabourReport, labour_report
-from .store import UNCLAIMED, ClaimLog, FeedbackStore, TicketLocks, TicketStore, ticket_document
+from .store import (
+    UNCLAIMED,
+    ClaimLog,
+    FeedbackStore,
+    TicketLocks,
+    TicketStore,
+    readable,
+    ticket_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -650,7 +658,7 @@ class Queue:
         """Return lapsed claims to the queue, flag SLA breaches, and send what requests
         left unsent."""
         now = self._now()
-        for ticket in _readable(await self._tickets.expired_leases(now)):
+        for ticket in _tickets(await self._tickets.expired_leases(now)):
             claim_id = ticket.claim_id
             if claim_id is None:
                 continue
@@ -668,7 +676,7 @@ class Queue:
             if expired is not None:
                 metrics.LEASES_EXPIRED.inc()
                 await self._carry_out(expired)
-        for ticket in _readable(await self._tickets.sla_due(now)):
+        for ticket in _tickets(await self._tickets.sla_due(now)):
             async with self._locks.hold(ticket.ticket_id):
                 flagged = await self._tickets.flag_sla_breach(
                     ticket.ticket_id, now=now, effects=[fx.publish(sla_breached_event(ticket))]
@@ -678,7 +686,7 @@ class Queue:
                 await self._carry_out(flagged)
         before = now - timedelta(seconds=self._config.outbox_grace_s)
         for doc in await self._tickets.unsent(before):
-            if _readable([doc]):
+            if _tickets([doc]):
                 await self._carry_out(doc)
 
     def _lapse_effects(
@@ -834,17 +842,6 @@ def _plain(values: Document) -> Document:
     return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in values.items()}
 
 
-def _readable(docs: list[Document]) -> list[Ticket]:
-    """The tickets in ``docs``. A document the queue cannot read is logged and left out:
-    it must not stop a sweep, and with it lease expiry and SLA alerts, for all the others."""
-    tickets = []
-    for doc in docs:
-        try:
-            tickets.append(Ticket.from_document(doc))
-        except (KeyError, TypeError, ValueError):
-            log.error(
-                "sweep: skipping %r, not a ticket this queue can read",
-                doc.get("_id"),
-                exc_info=True,
-            )
-    return tickets
+def _tickets(docs: list[Document]) -> list[Ticket]:
+    """The tickets among ``docs`` that the sweep can read (:func:`~.store.readable`)."""
+    return readable(docs, Ticket.from_document, what="queue sweep")
