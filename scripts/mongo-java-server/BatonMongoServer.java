@@ -74,7 +74,17 @@ public final class BatonMongoServer {
         // and decoded again. Not much more: H2 writes pages copy-on-write, so the cache keeps
         // replacing long-lived pages with new ones, and with 256 MB the collector's refinement
         // threads took twice the CPU under the benchmark's load.
-        store = new MVStore.Builder().fileName(args[0]).cacheSize(48).open();
+        //
+        // No automatic compaction (fill rate 0): H2's background writer rewrote chunks of the
+        // store while commands changed it, once failed under the benchmark's load ("Position 0"
+        // in FileStore.rewriteChunks) and closed the store, so that every later command failed.
+        // Chunks without live pages are still dropped at every commit; the file keeps the space
+        // of chunks that hold a few live pages, which for a local stack is the better trade.
+        store = new MVStore.Builder()
+                .fileName(args[0])
+                .cacheSize(48)
+                .autoCompactFillRate(0)
+                .open();
         store.setAutoCommitDelay(Integer.parseInt(args[3]));
         H2Backend backend = new Backend(store);
         backend.version(REPORTED);
