@@ -19,6 +19,10 @@ whose servers start from empty data each time:
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
+6. Kafka alone at the latency phase's rate, with the services stopped: the pipeline's three
+   hops as bare aiokafka relays (a producer, two relay processes, a sink) with the services'
+   producer settings. Its latency and CPU are the floor under the pipeline's: what the
+   broker and the Kafka client cost on this machine before any MongoDB command or handler.
 
 With the throughput and the latency it records the CPU time each process (the services,
 Kafka, the MongoDB server, and the bench's own: the load and the watcher) used and the
@@ -34,7 +38,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -405,6 +411,138 @@ def pipeline_figures(observed: Observed) -> dict[str, Any]:
     }
 
 
+# -- 3b. the Kafka floor at the latency rate ----------------------------------------------
+
+
+async def relay(bootstrap: str, source: str, target: str) -> None:
+    """Forward every record of ``source`` to ``target``, as a service hop does with Kafka
+    alone: a batch at a time, produced with the services' settings, its acks awaited before
+    the next poll, offsets committed now and then."""
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"floor-{source}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+        auto_commit_interval_ms=200,
+        fetch_max_wait_ms=500,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=0
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=500, max_records=100)
+            sent = [
+                await producer.send(target, record.value, key=record.key)
+                for records in batch.values()
+                for record in records
+            ]
+            await asyncio.gather(*sent)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def relay_process(bootstrap: str, source: str, target: str) -> None:
+    """A relay in a process of its own, as each service is."""
+    uvloop.run(relay(bootstrap, source, target))
+
+
+async def kafka_floor(
+    bootstrap: str,
+    *,
+    rate: float,
+    seconds: float,
+    size: int,
+    keys: int,
+    servers: dict[str, int],
+    warmup: float = 5.0,
+) -> dict[str, Any]:
+    """What the pipeline's three Kafka hops cost alone at ``rate``: records produced
+    open-loop (as ingest publishes each accepted message), relayed by two processes that do
+    nothing else (router, ai-responder) and consumed by a sink (the watcher). Latency from
+    each send to the sink, and the CPU of the relays, ``servers`` and this process."""
+    tag = uuid.uuid4().hex[:8]
+    first, second, third = (f"bench-floor-{tag}-{hop}" for hop in (1, 2, 3))
+    spawn = multiprocessing.get_context("spawn")
+    relays = [
+        spawn.Process(target=relay_process, args=(bootstrap, source, target), daemon=True)
+        for source, target in ((first, second), (second, third))
+    ]
+    for process in relays:
+        process.start()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=0
+    )
+    sink = AIOKafkaConsumer(
+        third, bootstrap_servers=bootstrap, group_id=f"sink-{tag}", auto_offset_reset="latest"
+    )
+    await producer.start()
+    await sink.start()
+    sent_at: dict[bytes, float] = {}
+    seen_at: dict[bytes, float] = {}
+
+    async def drain() -> None:
+        async for record in sink:
+            seen_at.setdefault(record.value[:32], time.time())
+
+    async def send(index: int, record_id: bytes) -> None:
+        sent_at[record_id] = time.time()
+        await producer.send_and_wait(
+            first, record_id.ljust(size, b"x"), key=f"k{index % keys}".encode()
+        )
+
+    async def paced(duration: float) -> None:
+        """Send at ``rate`` for ``duration`` seconds, then wait for the records to arrive."""
+        loop = asyncio.get_running_loop()
+        tasks, index, next_at = [], 0, loop.time()
+        stop_at = next_at + duration
+        while loop.time() < stop_at:
+            index += 1
+            tasks.append(asyncio.create_task(send(index, uuid.uuid4().hex.encode())))
+            next_at += 1 / rate
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+        await asyncio.gather(*tasks)
+        deadline = time.time() + 30
+        while not sent_at.keys() <= seen_at.keys() and time.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    drain_task = asyncio.create_task(drain())
+    try:
+        # Until a record makes it through, the relays' groups are not assigned yet.
+        deadline = time.time() + 60
+        while not seen_at:
+            if time.time() > deadline:
+                raise RuntimeError("no record made it through the Kafka-only relays in 60 s")
+            await send(0, uuid.uuid4().hex.encode())
+            await asyncio.sleep(0.5)
+        # Unmeasured: the first records on each partition, the relays' first fetches of it.
+        await paced(warmup)
+        sent_at.clear()
+        pids = {f"relay {n}": process.pid for n, process in enumerate(relays, 1) if process.pid}
+        with cpu_use({**pids, **servers, "bench": os.getpid()}) as cpu:
+            await paced(seconds)
+        latencies = [seen_at[r] - at for r, at in sent_at.items() if r in seen_at]
+        return {
+            "rate_per_second": rate,
+            "sent": len(sent_at),
+            "arrived": len(latencies),
+            "latency_ms": percentiles_ms(latencies),
+            "cpu_share_of_one_core": cpu,
+        }
+    finally:
+        drain_task.cancel()
+        await asyncio.gather(drain_task, return_exceptions=True)
+        await sink.stop()
+        await producer.stop()
+        for process in relays:
+            process.terminate()
+            process.join(10)
+
+
 # -- 4. claims -----------------------------------------------------------------------------
 
 
@@ -750,7 +888,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             thread_id=uuid.uuid4().hex, message_id=uuid.uuid4(), text="What are your opening hours?"
         )
         size = len(sample.model_dump_json())
-        print("1/5 baseline relay ...", file=sys.stderr)
+        print("1/6 baseline relay ...", file=sys.stderr)
         results["baseline"] = await baseline_relay(
             stack.kafka, messages=args.baseline_messages, size=size
         )
@@ -764,9 +902,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             threads = await new_threads(client, args.threads)
             if args.warmup > 0:
                 # Unmeasured: the JVMs compile their hot paths, the services fill their caches.
-                print(f"2/5 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
+                print(f"2/6 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
                 await warm_up(client, threads, stack.kafka, prefix, seconds=args.warmup, rate=None)
-            print("2/5 pipeline throughput ...", file=sys.stderr)
+            print("2/6 pipeline throughput ...", file=sys.stderr)
+            # What lives on (the libraries, the clients, the threads) is frozen out of the
+            # collector's reach, as the services do: full collections in this process, which
+            # both drives the load and watches for replies, paused it for 70-220 ms at a
+            # time and added those pauses to the latencies measured.
+            gc.collect()
+            gc.freeze()
             measure = Measure(
                 client, threads, system, stack, mongo, namespace, profile=args.profile
             )
@@ -783,13 +927,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # Unmeasured: a steady trickle runs other code paths than a flood (batches of
                 # one, fetches that wait); the JVMs compile those too.
                 print(
-                    f"3/5 warm-up at {half:.1f} msg/s, {args.half_warmup:.0f} s ...",
+                    f"3/6 warm-up at {half:.1f} msg/s, {args.half_warmup:.0f} s ...",
                     file=sys.stderr,
                 )
                 await warm_up(
                     client, threads, stack.kafka, prefix, seconds=args.half_warmup, rate=half
                 )
-            print(f"3/5 latency at {half:.1f} msg/s ...", file=sys.stderr)
+            print(f"3/6 latency at {half:.1f} msg/s ...", file=sys.stderr)
             # At a fixed rate most batches hold one record: the CPU and the commands per
             # message differ from the throughput phase.
             trickle = await measure.phase(seconds=args.seconds, rate=half, name="half-load")
@@ -800,12 +944,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 **trickle.results(),
                 "latency_without_model_ms": without_model(trickle.observed, model),
             }
-        print("4/5 claims ...", file=sys.stderr)
+        print("4/6 claims ...", file=sys.stderr)
         results["claims"] = {
             str(n): await claims(system, mongo, namespace, n, args.tickets) for n in (10, 50)
         }
-        print("5/5 memory ...", file=sys.stderr)
+        print("5/6 memory ...", file=sys.stderr)
         results["peak_memory_mb"] = peak_memory_mb(system)
+        # With the services stopped, Kafka serves the floor alone.
+        await system.stop_all()
+        print(f"6/6 Kafka alone at {half:.1f} msg/s ...", file=sys.stderr)
+        kafka = stack.pid("kafka")
+        results["kafka_floor"] = await kafka_floor(
+            stack.kafka,
+            rate=half,
+            seconds=args.seconds,
+            size=size,
+            keys=args.threads,
+            servers={} if kafka is None else {"kafka": kafka},
+        )
         plot(throughput, latency, results)
     finally:
         await system.stop_all()
@@ -881,6 +1037,7 @@ def main() -> None:
     p = results["pipeline"]
     lat = results["latency_at_half_load"]["latency_ms"]
     bare = results["latency_at_half_load"]["latency_without_model_ms"]
+    floor = results["kafka_floor"]["latency_ms"]
     if args.profile:
         for profile in sorted((OUT / "profiles").glob("**/*.txt")):
             phase = "half load" if profile.parent.name == "half-load" else "throughput"
@@ -891,6 +1048,7 @@ def main() -> None:
         f"\nbaseline {b:.0f}/s | pipeline {p['per_second']:.1f}/s ({p['ratio_to_baseline']:.2f} x B) | "
         f"p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms, "
         f"without the model call {bare['p50']:.0f}/{bare['p95']:.0f}/{bare['p99']:.0f} ms | "
+        f"Kafka alone p50/p95/p99 {floor['p50']:.0f}/{floor['p95']:.0f}/{floor['p99']:.0f} ms | "
         f"lost {p['lost']}, duplicated {p['duplicated']} | double claims "
         + ", ".join(f"{n}: {c['api']['double_claims']}" for n, c in results["claims"].items()),
         file=sys.stderr,
