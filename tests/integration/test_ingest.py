@@ -178,6 +178,27 @@ async def test_the_sweep_stores_and_publishes_a_message_noted_before_the_process
     assert REGISTRY.get_sample_value("baton_messages_received_total", received) == before + 1
 
 
+async def test_a_note_the_sweep_cannot_read_does_not_stop_it(
+    db: AsyncDatabase[Document], caplog: pytest.LogCaptureFixture
+) -> None:
+    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    with pytest.raises(ConnectionError):
+        await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
+    [note] = await _notes(db)
+    # Older than the real note, so first in the sweep's order; no event in it.
+    broken = {"_id": "!broken", "message": {"_id": "?"}, "at": note["at"] - timedelta(hours=1)}
+    await db["pending_messages"].insert_one(broken)
+
+    publisher = MemoryPublisher()
+    with caplog.at_level("ERROR", logger="baton_runtime.mongo"):
+        assert await _ingest(db, publisher).republish_pending(older_than=NOW) == 1
+
+    [event] = _received(publisher.published)
+    assert str(event.message_id) == note["_id"]
+    assert [doc["_id"] for doc in await _notes(db)] == ["!broken"]  # left for a person
+    assert "recovery sweep: skipping '!broken', not a note it can read" in caplog.text
+
+
 async def test_the_sweep_reads_the_notes_and_not_the_history(
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
 ) -> None:

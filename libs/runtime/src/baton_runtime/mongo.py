@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from prometheus_client import Counter, Histogram
 from pymongo import AsyncMongoClient, DeleteOne, UpdateOne, monitoring
@@ -14,6 +15,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 from .settings import MongoSettings
 
 Document = dict[str, Any]
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 MONGO_COMMANDS = Counter(
     "baton_mongo_commands_total",
@@ -167,3 +171,20 @@ async def find_by_ids(
         return [await collection.find_one({"_id": distinct[0]})] * len(ids)
     found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": distinct}})}
     return [found.get(key) for key in ids]
+
+
+def readable(
+    docs: Sequence[Document], parse: Callable[[Document], T], *, what: str, kind: str
+) -> list[T]:
+    """``parse`` of each of ``docs``. A document it cannot read as a ``kind`` (written by
+    hand, or by another version) is logged and left out, so that it does not stop ``what``
+    (a sweep, a gauge refresh) for all the others."""
+    parsed = []
+    for doc in docs:
+        try:
+            parsed.append(parse(doc))
+        except (KeyError, TypeError, ValueError):
+            log.error(
+                "%s: skipping %r, not a %s it can read", what, doc.get("_id"), kind, exc_info=True
+            )
+    return parsed

@@ -21,9 +21,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from baton_contracts import TicketKind, TicketStatus, utc_now
 from baton_runtime.metrics import record_message_sent
-from baton_runtime.mongo import Document
+from baton_runtime.mongo import Document, readable
 
-from .store import AgentStore, TicketStore, readable
+from .store import AgentStore, TicketStore
 
 KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval")
 OPEN: tuple[TicketStatus, ...] = ("pending", "assigned")
@@ -130,8 +130,8 @@ class OpenTicket:
 
 def open_tickets(docs: Sequence[Document]) -> list[OpenTicket]:
     """The open tickets' summaries (:meth:`TicketStore.open_summary`); a document that is no
-    ticket is left out (:func:`~.store.readable`)."""
-    return readable(docs, _summary, what="queue gauges")
+    ticket is left out (:func:`readable`)."""
+    return readable(docs, _summary, what="queue gauges", kind="ticket")
 
 
 def _summary(doc: Document) -> OpenTicket:

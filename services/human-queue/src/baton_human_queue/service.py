@@ -21,7 +21,7 @@ from baton_contracts import (
 )
 from baton_runtime.history import Message, MongoHistory, Thread
 from baton_runtime.kafka import EventPublisher
-from baton_runtime.mongo import Document
+from baton_runtime.mongo import Document, readable
 
 from . import effects as fx
 from . import metrics
@@ -64,7 +64,6 @@ from .store import (
     FeedbackStore,
     TicketLocks,
     TicketStore,
-    readable,
     ticket_document,
 )
 
@@ -843,5 +842,5 @@ def _plain(values: Document) -> Document:
 
 
 def _tickets(docs: list[Document]) -> list[Ticket]:
-    """The tickets among ``docs`` that the sweep can read (:func:`~.store.readable`)."""
-    return readable(docs, Ticket.from_document, what="queue sweep")
+    """The tickets among ``docs`` that the sweep can read (:func:`readable`)."""
+    return readable(docs, Ticket.from_document, what="queue sweep", kind="ticket")

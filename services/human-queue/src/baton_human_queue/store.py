@@ -12,7 +12,6 @@ operation both servers make exclusive: inserting a document whose ``_id`` exists
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -31,23 +30,6 @@ from .domain import OPEN_STATUSES, Agent, QueueError
 from .effects import ClaimClosed, ClaimOpened, Effect, Feedback
 
 T = TypeVar("T")
-
-log = logging.getLogger(__name__)
-
-
-def readable(docs: Sequence[Document], parse: Callable[[Document], T], *, what: str) -> list[T]:
-    """``parse`` of each of ``docs``. A document it cannot read (not a ticket: written by
-    hand, or by an older version) is logged and left out, so that it does not stop ``what``
-    (a sweep, a gauge refresh) for all the others."""
-    parsed = []
-    for doc in docs:
-        try:
-            parsed.append(parse(doc))
-        except (KeyError, TypeError, ValueError):
-            log.error(
-                "%s: skipping %r, not a ticket it can read", what, doc.get("_id"), exc_info=True
-            )
-    return parsed
 
 
 QUEUE_ORDER = [("priority", DESCENDING), ("created_at", ASCENDING)]

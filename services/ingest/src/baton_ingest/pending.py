@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from baton_contracts import MessageReceived, utc_now
 from baton_runtime.grouped import Grouped, GroupedWrites
 from baton_runtime.history import Message
-from baton_runtime.mongo import Document, delete_each, find_by_ids, insert_each
+from baton_runtime.mongo import Document, delete_each, find_by_ids, insert_each, readable
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,10 @@ class PendingMessages:
         await self._deletes.submit(str(message_id))
 
     async def older_than(self, before: datetime, *, limit: int) -> list[Note]:
-        """The oldest notes taken at ``before`` or earlier (to the millisecond: the resolution
-        of a stored time)."""
+        """The oldest readable notes taken at ``before`` or earlier (to the millisecond: the
+        resolution of a stored time)."""
         cursor = self._notes.find({"at": {"$lte": before}}).sort([("at", ASCENDING)]).limit(limit)
-        return [Note.from_document(doc) async for doc in cursor]
+        # A note the sweep cannot read would otherwise stop it for every note behind it.
+        return readable(
+            await cursor.to_list(), Note.from_document, what="recovery sweep", kind="note"
+        )
