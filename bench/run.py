@@ -411,7 +411,7 @@ def pipeline_figures(observed: Observed) -> dict[str, Any]:
     }
 
 
-# -- 3b. the Kafka floor at the latency rate ----------------------------------------------
+# -- 6. Kafka alone at the latency rate (run last, with the services stopped) --------------
 
 
 async def relay(bootstrap: str, source: str, target: str) -> None:
