@@ -74,6 +74,7 @@ from baton_contracts import (  # noqa: E402
 )
 from baton_ingest.domain import received_event_id  # noqa: E402
 from baton_router.app import SERVICE as ROUTER  # noqa: E402
+from baton_runtime.kafka import PRODUCER_SETTINGS  # noqa: E402
 from baton_runtime.mongo import find_by_ids  # noqa: E402
 from baton_runtime.outputs import HandledEvents  # noqa: E402
 
@@ -100,13 +101,17 @@ def percentiles_ms(values: Sequence[float]) -> dict[str, float]:
 # -- 1. baseline ---------------------------------------------------------------------------
 
 
+def services_producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer that writes as the services' do (:data:`PRODUCER_SETTINGS`), each record
+    sent at once."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, **PRODUCER_SETTINGS)
+
+
 async def baseline_relay(bootstrap: str, *, messages: int, size: int) -> dict[str, float]:
     """Messages per second through a plain consume -> produce relay."""
     tag = uuid.uuid4().hex[:8]
     source, target = f"bench-{tag}-in", f"bench-{tag}-out"
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=0
-    )
+    producer = services_producer(bootstrap)
     relay_in = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -427,9 +432,7 @@ async def relay(bootstrap: str, source: str, target: str) -> None:
         auto_commit_interval_ms=200,
         fetch_max_wait_ms=500,
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=0
-    )
+    producer = services_producer(bootstrap)
     await consumer.start()
     await producer.start()
     try:
@@ -474,9 +477,7 @@ async def kafka_floor(
     ]
     for process in relays:
         process.start()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=0
-    )
+    producer = services_producer(bootstrap)
     sink = AIOKafkaConsumer(
         third, bootstrap_servers=bootstrap, group_id=f"sink-{tag}", auto_offset_reset="latest"
     )

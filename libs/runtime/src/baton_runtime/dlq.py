@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from baton_contracts.topics import dead_letter_topic
 
-from .kafka import client_security_options
+from .kafka import PRODUCER_SETTINGS, client_security_options
 from .settings import KafkaSettings
 
 
@@ -57,8 +57,7 @@ async def replay(
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers.split(","),
-        acks="all",
-        enable_idempotence=False,  # as the services: see baton_runtime.kafka.build_broker
+        **PRODUCER_SETTINGS,
         **security,
     )
     await consumer.start()

@@ -8,7 +8,7 @@ import logging
 import ssl
 from collections.abc import Iterable, Sequence
 from itertools import chain
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, TypedDict, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -184,6 +184,23 @@ class ServiceBroker(KafkaBroker):
         self.running = True
 
 
+class ProducerSettings(TypedDict):
+    acks: Literal["all"]
+    enable_idempotence: bool
+
+
+PRODUCER_SETTINGS: ProducerSettings = {
+    # Every event must reach all in-sync replicas before a handler counts as done.
+    "acks": "all",
+    # No idempotent producer: consumers already drop repeats by event id, and aiokafka's
+    # idempotent producer can stall for good on OutOfOrderSequence after a broker restart
+    # (it retries with ever higher sequence numbers instead of resetting).
+    "enable_idempotence": False,
+}
+"""How every Baton producer writes: the services' brokers, the dead-letter replay, and the
+benchmark's baseline."""
+
+
 def build_broker(
     settings: KafkaSettings, *, client_id: str, middlewares: Sequence[Any] = ()
 ) -> KafkaBroker:
@@ -192,12 +209,7 @@ def build_broker(
         settings.bootstrap_servers.split(","),
         client_id=client_id,
         security=kafka_security(settings),
-        # Every event must reach all in-sync replicas before a handler counts as done.
-        acks="all",
-        # No idempotent producer: consumers already drop repeats by event id, and aiokafka's
-        # idempotent producer can stall for good on OutOfOrderSequence after a broker
-        # restart (it retries with ever higher sequence numbers instead of resetting).
-        enable_idempotence=False,
+        **PRODUCER_SETTINGS,
         middlewares=(
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id),
             *middlewares,
