@@ -58,14 +58,7 @@ from .domain import (
 )
 from .effects import AiOutput, ClaimOpened, Effect, Feedback
 from .labour import ClaimSpan, LabourReport, labour_report
-from .store import (
-    UNCLAIMED,
-    ClaimLog,
-    FeedbackStore,
-    TicketLocks,
-    TicketStore,
-    ticket_document,
-)
+from .store import UNCLAIMED, ClaimLog, FeedbackStore, TicketLocks, TicketStore, ticket_document
 
 log = logging.getLogger(__name__)
 

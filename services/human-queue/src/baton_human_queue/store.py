@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,9 +28,6 @@ from baton_runtime.mongo import Document, insert_once
 
 from .domain import OPEN_STATUSES, Agent, QueueError
 from .effects import ClaimClosed, ClaimOpened, Effect, Feedback
-
-T = TypeVar("T")
-
 
 QUEUE_ORDER = [("priority", DESCENDING), ("created_at", ASCENDING)]
 
