@@ -56,6 +56,16 @@ async def _notes(db: AsyncDatabase[Document]) -> list[Document]:
     return [doc async for doc in db["pending_messages"].find()]
 
 
+async def _unannounced(db: AsyncDatabase[Document], text: str) -> tuple[str, Document]:
+    """A new thread whose message ``text`` was stored but whose publish died; the thread's
+    id and the note left behind."""
+    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    with pytest.raises(ConnectionError):
+        await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text=text))
+    [note] = await _notes(db)
+    return thread_id, note
+
+
 def _received(events: list[Event]) -> list[MessageReceived]:
     return [e for e in events if isinstance(e, MessageReceived)]
 
@@ -140,10 +150,7 @@ async def test_a_repeat_with_other_text_is_refused_and_leaves_no_note(
 async def test_the_sweep_publishes_a_message_stored_before_the_process_died(
     db: AsyncDatabase[Document],
 ) -> None:
-    thread_id = await _thread(_ingest(db, MemoryPublisher()))
-    with pytest.raises(ConnectionError):
-        await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
-    [note] = await _notes(db)
+    thread_id, note = await _unannounced(db, "hi")
 
     publisher = MemoryPublisher()
     sweeper = _ingest(db, publisher)
@@ -181,10 +188,7 @@ async def test_the_sweep_stores_and_publishes_a_message_noted_before_the_process
 async def test_a_note_the_sweep_cannot_read_does_not_stop_it(
     db: AsyncDatabase[Document], caplog: pytest.LogCaptureFixture
 ) -> None:
-    thread_id = await _thread(_ingest(db, MemoryPublisher()))
-    with pytest.raises(ConnectionError):
-        await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
-    [note] = await _notes(db)
+    _, note = await _unannounced(db, "hi")
     # Older than the real note, so first in the sweep's order; no event in it.
     broken = {"_id": "!broken", "message": {"_id": "?"}, "at": note["at"] - timedelta(hours=1)}
     await db["pending_messages"].insert_one(broken)
@@ -220,10 +224,7 @@ async def test_the_sweep_reads_the_notes_and_not_the_history(
 async def test_a_note_is_due_at_its_own_time(db: AsyncDatabase[Document]) -> None:
     """Stored times have milliseconds: a sweep in the millisecond of a note (a grace of
     zero) still finds it."""
-    thread_id = await _thread(_ingest(db, MemoryPublisher()))
-    with pytest.raises(ConnectionError):
-        await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text="hi"))
-    [note] = await _notes(db)
+    _, note = await _unannounced(db, "hi")
 
     [due] = await PendingMessages(db).older_than(note["at"], limit=10)
 
