@@ -48,7 +48,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,17 +268,25 @@ async def drive(
 
         await asyncio.gather(*(closed(t) for t in threads))
     else:
-        interval = 1 / rate
-        tasks = []
-        i = 0
-        next_at = loop.time()
-        while loop.time() < stop_at:
-            tasks.append(asyncio.create_task(post(threads[i % len(threads)])))
-            i += 1
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-        await asyncio.gather(*tasks)
+        await open_loop(rate, seconds, lambda i: post(threads[i % len(threads)]))
     await wait_sent(observed)
+
+
+async def open_loop(
+    rate: float, seconds: float, start: Callable[[int], Coroutine[Any, Any, None]]
+) -> None:
+    """Start ``start(0)``, ``start(1)``, ... at ``rate`` per second for ``seconds``, each on
+    its own task whether or not the earlier ones have finished; then wait for them all."""
+    loop = asyncio.get_running_loop()
+    tasks = []
+    index, next_at = 0, loop.time()
+    stop_at = next_at + seconds
+    while loop.time() < stop_at:
+        tasks.append(asyncio.create_task(start(index)))
+        index += 1
+        next_at += 1 / rate
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
+    await asyncio.gather(*tasks)
 
 
 async def warm_up(
@@ -498,15 +506,7 @@ async def kafka_floor(
 
     async def paced(duration: float) -> None:
         """Send at ``rate`` for ``duration`` seconds, then wait for the records to arrive."""
-        loop = asyncio.get_running_loop()
-        tasks, index, next_at = [], 0, loop.time()
-        stop_at = next_at + duration
-        while loop.time() < stop_at:
-            index += 1
-            tasks.append(asyncio.create_task(send(index, uuid.uuid4().hex.encode())))
-            next_at += 1 / rate
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-        await asyncio.gather(*tasks)
+        await open_loop(rate, duration, lambda i: send(i + 1, uuid.uuid4().hex.encode()))
         deadline = time.time() + 30
         while not sent_at.keys() <= seen_at.keys() and time.time() < deadline:
             await asyncio.sleep(0.05)
