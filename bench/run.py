@@ -824,11 +824,13 @@ class Measure:
     namespace: str
     profile: bool
 
-    async def phase(self, *, seconds: float, rate: float | None, name: str) -> Phase:
-        """Drive ``seconds`` of load at ``rate`` (None: full speed) while watching the topics,
-        timing each process's CPU, counting each service's MongoDB commands and, with
-        ``profile``, sampling the services into ``profiles/`` (``profiles/<name>/`` for
-        phases other than the throughput)."""
+    async def phase(
+        self, *, seconds: float, rate: float | None, name: str, threads: list[str] | None = None
+    ) -> Phase:
+        """Drive ``seconds`` of load at ``rate`` (None: full speed) on ``threads`` (default: the
+        measure's own) while watching the topics, timing each process's CPU, counting each
+        service's MongoDB commands and, with ``profile``, sampling the services into
+        ``profiles/`` (``profiles/<name>/`` for phases other than the throughput)."""
         pids = processes(self.system, self.stack)
         servers = ("kafka", self.stack.mongo_server, "scripted-model")
         out = OUT / "profiles" if name == "throughput" else OUT / "profiles" / name
@@ -838,7 +840,9 @@ class Measure:
             )
             before = await mongo_commands(self.system)
             with cpu_use(pids) as cpu:
-                await drive(self.client, self.threads, observed, seconds=seconds, rate=rate)
+                await drive(
+                    self.client, threads or self.threads, observed, seconds=seconds, rate=rate
+                )
             after = await mongo_commands(self.system)
         for profiler in profilers:
             profiler.wait()
@@ -878,6 +882,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "seconds_per_phase": args.seconds,
             "conversations": args.threads,
+            "latency_conversations": args.latency_conversations or args.threads,
             "warmup_s": args.warmup,
             "half_load_warmup_s": args.half_warmup,
             "latency_rate": args.latency_rate or "half the sustained rate",
@@ -924,6 +929,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(json.dumps(results["pipeline"], default=str), file=sys.stderr)
             # Half the sustained rate, unless another rate is asked for (--latency-rate).
             half = args.latency_rate or max(1.0, throughput["per_second"] / 2)
+            # The conversations of the throughput phase, or as many new ones as asked for.
+            talk = threads
+            if args.latency_conversations:
+                talk = await new_threads(client, args.latency_conversations)
             if args.half_warmup > 0:
                 # Unmeasured: a steady trickle runs other code paths than a flood (batches of
                 # one, fetches that wait); the JVMs compile those too.
@@ -932,12 +941,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     file=sys.stderr,
                 )
                 await warm_up(
-                    client, threads, stack.kafka, prefix, seconds=args.half_warmup, rate=half
+                    client, talk, stack.kafka, prefix, seconds=args.half_warmup, rate=half
                 )
             print(f"3/6 latency at {half:.1f} msg/s ...", file=sys.stderr)
             # At a fixed rate most batches hold one record: the CPU and the commands per
             # message differ from the throughput phase.
-            trickle = await measure.phase(seconds=args.seconds, rate=half, name="half-load")
+            trickle = await measure.phase(
+                seconds=args.seconds, rate=half, name="half-load", threads=talk
+            )
             latency = trickle.figures
             model = await model_seconds(mongo, namespace, trickle.observed)
             results["latency_at_half_load"] = {
@@ -1021,6 +1032,12 @@ def main() -> None:
         type=float,
         default=None,
         help="msg/s of the latency phase instead of half the sustained rate",
+    )
+    parser.add_argument(
+        "--latency-conversations",
+        type=int,
+        default=0,
+        help="new conversations for the latency phase (default: the throughput phase's)",
     )
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
