@@ -15,7 +15,9 @@ whose servers start from empty data each time:
    (from what the services stored: the user message's `created_at`, the router's saved
    `route.decided`; then the reply's `occurred_at`, its Kafka timestamp, and when the
    watcher saw it). An unmeasured warm-up (`--warmup`) comes first, and another at that rate
-   (`--half-warmup`) before it is measured.
+   (`--half-warmup`) before it is measured. Then the same at lower rates (`--curve`, as
+   fractions of the sustained rate, each after `--curve-warmup`): the highest rate up to
+   which the p99 without the model call stays within the 50 ms target.
 4. Claims per second with 10 and 50 concurrent agents on the human-queue API, against a raw
    `find_one_and_update` loop on the same server, with the number of double claims.
 5. Peak memory (VmHWM) of each service process.
@@ -367,6 +369,44 @@ def without_model(observed: Observed, model: dict[uuid.UUID, float]) -> dict[str
         **percentiles_ms(latencies),
         "replies": len(latencies),
         "model_call_p50": percentile(list(model.values()), 50) * 1000,
+    }
+
+
+LATENCY_TARGET_MS = 50.0
+"""The end-to-end p99, model time excluded, that the pipeline is to keep at half load."""
+
+
+def latency_by_rate(points: Sequence[dict[str, Any]], sustained: float) -> dict[str, Any]:
+    """The latency phases' figures by rate, lowest first, and the highest rate up to which
+    every measured rate kept the p99 without the model call within :data:`LATENCY_TARGET_MS`
+    (None when the lowest did not)."""
+    rows = sorted(
+        (
+            {
+                "rate_per_second": point["rate_per_second"],
+                "fraction_of_sustained": point["rate_per_second"] / sustained,
+                "latency_without_model_ms": {
+                    q: point["latency_without_model_ms"][q] for q in ("p50", "p95", "p99")
+                },
+                "cpu_cores": round(sum(point["cpu_share_of_one_core"].values()), 2),
+                "lost": point["lost"],
+                "duplicated": point["duplicated"],
+            }
+            for point in points
+        ),
+        key=lambda row: row["rate_per_second"],
+    )
+    holds: float | None = None
+    for row in rows:
+        # A phase without replies has no percentiles (NaN): that is no pass.
+        if not row["latency_without_model_ms"]["p99"] <= LATENCY_TARGET_MS:
+            break
+        holds = row["rate_per_second"]
+    return {
+        "target_p99_ms": LATENCY_TARGET_MS,
+        "holds_up_to_per_second": holds,
+        "holds_up_to_fraction_of_sustained": None if holds is None else holds / sustained,
+        "rates": rows,
     }
 
 
@@ -852,6 +892,33 @@ class Measure:
             observed, figures, cpu, commands_per_message(before, after, figures["accepted"])
         )
 
+    async def at_rate(
+        self, rate: float, *, seconds: float, warmup: float, threads: list[str], name: str
+    ) -> tuple[Phase, dict[str, Any]]:
+        """The latency at ``rate``, after ``warmup`` seconds unmeasured at that rate (a steady
+        trickle runs other code paths than a flood: batches of one, fetches that wait; the
+        JVMs compile those too). Returns the phase and its entries in ``bench.json``."""
+        if warmup > 0:
+            print(f"    warm-up at {rate:.1f} msg/s, {warmup:.0f} s ...", file=sys.stderr)
+            await warm_up(
+                self.client,
+                threads,
+                self.stack.kafka,
+                f"{self.namespace}.",
+                seconds=warmup,
+                rate=rate,
+            )
+        print(f"    latency at {rate:.1f} msg/s ...", file=sys.stderr)
+        # At a fixed rate most batches hold one record: the CPU and the commands per
+        # message differ from the throughput phase.
+        phase = await self.phase(seconds=seconds, rate=rate, name=name, threads=threads)
+        model = await model_seconds(self.mongo, self.namespace, phase.observed)
+        return phase, {
+            "rate_per_second": rate,
+            **phase.results(),
+            "latency_without_model_ms": without_model(phase.observed, model),
+        }
+
 
 # -- the run -------------------------------------------------------------------------------
 
@@ -933,29 +1000,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             talk = threads
             if args.latency_conversations:
                 talk = await new_threads(client, args.latency_conversations)
-            if args.half_warmup > 0:
-                # Unmeasured: a steady trickle runs other code paths than a flood (batches of
-                # one, fetches that wait); the JVMs compile those too.
-                print(
-                    f"3/6 warm-up at {half:.1f} msg/s, {args.half_warmup:.0f} s ...",
-                    file=sys.stderr,
-                )
-                await warm_up(
-                    client, talk, stack.kafka, prefix, seconds=args.half_warmup, rate=half
-                )
-            print(f"3/6 latency at {half:.1f} msg/s ...", file=sys.stderr)
-            # At a fixed rate most batches hold one record: the CPU and the commands per
-            # message differ from the throughput phase.
-            trickle = await measure.phase(
-                seconds=args.seconds, rate=half, name="half-load", threads=talk
+            print(f"3/6 latency at {half:.1f} msg/s and at lower rates ...", file=sys.stderr)
+            trickle, results["latency_at_half_load"] = await measure.at_rate(
+                half, seconds=args.seconds, warmup=args.half_warmup, threads=talk, name="half-load"
             )
             latency = trickle.figures
-            model = await model_seconds(mongo, namespace, trickle.observed)
-            results["latency_at_half_load"] = {
-                "rate_per_second": half,
-                **trickle.results(),
-                "latency_without_model_ms": without_model(trickle.observed, model),
-            }
+            # Lower rates, highest first, each after a shorter warm-up of its own: where the
+            # latency target holds on this machine.
+            curve = [results["latency_at_half_load"]]
+            for fraction in args.curve:
+                _, point = await measure.at_rate(
+                    max(1.0, throughput["per_second"] * fraction),
+                    seconds=args.seconds,
+                    warmup=args.curve_warmup,
+                    threads=talk,
+                    name=f"at-{fraction:g}",
+                )
+                curve.append(point)
+            results["latency_by_rate"] = latency_by_rate(curve, throughput["per_second"])
         print("4/6 claims ...", file=sys.stderr)
         results["claims"] = {
             str(n): await claims(system, mongo, namespace, n, args.tickets) for n in (10, 50)
@@ -993,7 +1055,7 @@ def plot(throughput: dict[str, Any], latency: dict[str, Any], results: dict[str,
     except ImportError:
         print("matplotlib is missing: no plot", file=sys.stderr)
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right, curve) = plt.subplots(1, 3, figsize=(16, 4))
     names = ["baseline relay", "pipeline"]
     values = [results["baseline"]["per_second"], throughput["per_second"]]
     left.bar(names, values, color=["#888888", "#2b6cb0"])
@@ -1007,8 +1069,34 @@ def plot(throughput: dict[str, Any], latency: dict[str, Any], results: dict[str,
         right.legend()
     right.set_xlabel("ms, ingest accept -> message.sent")
     right.set_title(f"Latency at {results['latency_at_half_load']['rate_per_second']:.1f} msg/s")
+    by_rate = results["latency_by_rate"]
+    rates = [row["rate_per_second"] for row in by_rate["rates"]]
+    for quantile, marker in (("p50", "o-"), ("p99", "s-")):
+        curve.plot(
+            rates,
+            [row["latency_without_model_ms"][quantile] for row in by_rate["rates"]],
+            marker,
+            label=quantile,
+        )
+    curve.axhline(by_rate["target_p99_ms"], color="black", linestyle=":", label="target p99")
+    curve.set_yscale("log")
+    curve.set_xlabel("messages / second")
+    curve.set_ylabel("ms, without the model call")
+    curve.set_title("Latency by rate")
+    curve.legend()
     fig.tight_layout()
     fig.savefig(OUT / "bench.png", dpi=110)
+
+
+def fractions(text: str) -> tuple[float, ...]:
+    """``--curve``'s fractions of the sustained rate, highest first."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from exc
+    if any(not 0 < value <= 1 for value in values):
+        raise argparse.ArgumentTypeError(f"fractions must be in (0, 1]: {text!r}")
+    return tuple(sorted(values, reverse=True))
 
 
 def main() -> None:
@@ -1039,6 +1127,19 @@ def main() -> None:
         default=0,
         help="new conversations for the latency phase (default: the throughput phase's)",
     )
+    parser.add_argument(
+        "--curve",
+        type=fractions,
+        default=(0.4, 0.3, 0.2),
+        help="further latency phases, as fractions of the sustained rate (default 0.4,0.3,0.2; "
+        "'' for none)",
+    )
+    parser.add_argument(
+        "--curve-warmup",
+        type=float,
+        default=10.0,
+        help="seconds of unmeasured load at each further rate before it is measured",
+    )
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
     parser.add_argument(
@@ -1056,9 +1157,17 @@ def main() -> None:
     lat = results["latency_at_half_load"]["latency_ms"]
     bare = results["latency_at_half_load"]["latency_without_model_ms"]
     floor = results["kafka_floor"]["latency_ms"]
+    target = results["latency_by_rate"]
+    holds = target["holds_up_to_per_second"]
+    within = (
+        f"p99 without the model call within {target['target_p99_ms']:.0f} ms up to "
+        f"{holds:.0f} msg/s ({target['holds_up_to_fraction_of_sustained']:.2f} of sustained)"
+        if holds is not None
+        else f"p99 without the model call over {target['target_p99_ms']:.0f} ms at every rate"
+    )
     if args.profile:
         for profile in sorted((OUT / "profiles").glob("**/*.txt")):
-            phase = "half load" if profile.parent.name == "half-load" else "throughput"
+            phase = "throughput" if profile.parent == OUT / "profiles" else profile.parent.name
             print(f"\n{profile.stem}, {phase}: hottest functions (self time)", file=sys.stderr)
             for frame, share in hottest(profile):
                 print(f"  {share:6.1%}  {frame}", file=sys.stderr)
@@ -1066,6 +1175,7 @@ def main() -> None:
         f"\nbaseline {b:.0f}/s | pipeline {p['per_second']:.1f}/s ({p['ratio_to_baseline']:.2f} x B) | "
         f"p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms, "
         f"without the model call {bare['p50']:.0f}/{bare['p95']:.0f}/{bare['p99']:.0f} ms | "
+        f"{within} | "
         f"Kafka alone p50/p95/p99 {floor['p50']:.0f}/{floor['p95']:.0f}/{floor['p99']:.0f} ms | "
         f"lost {p['lost']}, duplicated {p['duplicated']} | double claims "
         + ", ".join(f"{n}: {c['api']['double_claims']}" for n, c in results["claims"].items()),
