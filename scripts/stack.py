@@ -801,7 +801,12 @@ def prepare_mongo_java_server(settings: Settings) -> list[str]:
     return [
         java,
         "-Xms256m",
-        "-Xmx1g",
+        # Room for H2's garbage. It writes pages copy-on-write, so each change re-encodes a
+        # page of up to 48 documents: about 35 MB a second at 48 msg/s. Each ZGC cycle keeps
+        # one of the two CPUs busy for a few hundred milliseconds, which showed as a burst of
+        # slow messages; with 3 GB rather than 1 GB a cycle comes a third as often. ZGC hands
+        # back memory it has not used for five minutes (ZUncommit).
+        "-Xmx3g",
         # ZGC collects while the server runs: a stop-the-world collection shows up directly
         # in the pipeline's tail latency. G1, even with a 20 ms pause goal, stopped it for a
         # median 26 ms several times a second under load (most young objects survive into
