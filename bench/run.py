@@ -389,6 +389,8 @@ def latency_by_rate(points: Sequence[dict[str, Any]], sustained: float) -> dict[
                     q: point["latency_without_model_ms"][q] for q in ("p50", "p95", "p99")
                 },
                 "cpu_cores": round(sum(point["cpu_share_of_one_core"].values()), 2),
+                "cpu_share_of_one_core": point["cpu_share_of_one_core"],
+                "mongo_commands_per_message": point["mongo_commands_per_message"]["total"],
                 "lost": point["lost"],
                 "duplicated": point["duplicated"],
             }

@@ -31,6 +31,7 @@ def point(rate: float, p99: float, *, cpu: float = 1.0) -> dict[str, Any]:
         "rate_per_second": rate,
         "latency_without_model_ms": {"p50": p99 / 3, "p95": p99 / 2, "p99": p99, "replies": 9},
         "cpu_share_of_one_core": {"ingest": cpu / 2, "bench": cpu / 2},
+        "mongo_commands_per_message": {"ingest": {"find": 2.0}, "total": 2.0},
         "lost": 0,
         "duplicated": 0,
     }
@@ -48,6 +49,7 @@ def test_the_target_holds_up_to_the_highest_rate_below_the_first_miss(bench: Mod
     assert figures["holds_up_to_fraction_of_sustained"] == pytest.approx(0.2)
     assert figures["rates"][0]["fraction_of_sustained"] == pytest.approx(0.1)
     assert figures["rates"][0]["cpu_cores"] == pytest.approx(1.0)
+    assert figures["rates"][0]["mongo_commands_per_message"] == 2.0
 
 
 def test_a_target_missed_at_every_rate_holds_nowhere(bench: ModuleType) -> None:
