@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.scripts import load_script
 from tests.support.serving import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stack.py"
@@ -22,13 +22,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stack.py"
 
 @pytest.fixture(scope="module")
 def stack() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("baton_stack_script", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/stack.py", "baton_stack_script")
 
 
 @pytest.fixture
