@@ -26,12 +26,13 @@ whose servers start from empty data each time:
    producer settings. Its latency and CPU are the floor under the pipeline's: what the
    broker and the Kafka client cost on this machine before any MongoDB command or handler.
 
-With the throughput and the latency it records the CPU time each process (the services,
-Kafka, the MongoDB server, and the bench's own: the load and the watcher) used and the
-MongoDB commands each service sent during that phase. `--profile` also samples every
-service and the bench with py-spy during both and writes the collapsed stacks to
-`bench-results/profiles/<name>.txt` and `bench-results/profiles/half-load/<name>.txt`
-(flamegraph input), with the functions that were on the CPU most printed at the end.
+With the throughput and each latency phase it records the CPU time each process (the
+services, Kafka, the MongoDB server, and the bench's own: the load and the watcher) used and
+the MongoDB commands each service sent during that phase. `--profile` also samples every
+service and the bench with py-spy during them and writes the collapsed stacks to
+`bench-results/profiles/<name>.txt` (throughput) and `bench-results/profiles/<phase>/<name>.txt`
+(`half-load`, `at-0.4`, ...; flamegraph input), with the functions that were on the CPU most
+printed at the end.
 
 Results go to `bench-results/bench.json` and `bench-results/bench.png`.
 """
@@ -1161,6 +1162,9 @@ def main() -> None:
     floor = results["kafka_floor"]["latency_ms"]
     target = results["latency_by_rate"]
     holds = target["holds_up_to_per_second"]
+    # Every measured phase: the throughput's, and each rate's (the half load's among them).
+    lost = p["lost"] + sum(row["lost"] for row in target["rates"])
+    duplicated = p["duplicated"] + sum(row["duplicated"] for row in target["rates"])
     within = (
         f"p99 without the model call within {target['target_p99_ms']:.0f} ms up to "
         f"{holds:.0f} msg/s ({target['holds_up_to_fraction_of_sustained']:.2f} of sustained)"
@@ -1179,7 +1183,7 @@ def main() -> None:
         f"without the model call {bare['p50']:.0f}/{bare['p95']:.0f}/{bare['p99']:.0f} ms | "
         f"{within} | "
         f"Kafka alone p50/p95/p99 {floor['p50']:.0f}/{floor['p95']:.0f}/{floor['p99']:.0f} ms | "
-        f"lost {p['lost']}, duplicated {p['duplicated']} | double claims "
+        f"lost {lost}, duplicated {duplicated} in all phases | double claims "
         + ", ".join(f"{n}: {c['api']['double_claims']}" for n, c in results["claims"].items()),
         file=sys.stderr,
     )
