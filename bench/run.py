@@ -1133,9 +1133,9 @@ def main() -> None:
     parser.add_argument(
         "--curve",
         type=fractions,
-        default=(0.4, 0.3, 0.2),
-        help="further latency phases, as fractions of the sustained rate (default 0.4,0.3,0.2; "
-        "'' for none)",
+        default=(0.4, 0.3, 0.2, 0.1),
+        help="further latency phases, as fractions of the sustained rate (default "
+        "0.4,0.3,0.2,0.1; '' for none)",
     )
     parser.add_argument(
         "--curve-warmup",
