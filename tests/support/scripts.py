@@ -7,12 +7,10 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def load_script(relative: str, name: str) -> ModuleType:
-    """Import the script at ``relative`` (to the repository's root) as module ``name``."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import the script at ``path`` as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

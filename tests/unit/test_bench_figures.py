@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.infra import ROOT
 from tests.support.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return load_script("bench/run.py", "baton_bench_run")
+    return load_script(ROOT / "bench" / "run.py", "baton_bench_run")
 
 
 def point(rate: float, p99: float, *, cpu: float = 1.0) -> dict[str, Any]:

@@ -14,15 +14,16 @@ from typing import Any
 
 import pytest
 
+from tests.support.infra import ROOT
 from tests.support.scripts import load_script
 from tests.support.serving import free_port
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stack.py"
+SCRIPT = ROOT / "scripts" / "stack.py"
 
 
 @pytest.fixture(scope="module")
 def stack() -> ModuleType:
-    return load_script("scripts/stack.py", "baton_stack_script")
+    return load_script(SCRIPT, "baton_stack_script")
 
 
 @pytest.fixture
