@@ -867,6 +867,11 @@ class Measure:
     namespace: str
     profile: bool
 
+    @property
+    def prefix(self) -> str:
+        """The run's topic prefix."""
+        return f"{self.namespace}."
+
     async def phase(
         self, *, seconds: float, rate: float | None, name: str, threads: list[str] | None = None
     ) -> Phase:
@@ -877,7 +882,7 @@ class Measure:
         pids = processes(self.system, self.stack)
         servers = ("kafka", self.stack.mongo_server, "scripted-model")
         out = OUT / "profiles" if name == "throughput" else OUT / "profiles" / name
-        async with watching(self.stack.kafka, f"{self.namespace}.") as observed:
+        async with watching(self.stack.kafka, self.prefix) as observed:
             profilers = (
                 start_profilers(pids, seconds, skip=servers, out=out) if self.profile else []
             )
@@ -904,12 +909,7 @@ class Measure:
         if warmup > 0:
             print(f"    warm-up at {rate:.1f} msg/s, {warmup:.0f} s ...", file=sys.stderr)
             await warm_up(
-                self.client,
-                threads,
-                self.stack.kafka,
-                f"{self.namespace}.",
-                seconds=warmup,
-                rate=rate,
+                self.client, threads, self.stack.kafka, self.prefix, seconds=warmup, rate=rate
             )
         print(f"    latency at {rate:.1f} msg/s ...", file=sys.stderr)
         # At a fixed rate most batches hold one record: the CPU and the commands per
