@@ -169,3 +169,5 @@ async def test_consumer_group_rebalance(faults: Faults) -> None:
 
     load, verdict = await scenario(faults, fault, name="rebalance", duration_s=14)
     assert_clean(faults, load, verdict)
+    # Joining and leaving wait for the batches in progress: nothing is published twice.
+    assert verdict.redelivered == 0, verdict.summary()

@@ -1,8 +1,10 @@
 """Finished offsets through real Kafka: committed together later, yet before a rebalance
-hands their partitions on and before a consumer stops, so nobody redoes finished work."""
+hands their partitions on and before a consumer stops, so nobody redoes finished work; and
+a rebalance waits for the batch in progress, so nobody works on the same records twice."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -109,6 +111,46 @@ async def test_a_rebalance_commits_the_revoked_partitions_first(
 
     assert sorted(first_seen + second_seen) == sorted(threads + later)  # none handled twice
     assert second_seen, "the second member took partitions"
+
+
+async def test_a_rebalance_waits_for_the_batch_in_progress(kafka_settings: KafkaSettings) -> None:
+    settings, topic = await new_topic(kafka_settings, "in-progress")
+    first_seen: list[str] = []
+    second_seen: list[str] = []
+    gate = asyncio.Event()
+    first = consuming(settings, topic, first_seen, name="offsets-first", gate=gate)
+    second = consuming(settings, topic, second_seen, name="offsets-second")
+    await first.start()
+    try:
+        threads = await send(settings, topic, 12)
+        await eventually(lambda: _any(first_seen), what="the first member at work on a batch")
+
+        # The second member joins while that batch waits at the gate. Had the first let
+        # its partitions go at once, the second would take up the batch's records (their
+        # offsets are not committed) and the join would be over within the wait.
+        joining = asyncio.ensure_future(second.start())
+        await asyncio.wait({joining}, timeout=3)
+        assert not joining.done(), "the group rebalanced with a batch in progress"
+        gate.set()
+        await joining
+        await eventually(
+            lambda: _all(first_seen + second_seen, threads), what="every record handled"
+        )
+        later = await send(settings, topic, 12)
+        await eventually(
+            lambda: _all(first_seen + second_seen, later), what="later records handled"
+        )
+    finally:
+        gate.set()
+        await second.stop()
+        await first.stop()
+
+    assert sorted(first_seen + second_seen) == sorted(threads + later)  # none handled twice
+    assert second_seen, "the second member took partitions"
+
+
+async def _any(seen: list[str]) -> bool:
+    return bool(seen)
 
 
 async def _all(seen: list[str], wanted: list[str]) -> bool:

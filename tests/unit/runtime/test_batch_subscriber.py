@@ -4,6 +4,7 @@ rewound."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import anyio
@@ -222,4 +223,45 @@ async def test_a_failed_batch_is_rewound_in_the_partitions_still_owned() -> None
 
     # Delivered again from its first record; nothing of it is committed.
     assert consumer.seeks == [(P0, 5)]
+    assert consumer.commits == []
+
+
+async def test_a_rebalance_waits_until_the_polled_batch_is_worked_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subscriber, consumer = running(60_000)
+    release = asyncio.Event()
+
+    async def consume(records: tuple[Record, ...]) -> None:
+        await release.wait()
+        await subscriber.finished(records)
+
+    monkeypatch.setattr(subscriber, "consume", consume)
+    batch = asyncio.create_task(subscriber.consume_one((record(P0, 5),)))
+    await asyncio.sleep(0)
+    revocation = asyncio.create_task(subscriber.offsets.on_partitions_revoked({P0, P1}))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not revocation.done()
+
+    release.set()
+    await asyncio.wait_for(asyncio.gather(batch, revocation), 5)
+
+    # Its next owner starts after the batch.
+    assert consumer.commits == [{P0: 6}]
+
+
+async def test_a_batch_that_fails_does_not_hold_up_a_rebalance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subscriber, consumer = running(60_000)
+
+    async def consume(records: tuple[Record, ...]) -> None:
+        raise TimeoutError("mongo down")
+
+    monkeypatch.setattr(subscriber, "consume", consume)
+    with pytest.raises(TimeoutError):
+        await subscriber.consume_one((record(P0, 5),))
+
+    await asyncio.wait_for(subscriber.offsets.on_partitions_revoked({P0, P1}), 5)
     assert consumer.commits == []

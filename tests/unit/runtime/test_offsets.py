@@ -1,11 +1,13 @@
 """Finished offsets are committed together, only for partitions still owned, and never lost
-to a failed commit that can be retried."""
+to a failed commit that can be retried; a revocation waits for the batch in progress."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import cast
 
+import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError
 
@@ -173,3 +175,48 @@ async def test_a_failed_commit_is_retried_with_what_finished_meanwhile() -> None
 
 def test_it_is_the_consumer_s_rebalance_listener() -> None:
     assert isinstance(FinishedOffsets(0.2), ConsumerRebalanceListener)
+
+
+async def test_a_revocation_waits_for_the_batch_in_progress_and_commits_it_too() -> None:
+    consumer = FakeConsumer()
+    offsets, _ = offsets_with()
+    offsets.finish(as_consumer(consumer), at(P1, 8))
+    offsets.begin()
+
+    revocation = asyncio.create_task(offsets.on_partitions_revoked({P0, P1}))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not revocation.done()
+    assert consumer.commits == []
+
+    offsets.finish(as_consumer(consumer), at(P0, 3, 4))
+    offsets.end()
+    await asyncio.wait_for(revocation, 5)
+
+    assert consumer.commits == [{P0: 5, P1: 9}]
+
+
+async def test_a_batch_that_outlasts_the_grace_is_left_to_the_next_owner(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    consumer = FakeConsumer()
+    offsets = FinishedOffsets(0.2, grace=0.01)
+    offsets.finish(as_consumer(consumer), at(P1, 8))
+    offsets.begin()
+
+    await asyncio.wait_for(offsets.on_partitions_revoked({P0, P1}), 5)
+
+    assert consumer.commits == [{P1: 9}]
+    assert "still in progress" in caplog.text
+
+
+async def test_with_no_batch_in_progress_a_revocation_commits_at_once() -> None:
+    consumer = FakeConsumer()
+    offsets = FinishedOffsets(0.2, grace=3600)
+    offsets.begin()
+    offsets.finish(as_consumer(consumer), at(P0, 1))
+    offsets.end()
+
+    await asyncio.wait_for(offsets.on_partitions_revoked({P0}), 5)
+
+    assert consumer.commits == [{P0: 2}]

@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from baton_contracts import Event, encode
 from baton_contracts.topics import dead_letter_topic
 
-from .offsets import FinishedOffsets, Positioned
+from .offsets import BATCH_GRACE_SECONDS, FinishedOffsets, Positioned
 from .settings import KafkaSettings
 
 
@@ -106,7 +106,8 @@ class ServiceBatchSubscriber(BatchSubscriber):
       each, measured). aiokafka's ``getmany`` already returns as soon as records arrive,
       so waiting there alone is enough: a long timeout then costs neither latency nor CPU.
     * **It commits finished offsets together** (:class:`FinishedOffsets`), not one commit
-      per batch. The subscription is registered with ``AckPolicy.MANUAL``, so FastStream
+      per batch, and tells them when a batch is in progress, so that a rebalance waits
+      for it. The subscription is registered with ``AckPolicy.MANUAL``, so FastStream
       neither commits nor seeks: the handler reports each batch with :meth:`finished` or
       :meth:`rewind`.
     """
@@ -122,6 +123,14 @@ class ServiceBatchSubscriber(BatchSubscriber):
             timeout_ms=self.batch_timeout_ms, max_records=self.max_records
         )
         return tuple(chain.from_iterable(records.values()))
+
+    async def consume_one(self, msg: tuple[ConsumerRecord[Any, Any], ...]) -> None:
+        # Called as soon as a poll returned records, with nothing awaited in between.
+        self.offsets.begin()
+        try:
+            await super().consume_one(msg)
+        finally:
+            self.offsets.end()
 
     async def finished(self, records: Iterable[Positioned]) -> None:
         """``records`` (the batch just polled) are worked on: their offsets may be
@@ -214,7 +223,7 @@ def build_broker(
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id),
             *middlewares,
         ),
-        graceful_timeout=15.0,
+        graceful_timeout=BATCH_GRACE_SECONDS,
         # FastStream logs every batch received and processed, on a logger of its own at
         # INFO whatever LOG_LEVEL says: two lines per batch in every consumer, 1-2% of a
         # service's CPU under load. On Baton's logger at DEBUG they follow LOG_LEVEL; the

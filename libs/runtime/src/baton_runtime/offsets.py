@@ -9,10 +9,15 @@ seconds, when its partitions are revoked, and when the subscriber stops.
 Only finished records are ever committed, so committing later never loses a record: a
 crash redelivers at most the last interval's finished records, and the handled-events
 log turns them into replays that change nothing and send nothing twice.
+
+A rebalance waits for the batch in progress (up to a grace period) before it lets its
+partitions go. Otherwise their next owner would start on that batch's records while the
+old owner is still at them, and both would publish the same events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -22,6 +27,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 log = logging.getLogger(__name__)
+
+BATCH_GRACE_SECONDS = 15.0
+"""How long a batch in progress may take to finish when its consumer stops or its
+partitions are revoked, before it is left to whoever consumes them next."""
 
 
 class Positioned(Protocol):
@@ -38,17 +47,35 @@ class Positioned(Protocol):
 class FinishedOffsets(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """The offsets up to which one consumer's records are finished, and their commits.
 
-    Also the consumer's rebalance listener: a partition about to be revoked has its
-    finished offsets committed while this consumer still owns it, so its next owner
-    starts right after them.
+    Also the consumer's rebalance listener: before a partition is revoked, the batch in
+    progress is let finish (for up to ``grace`` seconds) and the finished offsets are
+    committed while this consumer still owns it, so its next owner starts right after
+    them.
     """
 
-    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        interval: float,
+        *,
+        grace: float = BATCH_GRACE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._interval = interval
+        self._grace = grace
         self._clock = clock
         self._pending: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._committed_at = clock()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        """A batch was polled and is being worked on."""
+        self._idle.clear()
+
+    def end(self) -> None:
+        """The batch is over: its records are finished (:meth:`finish`) or handed back."""
+        self._idle.set()
 
     def finish(self, consumer: AIOKafkaConsumer, records: Iterable[Positioned]) -> None:
         """Note ``records`` (polled by ``consumer``) as finished."""
@@ -90,6 +117,18 @@ class FinishedOffsets(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
                 self._pending[partition] = max(self._pending.get(partition, 0), offset)
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # aiokafka calls this before the consumer rejoins its group, and the group waits
+        # for every member to rejoin (up to its rebalance timeout, 30 s) before it hands
+        # partitions out: the batch in progress ends before anyone else can poll its
+        # records. No new batch starts meanwhile, since a poll waits for the assignment.
+        try:
+            await asyncio.wait_for(self._idle.wait(), self._grace)
+        except TimeoutError:
+            log.warning(
+                "a batch of %s is still in progress after %.0f s; its next owner redoes it",
+                sorted(map(str, revoked)),
+                self._grace,
+            )
         await self.commit(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
