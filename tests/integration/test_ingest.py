@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
-from baton_contracts import Event, MessageReceived
+from baton_contracts import Event, MessageReceived, utc_now
 from baton_ingest.domain import IdempotencyConflictError, Submission
 from baton_ingest.pending import PendingMessages
 from baton_ingest.service import Ingest
@@ -194,13 +194,32 @@ async def test_a_note_the_sweep_cannot_read_does_not_stop_it(
     await db["pending_messages"].insert_one(broken)
 
     publisher = MemoryPublisher()
+    sweeper = _ingest(db, publisher)
     with caplog.at_level("ERROR", logger="baton_runtime.mongo"):
-        assert await _ingest(db, publisher).republish_pending(older_than=NOW) == 1
+        assert await sweeper.republish_pending(older_than=NOW) == 1
+        assert await sweeper.republish_pending(older_than=NOW) == 0  # the next round
 
     [event] = _received(publisher.published)
     assert str(event.message_id) == note["_id"]
     assert [doc["_id"] for doc in await _notes(db)] == ["!broken"]  # left for a person
-    assert "recovery sweep: skipping '!broken', not a note it can read" in caplog.text
+    # Reported once, not at every round.
+    [report] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert report.startswith("recovery sweep: skipping '!broken', not a note it can read")
+
+
+async def test_notes_the_sweep_cannot_read_do_not_take_up_its_round(
+    db: AsyncDatabase[Document],
+) -> None:
+    _, note = await _unannounced(db, "hi")
+    await db["pending_messages"].insert_one(
+        {"_id": "!broken", "at": note["at"] - timedelta(hours=1)}
+    )
+    pending = PendingMessages(db)
+
+    assert await pending.older_than(utc_now(), limit=1) == []  # the broken note was first
+
+    [due] = await pending.older_than(utc_now(), limit=1)
+    assert str(due.message.message_id) == note["_id"]
 
 
 async def test_the_sweep_reads_the_notes_and_not_the_history(

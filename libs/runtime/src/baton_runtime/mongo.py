@@ -173,18 +173,60 @@ async def find_by_ids(
     return [found.get(key) for key in ids]
 
 
-def readable(
-    docs: Sequence[Document], parse: Callable[[Document], T], *, what: str, kind: str
-) -> list[T]:
-    """``parse`` of each of ``docs``. A document it cannot read as a ``kind`` (written by
-    hand, or by another version) is logged and left out, so that it does not stop ``what``
-    (a sweep, a gauge refresh) for all the others."""
-    parsed = []
-    for doc in docs:
-        try:
-            parsed.append(parse(doc))
-        except (KeyError, TypeError, ValueError):
-            log.error(
-                "%s: skipping %r, not a %s it can read", what, doc.get("_id"), kind, exc_info=True
-            )
-    return parsed
+UNREADABLE_DOCUMENTS = Counter(
+    "baton_unreadable_documents_total",
+    "Documents a reader (a sweep, a gauge refresh) could not read and left out, each "
+    "counted the first time the process met it.",
+    ["reader", "kind"],
+)
+
+
+class Unreadable:
+    """The documents one reader (a sweep, a gauge refresh) could not read as a ``kind``:
+    written by hand, or by another version. Each is left out, so that it does not stop the
+    reader for all the others, and is logged at ERROR and counted once, not at every round.
+    """
+
+    def __init__(self, *, reader: str, kind: str) -> None:
+        self._reader = reader
+        self._kind = kind
+        self._met: set[Any] = set()
+        self._counter = UNREADABLE_DOCUMENTS.labels(reader, kind)
+
+    @property
+    def count(self) -> int:
+        """How many unreadable documents were met so far (and are, as far as it knows, still
+        there): a reader that takes the first N documents takes this many more."""
+        return len(self._met)
+
+    def parse(self, docs: Sequence[Document], parse: Callable[[Document], T]) -> list[T]:
+        """``parse`` of each of ``docs`` that it can read."""
+        parsed = []
+        for doc in docs:
+            key = _hashable(doc.get("_id"))
+            try:
+                parsed.append(parse(doc))
+            except (KeyError, TypeError, ValueError):
+                if key in self._met:
+                    continue
+                self._met.add(key)
+                self._counter.inc()
+                log.error(
+                    "%s: skipping %r, not a %s it can read (reported once)",
+                    self._reader,
+                    doc.get("_id"),
+                    self._kind,
+                    exc_info=True,
+                )
+            else:
+                self._met.discard(key)  # mended since: reported again if it breaks again
+        return parsed
+
+
+def _hashable(value: Any) -> Any:
+    """``value``, or its repr where it cannot be a set member (an ``_id`` may be a document)."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value

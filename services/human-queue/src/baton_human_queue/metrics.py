@@ -21,7 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from baton_contracts import TicketKind, TicketStatus, utc_now
 from baton_runtime.metrics import record_message_sent
-from baton_runtime.mongo import Document, readable
+from baton_runtime.mongo import Document, Unreadable
 
 from .store import AgentStore, TicketStore
 
@@ -128,10 +128,14 @@ class OpenTicket:
     created_at: datetime
 
 
+_UNREADABLE = Unreadable(reader="queue gauges", kind="ticket")
+"""The gauges' documents that are no ticket; like the gauges, one per process."""
+
+
 def open_tickets(docs: Sequence[Document]) -> list[OpenTicket]:
     """The open tickets' summaries (:meth:`TicketStore.open_summary`); a document that is no
-    ticket is left out (:func:`readable`)."""
-    return readable(docs, _summary, what="queue gauges", kind="ticket")
+    ticket is left out (:class:`Unreadable`)."""
+    return _UNREADABLE.parse(docs, _summary)
 
 
 def _summary(doc: Document) -> OpenTicket:

@@ -21,7 +21,7 @@ from baton_contracts import (
 )
 from baton_runtime.history import Message, MongoHistory, Thread
 from baton_runtime.kafka import EventPublisher
-from baton_runtime.mongo import Document, readable
+from baton_runtime.mongo import Document, Unreadable
 
 from . import effects as fx
 from . import metrics
@@ -71,6 +71,9 @@ outbox still to carry out), a ticket with nothing to carry out, or None: try aga
 
 MAX_REVIEW_LENGTH = 4000
 
+SWEEP_ROUND = 200
+"""Tickets of each kind (lapsed leases, SLA breaches, unsent outboxes) a sweep round takes."""
+
 
 @dataclass(frozen=True)
 class QueueConfig:
@@ -116,6 +119,7 @@ class Queue:
         self._publisher = publisher
         self._config = config
         self._now = clock
+        self._unreadable = Unreadable(reader="queue sweep", kind="ticket")
 
     # ------------------------------------------------------------ opening tickets
 
@@ -650,7 +654,7 @@ class Queue:
         """Return lapsed claims to the queue, flag SLA breaches, and send what requests
         left unsent."""
         now = self._now()
-        for ticket in _tickets(await self._tickets.expired_leases(now)):
+        for ticket in self._readable(await self._tickets.expired_leases(now, limit=self._round())):
             claim_id = ticket.claim_id
             if claim_id is None:
                 continue
@@ -668,7 +672,7 @@ class Queue:
             if expired is not None:
                 metrics.LEASES_EXPIRED.inc()
                 await self._carry_out(expired)
-        for ticket in _tickets(await self._tickets.sla_due(now)):
+        for ticket in self._readable(await self._tickets.sla_due(now, limit=self._round())):
             async with self._locks.hold(ticket.ticket_id):
                 flagged = await self._tickets.flag_sla_breach(
                     ticket.ticket_id, now=now, effects=[fx.publish(sla_breached_event(ticket))]
@@ -677,9 +681,18 @@ class Queue:
                 metrics.SLA_BREACHES.labels(kind=ticket.kind).inc()
                 await self._carry_out(flagged)
         before = now - timedelta(seconds=self._config.outbox_grace_s)
-        for doc in await self._tickets.unsent(before):
-            if _tickets([doc]):
+        for doc in await self._tickets.unsent(before, limit=self._round()):
+            if self._readable([doc]):
                 await self._carry_out(doc)
+
+    def _round(self) -> int:
+        """How many tickets of each kind a sweep round takes up: unreadable ones met before
+        (left for a person) do not take up the room of the others."""
+        return SWEEP_ROUND + self._unreadable.count
+
+    def _readable(self, docs: list[Document]) -> list[Ticket]:
+        """The tickets among ``docs`` that the sweep can read (:class:`Unreadable`)."""
+        return self._unreadable.parse(docs, Ticket.from_document)
 
     def _lapse_effects(
         self, ticket: Ticket, claim_id: str, *, previous_owner: Owner | None
@@ -832,8 +845,3 @@ def holder_claim(ticket: Ticket) -> str:
 
 def _plain(values: Document) -> Document:
     return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in values.items()}
-
-
-def _tickets(docs: list[Document]) -> list[Ticket]:
-    """The tickets among ``docs`` that the sweep can read (:func:`readable`)."""
-    return readable(docs, Ticket.from_document, what="queue sweep", kind="ticket")

@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from baton_contracts import MessageReceived, utc_now
 from baton_runtime.grouped import Grouped, GroupedWrites
 from baton_runtime.history import Message
-from baton_runtime.mongo import Document, delete_each, find_by_ids, insert_each, readable
+from baton_runtime.mongo import Document, Unreadable, delete_each, find_by_ids, insert_each
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class PendingMessages:
             lambda docs: insert_each(self._notes, docs)
         )
         self._deletes: GroupedWrites[str] = GroupedWrites(lambda ids: delete_each(self._notes, ids))
+        self._unreadable = Unreadable(reader="recovery sweep", kind="note")
 
     async def note(self, message: Message, event: MessageReceived, *, source: str) -> Note | None:
         """Note ``message``, submitted over ``source``. If a note of it exists already, that
@@ -88,8 +89,12 @@ class PendingMessages:
     async def older_than(self, before: datetime, *, limit: int) -> list[Note]:
         """The oldest readable notes taken at ``before`` or earlier (to the millisecond: the
         resolution of a stored time)."""
-        cursor = self._notes.find({"at": {"$lte": before}}).sort([("at", ASCENDING)]).limit(limit)
-        # A note the sweep cannot read would otherwise stop it for every note behind it.
-        return readable(
-            await cursor.to_list(), Note.from_document, what="recovery sweep", kind="note"
+        # Notes met before that it cannot read (left for a person) do not take up the
+        # limit, and one that has been mended since is read again.
+        cursor = (
+            self._notes.find({"at": {"$lte": before}})
+            .sort([("at", ASCENDING)])
+            .limit(limit + self._unreadable.count)
         )
+        # A note the sweep cannot read would otherwise stop it for every note behind it.
+        return self._unreadable.parse(await cursor.to_list(), Note.from_document)[:limit]
