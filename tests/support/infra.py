@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+STACK_SCRIPT = ROOT / "scripts" / "stack.py"
 KAFKA_IMAGE = "apache/kafka:3.9.2"
 MONGO_IMAGE = "mongo:7"
 
@@ -58,9 +59,8 @@ def _containers() -> Iterator[Endpoints]:
 
 @contextmanager
 def _local_stack() -> Iterator[Endpoints]:
-    script = ROOT / "scripts" / "stack.py"
     proc = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, str(script), "up", "--json"],
+        [sys.executable, str(STACK_SCRIPT), "up", "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -79,7 +79,7 @@ def _local_stack() -> Iterator[Endpoints]:
         # belongs to someone else (`make stack-up`) and stays.
         if info.get("started"):
             subprocess.run(  # noqa: S603
-                [sys.executable, str(script), "down"], capture_output=True, check=False
+                [sys.executable, str(STACK_SCRIPT), "down"], capture_output=True, check=False
             )
 
 

@@ -22,10 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from .infra import STACK_SCRIPT
 from .serving import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-STACK_SCRIPT = ROOT / "scripts" / "stack.py"
 
 
 @dataclass

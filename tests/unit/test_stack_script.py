@@ -14,16 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.infra import ROOT
+from tests.support.infra import STACK_SCRIPT
 from tests.support.scripts import load_script
 from tests.support.serving import free_port
-
-SCRIPT = ROOT / "scripts" / "stack.py"
 
 
 @pytest.fixture(scope="module")
 def stack() -> ModuleType:
-    return load_script(SCRIPT, "baton_stack_script")
+    return load_script(STACK_SCRIPT, "baton_stack_script")
 
 
 @pytest.fixture
@@ -75,7 +73,7 @@ def test_a_port_that_stays_taken_is_named_with_its_variable(
 def run_script(stack_dir: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``scripts/stack.py command`` in a process of its own, on ``stack_dir``, with ``env``."""
     return subprocess.run(  # noqa: S603 - the project's own script
-        [sys.executable, str(SCRIPT), command],
+        [sys.executable, str(STACK_SCRIPT), command],
         env={**os.environ, "BATON_STACK_DIR": str(stack_dir), **env},
         capture_output=True,
         text=True,
