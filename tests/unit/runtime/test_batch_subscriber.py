@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from baton_contracts import MessageReceived
 from baton_runtime.consumer import EventRunner, Record, _consumer_of, subscribe
 from baton_runtime.kafka import ServiceBatchSubscriber, adopt, build_broker
-from baton_runtime.offsets import FinishedOffsets
+from baton_runtime.offsets import BATCH_GRACE_SECONDS, FinishedOffsets
 from baton_runtime.settings import KafkaSettings
 
 P0, P1 = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -88,6 +88,15 @@ def test_every_consumer_of_a_subscription_is_baton_s_own(subscribers: list[Any])
     # Each with offsets of its own, which also listen to its rebalances.
     assert subscribers[0].offsets is not subscribers[1].offsets
     assert all(s._listener is s.offsets for s in subscribers)
+
+
+def test_a_group_waits_in_a_rebalance_longer_than_a_member_for_its_batch(
+    subscribers: list[Any],
+) -> None:
+    for subscriber in subscribers:
+        # The consumer's arguments, as FastStream keeps them until it starts the consumer.
+        timeout_ms = subscriber._connection_args["rebalance_timeout_ms"]
+        assert timeout_ms > BATCH_GRACE_SECONDS * 1000
 
 
 async def test_an_empty_poll_returns_without_a_pause(

@@ -40,7 +40,7 @@ from baton_contracts import DecodeError, Event, decode, topics
 from . import metrics
 from .errors import RefusedError
 from .kafka import EventPublisher, ServiceBatchSubscriber, adopt
-from .offsets import FinishedOffsets
+from .offsets import REBALANCE_TIMEOUT_MS, FinishedOffsets
 from .outputs import Handled, HandledEvents, Outcome
 from .settings import KafkaSettings
 
@@ -428,6 +428,8 @@ def subscribe(
                 # delivered again.
                 ack_policy=AckPolicy.MANUAL,
                 listener=offsets,
+                # A rebalance waits for each member's batch in progress (FinishedOffsets).
+                rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
                 auto_offset_reset="earliest",
                 # Whatever has arrived, up to a limit, is worked on together: one key's
                 # records in order, different keys at once (EventRunner.run_batch). A poll

@@ -32,6 +32,11 @@ BATCH_GRACE_SECONDS = 15.0
 """How long a batch in progress may take to finish when its consumer stops or its
 partitions are revoked, before it is left to whoever consumes them next."""
 
+REBALANCE_TIMEOUT_MS = int(2 * BATCH_GRACE_SECONDS * 1000)
+"""How long a group waits in a rebalance for its members to rejoin: longer than a member
+waits for its batch in progress. (aiokafka's default is the session timeout, 10 s.) A
+member that died is still dropped after the session timeout, whatever this says."""
+
 
 class Positioned(Protocol):
     """Where a consumed record sits: ours and aiokafka's records both say."""
@@ -118,7 +123,7 @@ class FinishedOffsets(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # aiokafka calls this before the consumer rejoins its group, and the group waits
-        # for every member to rejoin (up to its rebalance timeout, 30 s) before it hands
+        # for every member to rejoin (up to REBALANCE_TIMEOUT_MS) before it hands
         # partitions out: the batch in progress ends before anyone else can poll its
         # records. No new batch starts meanwhile, since a poll waits for the assignment.
         try:
