@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -133,6 +134,43 @@ class LlmPricing(BaseSettings):
 
     prompt_per_mtok: float = 0.15
     completion_per_mtok: float = 0.60
+
+
+LLM_OUTCOMES = (
+    "ok",
+    "timeout",
+    "rate_limited",
+    "server_error",
+    "connection_error",
+    "invalid_output",
+    "client_error",
+)
+"""Every value of ``baton_llm_calls_total``'s ``outcome`` (:func:`llm_outcome`)."""
+
+
+def start_llm_metrics(caller: str) -> None:
+    """Create ``caller``'s model-call series at zero, so that increase() and the alerts on
+    failing calls also see a series' first change, and the panels show 0, not no data."""
+    for outcome in LLM_OUTCOMES:
+        LLM_CALLS.labels(caller, outcome)
+    LLM_LATENCY_SECONDS.labels(caller)
+    for kind in ("prompt", "completion"):
+        LLM_TOKENS.labels(caller, kind)
+    LLM_COST_USD.labels(caller)
+
+
+def start_reply_metrics(provider: str, answered_by: Iterable[str]) -> None:
+    """Create the series of the replies a service sends at zero (see
+    :func:`start_llm_metrics`)."""
+    MESSAGES_SENT.labels(provider)
+    for who in answered_by:
+        END_TO_END_SECONDS.labels(who)
+
+
+def start_escalation_metrics(reasons: Iterable[str]) -> None:
+    """Create the series of the escalations a service counts at zero."""
+    for reason in reasons:
+        ESCALATIONS.labels(reason)
 
 
 def record_message_sent(

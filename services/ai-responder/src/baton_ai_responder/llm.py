@@ -24,12 +24,14 @@ from baton_runtime.metrics import (
     LlmPricing,
     llm_outcome,
     record_llm_usage,
+    start_llm_metrics,
 )
 
 log = logging.getLogger(__name__)
 
 REPLY_SCHEMA_NAME = "assistant_reply"
 CALLER = "responder"
+start_llm_metrics(CALLER)
 
 
 class AssistantReply(BaseModel):

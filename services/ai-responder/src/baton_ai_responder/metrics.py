@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from baton_runtime.metrics import start_escalation_metrics, start_reply_metrics
+
 APPROVALS_REQUESTED = Counter(
     "baton_approvals_requested_total",
     "AI replies held for a person's approval, by reason (topic, complexity).",
@@ -16,3 +18,17 @@ APPROVALS = Counter(
 # Present from the start at zero, so increase() also sees a label value's first change.
 for _outcome in ("approved", "edited", "rejected"):
     APPROVALS.labels(_outcome)
+for _reason in ("topic", "complexity"):
+    APPROVALS_REQUESTED.labels(_reason)
+start_reply_metrics("openai", answered_by=("ai", "ai_approved"))
+start_escalation_metrics(
+    (
+        "question",
+        "low_confidence",
+        "requires_human",
+        "escalate_tool",
+        "llm_unavailable",
+        "max_steps",
+        "draft_rejected",
+    )
+)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter, Gauge, Histogram
 
 from baton_contracts import TicketKind, TicketStatus, utc_now
-from baton_runtime.metrics import record_message_sent
+from baton_runtime.metrics import record_message_sent, start_reply_metrics
 from baton_runtime.mongo import Document, Unreadable
 
 from .store import AgentStore, TicketStore
@@ -104,6 +104,7 @@ for _action in ACTIONS_DONE:
     ACTIONS.labels(action=_action)
 for _outcome in CLAIM_OUTCOMES:
     CLAIMS.labels(outcome=_outcome)
+start_reply_metrics("human", answered_by=("human",))
 
 
 def human_reply_sent(*, user_message_at: datetime | None) -> None:

@@ -14,6 +14,7 @@ from baton_runtime.metrics import (
     LlmPricing,
     llm_outcome,
     record_llm_usage,
+    start_llm_metrics,
 )
 
 from .policy import Classification, RoutedMessage
@@ -45,6 +46,7 @@ RESPONSE_FORMAT: ResponseFormatJSONSchema = {
 
 
 CALLER = "classifier"
+start_llm_metrics(CALLER)
 
 
 class ClassifierError(Exception):
