@@ -136,15 +136,17 @@ class LlmPricing(BaseSettings):
     completion_per_mtok: float = 0.60
 
 
-LLM_OUTCOMES = (
-    "ok",
-    "timeout",
-    "rate_limited",
-    "server_error",
-    "connection_error",
-    "invalid_output",
-    "client_error",
-)
+_OUTCOME_OF_ERROR = {
+    "APITimeoutError": "timeout",
+    "RateLimitError": "rate_limited",
+    "InternalServerError": "server_error",
+    "APIConnectionError": "connection_error",
+    "InvalidOutputError": "invalid_output",
+}
+"""The outcome of a model call that raised one of these (by class name); any other error is
+``client_error``."""
+
+LLM_OUTCOMES = ("ok", *_OUTCOME_OF_ERROR.values(), "client_error")
 """Every value of ``baton_llm_calls_total``'s ``outcome`` (:func:`llm_outcome`)."""
 
 
@@ -200,11 +202,4 @@ def llm_outcome(exc: BaseException | None) -> str:
     """A bounded outcome label for a model call that raised ``exc`` (None: success)."""
     if exc is None:
         return "ok"
-    name = type(exc).__name__
-    return {
-        "APITimeoutError": "timeout",
-        "RateLimitError": "rate_limited",
-        "InternalServerError": "server_error",
-        "APIConnectionError": "connection_error",
-        "InvalidOutputError": "invalid_output",
-    }.get(name, "client_error")
+    return _OUTCOME_OF_ERROR.get(type(exc).__name__, "client_error")
