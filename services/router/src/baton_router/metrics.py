@@ -7,6 +7,8 @@ from prometheus_client import Counter
 from baton_contracts import Handler, RouteStrategy
 from baton_runtime.metrics import start_escalation_metrics
 
+from .policy import ESCALATING_STRATEGIES
+
 ROUTING_DECISIONS = Counter(
     "baton_routing_decisions_total",
     "Routing decisions by handler (ai, human) and strategy.",
@@ -17,4 +19,4 @@ ROUTING_DECISIONS = Counter(
 for _handler in get_args(Handler):
     for _strategy in get_args(RouteStrategy):
         ROUTING_DECISIONS.labels(_handler, _strategy)
-start_escalation_metrics(("rule", "classifier"))  # the strategies that escalate
+start_escalation_metrics(ESCALATING_STRATEGIES)

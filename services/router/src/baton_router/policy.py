@@ -141,6 +141,11 @@ class RecentEscalations:
     in_thread: int
 
 
+ESCALATING_STRATEGIES: tuple[RouteStrategy, ...] = ("rule", "classifier")
+"""The strategies whose routes to people are new escalations (not an owned thread, not a
+rate limit)."""
+
+
 @dataclass(frozen=True)
 class Decision:
     handler: Handler
@@ -151,7 +156,7 @@ class Decision:
     @property
     def escalates(self) -> bool:
         """True for a new escalation (counted for rate limiting), not for an owned thread."""
-        return self.handler == "human" and self.strategy in ("rule", "classifier")
+        return self.handler == "human" and self.strategy in ESCALATING_STRATEGIES
 
 
 ClassifierOutcome = Classification | str | None
