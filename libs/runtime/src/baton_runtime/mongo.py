@@ -203,24 +203,28 @@ class Unreadable:
         """``parse`` of each of ``docs`` that it can read."""
         parsed = []
         for doc in docs:
-            key = _hashable(doc.get("_id"))
             try:
                 parsed.append(parse(doc))
             except (KeyError, TypeError, ValueError):
-                if key in self._met:
-                    continue
-                self._met.add(key)
-                self._counter.inc()
-                log.error(
-                    "%s: skipping %r, not a %s it can read (reported once)",
-                    self._reader,
-                    doc.get("_id"),
-                    self._kind,
-                    exc_info=True,
-                )
+                self._met_unreadable(doc)
             else:
-                self._met.discard(key)  # mended since: reported again if it breaks again
+                if self._met:  # mended since: reported again if it breaks again
+                    self._met.discard(_hashable(doc.get("_id")))
         return parsed
+
+    def _met_unreadable(self, doc: Document) -> None:
+        key = _hashable(doc.get("_id"))
+        if key in self._met:
+            return
+        self._met.add(key)
+        self._counter.inc()
+        log.error(
+            "%s: skipping %r, not a %s it can read (reported once)",
+            self._reader,
+            doc.get("_id"),
+            self._kind,
+            exc_info=True,
+        )
 
 
 def _hashable(value: Any) -> Any:

@@ -273,13 +273,13 @@ class TicketStore:
         conditional ``$pull``)."""
         await self.tickets.update_one({"_id": ticket_id}, {"$pullAll": {"outbox": list(entries)}})
 
-    async def expired_leases(self, now: datetime, *, limit: int = 200) -> list[Document]:
+    async def expired_leases(self, now: datetime, *, limit: int) -> list[Document]:
         cursor = self.tickets.find(
             {"status": "assigned", "lease_expires_at": {"$lte": now}}, limit=limit
         )
         return [doc async for doc in cursor]
 
-    async def sla_due(self, now: datetime, *, limit: int = 200) -> list[Document]:
+    async def sla_due(self, now: datetime, *, limit: int) -> list[Document]:
         cursor = self.tickets.find(
             {
                 "status": {"$in": list(OPEN_STATUSES)},
@@ -291,7 +291,7 @@ class TicketStore:
         )
         return [doc async for doc in cursor]
 
-    async def unsent(self, before: datetime, *, limit: int = 200) -> list[Document]:
+    async def unsent(self, before: datetime, *, limit: int) -> list[Document]:
         """Tickets whose outbox has entries older than ``before``."""
         cursor = self.tickets.find(
             {"outbox.0": {"$exists": True}, "outbox_at": {"$lt": before}}, limit=limit
