@@ -900,6 +900,20 @@ class Measure:
             observed, figures, cpu, commands_per_message(before, after, figures["accepted"])
         )
 
+    async def warm_up(
+        self, *, seconds: float, rate: float | None, threads: list[str] | None = None
+    ) -> None:
+        """Unmeasured load at ``rate`` (None: full speed) on ``threads`` (default: the
+        measure's own)."""
+        await warm_up(
+            self.client,
+            threads or self.threads,
+            self.stack.kafka,
+            self.prefix,
+            seconds=seconds,
+            rate=rate,
+        )
+
     async def at_rate(
         self, rate: float, *, seconds: float, warmup: float, threads: list[str], name: str
     ) -> tuple[Phase, dict[str, Any]]:
@@ -908,9 +922,7 @@ class Measure:
         JVMs compile those too). Returns the phase and its entries in ``bench.json``."""
         if warmup > 0:
             print(f"    warm-up at {rate:.1f} msg/s, {warmup:.0f} s ...", file=sys.stderr)
-            await warm_up(
-                self.client, threads, self.stack.kafka, self.prefix, seconds=warmup, rate=rate
-            )
+            await self.warm_up(seconds=warmup, rate=rate, threads=threads)
         print(f"    latency at {rate:.1f} msg/s ...", file=sys.stderr)
         # At a fixed rate most batches hold one record: the CPU and the commands per
         # message differ from the throughput phase.
@@ -971,15 +983,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["baseline"]["message_bytes"] = size
 
         await system.start_all()
-        prefix = f"{namespace}."
         async with aiohttp.ClientSession(
             base_url=system.programs["ingest"].url, timeout=TIMEOUT
         ) as client:
             threads = await new_threads(client, args.threads)
+            measure = Measure(
+                client, threads, system, stack, mongo, namespace, profile=args.profile
+            )
             if args.warmup > 0:
                 # Unmeasured: the JVMs compile their hot paths, the services fill their caches.
                 print(f"2/6 warm-up, {args.warmup:.0f} s ...", file=sys.stderr)
-                await warm_up(client, threads, stack.kafka, prefix, seconds=args.warmup, rate=None)
+                await measure.warm_up(seconds=args.warmup, rate=None)
             print("2/6 pipeline throughput ...", file=sys.stderr)
             # What lives on (the libraries, the clients, the threads) is frozen out of the
             # collector's reach, as the services do: full collections in this process, which
@@ -987,9 +1001,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # time and added those pauses to the latencies measured.
             gc.collect()
             gc.freeze()
-            measure = Measure(
-                client, threads, system, stack, mongo, namespace, profile=args.profile
-            )
             full = await measure.phase(seconds=args.seconds, rate=None, name="throughput")
             throughput = full.figures
             results["pipeline"] = {
