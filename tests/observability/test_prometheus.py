@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from baton_contracts import (
@@ -155,7 +156,7 @@ async def rules_evaluated(prometheus: Prometheus, rules: list[Query]) -> None:
 async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Document]) -> None:
     """AI replies, a question a person answers, drafts approved (as written and edited) and
     rejected, a person's conversation with a handback, an LLM outage, an SLA breach, a
-    lapsed claim and a dead letter."""
+    lapsed claim, a dead letter and a document a sweep cannot read."""
     dept = department()
     # Patient agents: on a shared two-core machine a request can wait for a ticket's lock.
     async with httpx.AsyncClient(base_url=pipeline.urls["human-queue"], timeout=30) as http:
@@ -169,6 +170,7 @@ async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Documen
         escalation = await llm_outage(pipeline, ada, dept)
         await sla_breach_and_lapsed_claim(pipeline, mongo, ada, escalation)
         await dead_letter(pipeline)
+        await unreadable_note(pipeline, mongo)
 
 
 async def act(agent: AgentClient, ticket_id: str, action: str, body: Any = None) -> None:
@@ -319,3 +321,22 @@ async def dead_letter(pipeline: Pipeline) -> None:
     await pipeline.publish_raw(topics.MESSAGE_SUBMITTED, b"{not json", key=key)
     dlq = topics.dead_letter_topic(topics.MESSAGE_SUBMITTED)
     await pipeline.recorder.wait_for_raw(dlq, lambda s: s.key == key)
+
+
+async def unreadable_note(pipeline: Pipeline, mongo: AsyncMongoClient[Document]) -> None:
+    """A note in ingest's outbox that Baton did not write: the recovery sweep leaves it out
+    and counts it."""
+    notes = mongo[pipeline.mongo.database]["pending_messages"]
+    labels = {"reader": "recovery sweep", "kind": "note"}
+    before = REGISTRY.get_sample_value("baton_unreadable_documents_total", labels) or 0.0
+    note_id = f"!unreadable-{token()}"
+    await notes.insert_one({"_id": note_id, "at": utc_now() - timedelta(minutes=1)})
+
+    async def counted() -> bool:
+        now = REGISTRY.get_sample_value("baton_unreadable_documents_total", labels) or 0.0
+        return now > before
+
+    try:
+        await eventually(counted, timeout=30, what="the sweep to count the unreadable note")
+    finally:
+        await notes.delete_one({"_id": note_id})
