@@ -190,7 +190,10 @@ class DraftRejected(Event):
 
 
 class MessageSent(Event):
-    """A message became visible to the end user; gateways deliver it."""
+    """A message became visible to the end user; gateways deliver it.
+
+    Delivery is at least once: after a crash the same event can arrive again, with the same
+    `event_id` and `message_id`. A gateway shows a `message_id` once."""
 
     type: Literal["message.sent"] = Field(
         default="message.sent", description="Event type: always `message.sent`."
