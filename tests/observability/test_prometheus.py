@@ -327,14 +327,17 @@ async def unreadable_note(pipeline: Pipeline, mongo: AsyncMongoClient[Document])
     """A note in ingest's outbox that Baton did not write: the recovery sweep leaves it out
     and counts it."""
     notes = mongo[pipeline.mongo.database]["pending_messages"]
-    labels = {"reader": "recovery sweep", "kind": "note"}
-    before = REGISTRY.get_sample_value("baton_unreadable_documents_total", labels) or 0.0
+
+    def count() -> float:
+        labels = {"reader": "recovery sweep", "kind": "note"}
+        return REGISTRY.get_sample_value("baton_unreadable_documents_total", labels) or 0.0
+
+    before = count()
     note_id = f"!unreadable-{token()}"
     await notes.insert_one({"_id": note_id, "at": utc_now() - timedelta(minutes=1)})
 
     async def counted() -> bool:
-        now = REGISTRY.get_sample_value("baton_unreadable_documents_total", labels) or 0.0
-        return now > before
+        return count() > before
 
     try:
         await eventually(counted, timeout=30, what="the sweep to count the unreadable note")
