@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .conversation import Conversation, Decision, Failure, Stall, Text, ToolCalls
+from .latency import LognormalLatency
 from .protocol import (
     ChatCompletionRequest,
     completion_body,
@@ -134,6 +135,19 @@ def create_app(
         rules.extend(parse_rules(list(script)))
     engine = Script(rules)
     calls = CallLog(settings.call_log_size)
+    drawn = (
+        LognormalLatency(
+            settings.latency_median_ms, settings.latency_p99_ms, seed=settings.latency_seed
+        )
+        if settings.latency_median_ms is not None and settings.latency_p99_ms is not None
+        else None
+    )
+
+    def latency_ms(decision: Decision) -> float:
+        """The server's latency for this call (fixed plus drawn), unless its rule fixes one."""
+        if decision.latency_ms is not None:
+            return decision.latency_ms
+        return settings.latency_ms + (drawn.sample_ms() if drawn is not None else 0.0)
 
     app = FastAPI(
         title="baton-scripted-model",
@@ -194,7 +208,7 @@ def create_app(
         decision = engine.decide(Conversation.from_request(chat))
         entry["rule"] = decision.rule
         log.info("%s answered by %s", chat.model, decision.rule)
-        entry["delay_ms"] = settings.latency_ms + decision.delay_ms
+        entry["delay_ms"] = round(latency_ms(decision) + decision.delay_ms)
         delay = entry["delay_ms"] / 1000
         if delay and await _client_gone_within(request, delay):
             _finish(entry, "disconnected", 499, None)

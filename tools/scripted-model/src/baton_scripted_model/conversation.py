@@ -108,3 +108,5 @@ class Decision:
     outcome: Outcome
     rule: str
     delay_ms: int = 0
+    latency_ms: int | None = None
+    """The call's latency in place of the server's, when its rule fixes one."""

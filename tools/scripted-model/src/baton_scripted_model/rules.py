@@ -133,7 +133,15 @@ class Rule(_Strict):
     name: str | None = None
     match: Match = Field(default_factory=Match)
     times: int | None = Field(default=None, ge=1, description="Answer at most this many times.")
-    delay_ms: int = Field(default=0, ge=0)
+    delay_ms: int = Field(
+        default=0, ge=0, description="Waited before answering, on top of the latency."
+    )
+    latency_ms: int | None = Field(
+        default=None,
+        ge=0,
+        description="The latency of the calls this rule answers, in place of the server's "
+        "(its latency_ms and drawn latency); delay_ms still adds to it.",
+    )
     respond: Respond
 
 
@@ -262,5 +270,10 @@ class Script:
                 continue
             entry.used += 1
             outcome = render(entry.rule.respond, conversation, self._new_call_id)
-            return Decision(outcome, rule=entry.label, delay_ms=entry.rule.delay_ms)
+            return Decision(
+                outcome,
+                rule=entry.label,
+                delay_ms=entry.rule.delay_ms,
+                latency_ms=entry.rule.latency_ms,
+            )
         return default_decision(conversation, self._new_call_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -18,6 +18,20 @@ class ScriptedModelSettings(BaseSettings):
         default=None, description="YAML or JSON file of rules loaded at startup."
     )
     latency_ms: int = Field(default=0, ge=0, description="Added to every answer.")
+    latency_median_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="Median of a lognormal latency drawn for every answer, on top of "
+        "latency_ms; set together with latency_p99_ms.",
+    )
+    latency_p99_ms: float | None = Field(
+        default=None, gt=0, description="p99 of the lognormal latency; at least its median."
+    )
+    latency_seed: int | None = Field(
+        default=None,
+        description="Seed of the drawn latencies: the same sequence at every start. "
+        "Unset: a different one each time.",
+    )
     models: Annotated[list[str], NoDecode] = Field(
         default=["baton-scripted-model", "gpt-4o-mini"],
         description="Model names GET /v1/models lists (comma-separated); any name is accepted.",
@@ -28,6 +42,15 @@ class ScriptedModelSettings(BaseSettings):
         description="How long a `timeout: true` rule holds a request before giving up.",
     )
     call_log_size: int = Field(default=500, ge=1, description="Requests GET /_calls remembers.")
+
+    @model_validator(mode="after")
+    def _whole_distribution(self) -> ScriptedModelSettings:
+        median, p99 = self.latency_median_ms, self.latency_p99_ms
+        if (median is None) != (p99 is None):
+            raise ValueError("set latency_median_ms and latency_p99_ms together, or neither")
+        if median is not None and p99 is not None and p99 < median:
+            raise ValueError(f"latency_p99_ms ({p99}) is below latency_median_ms ({median})")
+        return self
 
     @field_validator("models", mode="before")
     @classmethod
