@@ -43,6 +43,10 @@ fmt: sync ## format and fix what ruff can
 schemas: sync ## regenerate the JSON Schema of every event (libs/contracts/schemas)
 	$(RUN) python -m baton_contracts.schema
 
+.PHONY: docs
+docs: sync ## regenerate docs/configuration.md from the Settings classes
+	$(RUN) python scripts/configuration_docs.py
+
 stack-up: sync ## install (first time) and start local Kafka + MongoDB server, without Docker
 	$(RUN) python scripts/stack.py up
 
