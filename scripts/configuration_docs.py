@@ -41,19 +41,26 @@ class Source:
     """One settings class and the heading it is documented under."""
 
     title: str
-    target: str
-    """``module:ClassName``."""
+    targets: tuple[str, ...]
+    """Where to import it from, as ``module:ClassName``; the first that imports wins, so a
+    class re-exported by its package is named by its public path."""
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("Kafka", "baton_runtime.settings:KafkaSettings"),
-    Source("MongoDB", "baton_runtime.settings:MongoSettings"),
-    Source("LLM pricing", "baton_runtime.metrics:LlmPricing"),
-    Source("ingest", "baton_ingest.settings:Settings"),
-    Source("router", "baton_router.settings:Settings"),
-    Source("ai-responder", "baton_ai_responder.settings:Settings"),
-    Source("human-queue", "baton_human_queue.settings:Settings"),
-    Source("scripted model", "baton_scripted_model.settings:ScriptedModelSettings"),
+    Source("Kafka", ("baton_runtime:KafkaSettings", "baton_runtime.settings:KafkaSettings")),
+    Source("MongoDB", ("baton_runtime:MongoSettings", "baton_runtime.settings:MongoSettings")),
+    Source("LLM pricing", ("baton_runtime:LlmPricing", "baton_runtime.metrics:LlmPricing")),
+    Source("ingest", ("baton_ingest.settings:Settings",)),
+    Source("router", ("baton_router.settings:Settings",)),
+    Source("ai-responder", ("baton_ai_responder.settings:Settings",)),
+    Source("human-queue", ("baton_human_queue.settings:Settings",)),
+    Source(
+        "scripted model",
+        (
+            "baton_scripted_model:ScriptedModelSettings",
+            "baton_scripted_model.settings:ScriptedModelSettings",
+        ),
+    ),
 )
 
 INTRO = """\
@@ -70,13 +77,20 @@ class is read from that class's variables, not from the service's prefix. `LOG_L
 """
 
 
-def load(target: str) -> type[BaseSettings]:
-    """The settings class named by ``module:ClassName``."""
-    module_name, _, name = target.partition(":")
-    found = getattr(importlib.import_module(module_name), name)
-    if not (isinstance(found, type) and issubclass(found, BaseSettings)):
-        raise TypeError(f"{target} is not a pydantic-settings class")
-    return found
+def load(targets: Sequence[str]) -> tuple[str, type[BaseSettings]]:
+    """The first of ``targets`` (``module:ClassName``) that imports, and its class."""
+    failure: Exception | None = None
+    for target in targets:
+        module_name, _, name = target.partition(":")
+        try:
+            found = getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError) as exc:
+            failure = exc
+            continue
+        if not (isinstance(found, type) and issubclass(found, BaseSettings)):
+            raise TypeError(f"{target} is not a pydantic-settings class")
+        return f"{module_name}.{name}", found
+    raise ImportError(f"none of {', '.join(targets)} can be imported") from failure
 
 
 def slug(heading: str) -> str:
@@ -229,9 +243,10 @@ def docstring(cls: type[BaseSettings]) -> str:
     return module_doc.strip().split("\n\n")[0]
 
 
-def section(source: Source, cls: type[BaseSettings], titles: dict[type[BaseSettings], str]) -> str:
-    lines = [f"## {source.title}", ""]
-    lines.append(f"`{cls.__module__}.{cls.__qualname__}`")
+def section(
+    title: str, path: str, cls: type[BaseSettings], titles: dict[type[BaseSettings], str]
+) -> str:
+    lines = [f"## {title}", "", f"`{path}`"]
     for paragraph in docstring(cls).split("\n\n"):
         if paragraph.strip():
             lines += ["", prose(paragraph)]
@@ -251,9 +266,9 @@ def section(source: Source, cls: type[BaseSettings], titles: dict[type[BaseSetti
 
 def render(sources: Sequence[Source] = SOURCES) -> str:
     """The text of docs/configuration.md."""
-    loaded = [(source, load(source.target)) for source in sources]
-    titles = {cls: source.title for source, cls in loaded}
-    return "\n".join([INTRO, *(section(source, cls, titles) for source, cls in loaded)])
+    loaded = [(source.title, *load(source.targets)) for source in sources]
+    titles = {cls: title for title, _, cls in loaded}
+    return "\n".join([INTRO, *(section(title, path, cls, titles) for title, path, cls in loaded)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -74,9 +74,10 @@ class _Outer(BaseSettings):
 
 
 def test_a_table_row_per_field(generator: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(generator, "load", {"m:Outer": _Outer, "m:Inner": _Inner}.__getitem__)
+    classes = {"m:Outer": _Outer, "m:Inner": _Inner}
+    monkeypatch.setattr(generator, "load", lambda targets: (targets[0], classes[targets[0]]))
     text: str = generator.render(
-        [generator.Source("Outer", "m:Outer"), generator.Source("Inner part", "m:Inner")]
+        [generator.Source("Outer", ("m:Outer",)), generator.Source("Inner part", ("m:Inner",))]
     )
 
     assert "Outer settings (`OUTER_*`)." in text
