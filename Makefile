@@ -1,6 +1,6 @@
 # Baton: `make run` starts everything, `make test` runs every test.
 # Nothing needs installing by hand: uv comes from PyPI into .tools/ when it is missing,
-# Kafka and a MongoDB-wire server are installed under .stack/ by scripts/stack.py.
+# Kafka and a MongoDB-wire server are installed under .stack/ by tools/stack (baton_stack).
 
 SHELL := /bin/bash
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -48,13 +48,13 @@ docs: sync ## regenerate docs/configuration.md from the Settings classes
 	$(RUN) python scripts/configuration_docs.py
 
 stack-up: sync ## install (first time) and start local Kafka + MongoDB server, without Docker
-	$(RUN) python scripts/stack.py up
+	$(RUN) python -m baton_stack up
 
-stack-down: ## stop the local stack
-	$(PYTHON) scripts/stack.py down
+stack-down: sync ## stop the local stack
+	$(RUN) python -m baton_stack down
 
-stack-status: ## is the local stack running?
-	$(PYTHON) scripts/stack.py status
+stack-status: sync ## is the local stack running?
+	$(RUN) python -m baton_stack status
 
 up: ## docker compose: the whole system in containers (needs a Docker engine)
 	docker compose up --build -d

@@ -1,6 +1,6 @@
 """`make run`: the whole system on this machine.
 
-Starts the local Kafka and MongoDB-wire stack (scripts/stack.py), the scripted model
+Starts the local Kafka and MongoDB-wire stack (python -m baton_stack), the scripted model
 when no OPENAI_API_KEY is set, and the four services as separate processes; prints their
 URLs; stops the services on Ctrl-C (the stack keeps running: `make stack-down`).
 """
@@ -45,7 +45,7 @@ SCRIPTED_MODEL = Program(
 
 def stack_up() -> dict[str, str]:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "stack.py"), "up", "--json"],
+        [sys.executable, "-m", "baton_stack", "up", "--json"],
         stdout=subprocess.PIPE,
         text=True,
         check=False,

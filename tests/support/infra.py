@@ -2,7 +2,7 @@
 
 In order: endpoints from ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URL``; containers
 through testcontainers when a Docker engine answers; else the project's local stack
-(``scripts/stack.py``, the same one ``make stack-up`` runs). Anything missing fails the
+(``python -m baton_stack``, the same one ``make stack-up`` runs). Anything missing fails the
 session with the reason; no integration test is skipped for lack of infrastructure.
 """
 
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STACK_SCRIPT = ROOT / "scripts" / "stack.py"
+# The local stack's command line; append up, down or status.
+STACK_COMMAND = (sys.executable, "-m", "baton_stack")
 KAFKA_IMAGE = "apache/kafka:3.9.2"
 MONGO_IMAGE = "mongo:7"
 
@@ -59,8 +60,8 @@ def _containers() -> Iterator[Endpoints]:
 
 @contextmanager
 def _local_stack() -> Iterator[Endpoints]:
-    proc = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, str(STACK_SCRIPT), "up", "--json"],
+    proc = subprocess.run(  # noqa: S603 - our own tool
+        [*STACK_COMMAND, "up", "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -69,7 +70,7 @@ def _local_stack() -> Iterator[Endpoints]:
     if proc.returncode != 0:
         raise InfrastructureMissingError(
             "the local Kafka/MongoDB stack did not start "
-            f"(`python scripts/stack.py up` exited {proc.returncode}):\n{proc.stderr[-4000:]}"
+            f"(`python -m baton_stack up` exited {proc.returncode}):\n{proc.stderr[-4000:]}"
         )
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     try:
@@ -79,7 +80,7 @@ def _local_stack() -> Iterator[Endpoints]:
         # belongs to someone else (`make stack-up`) and stays.
         if info.get("started"):
             subprocess.run(  # noqa: S603
-                [sys.executable, str(STACK_SCRIPT), "down"], capture_output=True, check=False
+                [*STACK_COMMAND, "down"], capture_output=True, check=False
             )
 
 

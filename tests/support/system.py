@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from .infra import STACK_SCRIPT
+from .infra import STACK_COMMAND
 from .serving import free_port
 
 
@@ -34,7 +34,7 @@ class LocalStack:
     kafka_port: int
     controller_port: int
     mongo_port: int
-    # Which MongoDB-wire server `stack.py` runs (BATON_MONGO_SERVER); known after up().
+    # The MongoDB-wire server the stack runs, as `up --json` names it; known after up().
     mongo_server: str = ""
 
     @property
@@ -57,8 +57,7 @@ class LocalStack:
 
     async def up(self) -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(STACK_SCRIPT),
+            *STACK_COMMAND,
             "up",
             "--json",
             env=self.env,
@@ -73,7 +72,7 @@ class LocalStack:
     async def down(self, *, purge: bool = False) -> None:
         """Stop both servers; with ``purge``, also delete their data and logs."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(STACK_SCRIPT), "down", *(["--purge"] if purge else []), env=self.env
+            *STACK_COMMAND, "down", *(["--purge"] if purge else []), env=self.env
         )
         await proc.wait()
 
@@ -86,7 +85,7 @@ class LocalStack:
         return component
 
     def pid(self, component: str) -> int | None:
-        """The pid ``stack.py`` recorded for ``kafka`` or ``mongodb``, if it runs one."""
+        """The pid the stack recorded for ``kafka`` or ``mongodb``, if it runs one."""
         pid_file = self.directory / "run" / f"{self.server_name(component)}.pid"
         return int(pid_file.read_text().split()[0]) if pid_file.is_file() else None
 
