@@ -159,7 +159,7 @@ async def test_a_lagging_head_is_stepped_past(
     history: MongoHistory, db: AsyncDatabase[Document]
 ) -> None:
     appended = [(await history.append(message("t", f"m{i}")))[0] for i in range(4)]
-    # a lost update of the thread's hints (FerretDB) or a writer that stopped before it
+    # a lost update of the thread's hints, or a writer that stopped before it
     await set_hints(db, "t", 1, {1: appended[0]})
 
     other = MongoHistory(db)  # another process, which has not seen the later positions

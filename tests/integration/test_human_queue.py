@@ -547,7 +547,7 @@ async def test_a_document_the_queue_cannot_read_does_not_stop_the_sweep(
     short_lease: ShortLease,
 ) -> None:
     tickets = short_lease.history.threads.database["tickets"]
-    # Met before the real ticket: first by _id on mongo-java-server, by insertion on FerretDB.
+    # Met before the real ticket whether the sweep reads in _id or in insertion order.
     unreadable = {
         "_id": "!unreadable",
         "status": "assigned",

@@ -296,8 +296,7 @@ async def sla_breach_and_lapsed_claim(
     past = utc_now() - timedelta(seconds=1)
 
     async def breached() -> list[TicketSlaBreached]:
-        # Again on every poll: a write racing the sweep's could undo it (FerretDB applies
-        # an update as a read and a whole-document write).
+        # Again on every poll: a write racing the sweep's could undo it.
         await tickets.update_one(
             {"_id": ticket_id, "sla_breached": False}, {"$set": {"sla_due_at": past}}
         )
