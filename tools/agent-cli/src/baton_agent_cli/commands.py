@@ -1,0 +1,125 @@
+"""One function per ``baton-agent`` command: call the API, and say how to print the answer.
+
+A command returns the API's JSON and a printer for it, so ``--json`` prints the same answer
+the table or sentence is made from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TextIO
+from urllib.parse import quote
+
+import httpx
+
+from .api import Api, Json
+from .config import Login, config_path, save_login
+from .render import lease_until, print_json, print_queue, print_ticket
+
+Printer = Callable[[Json, TextIO], None]
+Command = Callable[[Api, argparse.Namespace, datetime], tuple[Json, Printer]]
+
+
+def read_text(value: str) -> str:
+    """``-`` reads standard input, which keeps a token or a long text out of the shell."""
+    return sys.stdin.read().strip() if value == "-" else value
+
+
+def _path(ticket_id: str, action: str = "") -> str:
+    path = f"/v1/tickets/{quote(ticket_id, safe='')}"
+    return f"{path}/{action}" if action else path
+
+
+def _says(message: Callable[[Json], str]) -> Printer:
+    def show(result: Json, out: TextIO) -> None:
+        print(message(result), file=out)
+
+    return show
+
+
+def queue_command(api: Api, args: argparse.Namespace, now: datetime) -> tuple[Json, Printer]:
+    result = api.get(
+        "/v1/tickets",
+        status=args.status,
+        kind=args.kind,
+        department=args.department,
+        limit=args.limit,
+    )
+    return result, lambda r, out: print_queue(r["tickets"], out, now)
+
+
+def show_command(api: Api, args: argparse.Namespace, now: datetime) -> tuple[Json, Printer]:
+    return api.get(_path(args.ticket_id)), lambda r, out: print_ticket(r, out, now)
+
+
+def claim_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    result = api.post(_path(args.ticket_id, "claim"))
+    return result, _says(lambda r: f"claimed {r['ticket_id']}{lease_until(r)}")
+
+
+def release_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    result = api.post(_path(args.ticket_id, "release"))
+    return result, _says(lambda r: f"released {r['ticket_id']}; it is back in the queue")
+
+
+def reply_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
+    result = api.post(_path(args.ticket_id, "reply"), {"text": read_text(args.text)}, **headers)
+    return result, _says(lambda r: f"replied on {r['ticket']['ticket_id']}: {r['message_id']}")
+
+
+def answer_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    result = api.post(_path(args.ticket_id, "answer"), {"text": read_text(args.text)})
+    return result, _says(lambda r: f"answered {r['ticket_id']}; the AI continues its reply")
+
+
+def approve_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    body = {"text": read_text(args.text)} if args.text is not None else {}
+    result = api.post(_path(args.ticket_id, "approve"), body)
+    edited = " as edited" if body else ""
+    return result, _says(lambda r: f"approved the draft of {r['ticket_id']}{edited}; it is sent")
+
+
+def reject_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    result = api.post(_path(args.ticket_id, "reject"), {"review": read_text(args.review)})
+    return result, _says(lambda r: f"rejected the draft of {r['ticket_id']}")
+
+
+def resolve_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    result = api.post(_path(args.ticket_id, "resolve"), {"handback": args.handback})
+    to = "the AI has the thread again" if args.handback == "ai" else "people keep the thread"
+    return result, _says(lambda r: f"resolved {r['ticket_id']}; {to}")
+
+
+COMMANDS: Mapping[str, Command] = {
+    "queue": queue_command,
+    "show": show_command,
+    "claim": claim_command,
+    "release": release_command,
+    "reply": reply_command,
+    "answer": answer_command,
+    "approve": approve_command,
+    "reject": reject_command,
+    "resolve": resolve_command,
+}
+
+
+def login_command(
+    args: argparse.Namespace, out: TextIO, transport: httpx.BaseTransport | None
+) -> int:
+    """Save the login only once the API has accepted the token."""
+    login = Login(url=args.url.rstrip("/"), token=read_text(args.token))
+    with Api(login, transport=transport) as api:
+        me = api.get("/console/me")
+    path = config_path()
+    save_login(login, path)
+    if args.json:
+        print_json(me, out)
+    else:
+        departments = ", ".join(me["departments"])
+        print(f"signed in as {me['name']} ({departments}) at {login.url}", file=out)
+        print(f"saved to {path}", file=out)
+    return 0
