@@ -64,9 +64,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient, ReturnDocument
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.support.system import LocalStack, System, new_namespace  # noqa: E402
 
 from baton_contracts import (  # noqa: E402
     MessageReceived,
@@ -80,6 +77,7 @@ from baton_router.app import SERVICE as ROUTER  # noqa: E402
 from baton_runtime.kafka import PRODUCER_SETTINGS  # noqa: E402
 from baton_runtime.mongo import find_by_ids  # noqa: E402
 from baton_runtime.outputs import HandledEvents  # noqa: E402
+from baton_testkit import LocalStack, System, new_namespace  # noqa: E402
 
 OUT = ROOT / "bench-results"
 BENCH_STACK_PORTS = (19292, 19293, 17317)

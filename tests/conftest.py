@@ -11,8 +11,8 @@ from pymongo import AsyncMongoClient
 from baton_runtime.mongo import Document
 from baton_runtime.settings import KafkaSettings, MongoSettings
 from tests.support.infra import Endpoints, InfrastructureMissingError, endpoints
-from tests.support.load import CHECKED
 from tests.support.pipeline import Pipeline, running_pipeline
+from tests.support.verdict import CHECKED
 
 _used: list[Endpoints] = []
 

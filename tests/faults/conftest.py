@@ -10,9 +10,9 @@ import pytest
 
 from baton_contracts import topics
 from baton_runtime.settings import KafkaSettings
+from baton_testkit import LocalStack, System, new_namespace
 from tests.support.infra import ROOT
 from tests.support.recorder import Recorder, record_topics
-from tests.support.system import LocalStack, System, new_namespace
 
 FAULT_STACK_PORTS = (19192, 19193, 17217)
 WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))

@@ -16,7 +16,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from baton_contracts import MessageReceived, MessageSubmitted, topics
-from tests.support.load import CHECKED, Load, Verdict, settle
+from baton_testkit import Load
+from tests.support.verdict import CHECKED, Verdict, settle
 from tests.support.waiting import eventually
 
 from .conftest import Faults

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.serving import free_port
+from baton_testkit import free_port
 from tests.support.waiting import eventually
 
 INSTALL_TIMEOUT_S = 900

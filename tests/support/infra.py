@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from baton_testkit import STACK_COMMAND
+
 ROOT = Path(__file__).resolve().parents[2]
-# The local stack's command line; append up, down or status.
-STACK_COMMAND = (sys.executable, "-m", "baton_stack")
 KAFKA_IMAGE = "apache/kafka:3.9.2"
 MONGO_IMAGE = "mongo:7"
 

@@ -1,32 +1,20 @@
-"""Watches topics the way a gateway or an auditor would: a separate consumer group."""
+"""Records topics for tests to wait on, from a consumer group of its own (see
+:func:`baton_testkit.follow_topics`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer
-
-from baton_contracts import DecodeError, Event, decode
+from baton_contracts import Event
 from baton_runtime.settings import KafkaSettings
+from baton_testkit import Seen, follow_topics
 
 from .waiting import eventually
 
 E = TypeVar("E", bound=Event)
-
-
-@dataclass
-class Seen:
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: dict[str, str]
-    event: Event | None
 
 
 def in_thread(thread_id: str) -> Callable[[Event], bool]:
@@ -80,30 +68,10 @@ class Recorder:
 async def record_topics(settings: KafkaSettings, *topics: str) -> AsyncIterator[Recorder]:
     """Record every record on ``topics`` (base names) from the start, while the block runs."""
     recorder = Recorder(settings)
-    consumer = AIOKafkaConsumer(
-        *(settings.topic(t) for t in topics),
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=f"recorder-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        metadata_max_age_ms=1000,
-    )
-    await consumer.start()
-
-    async def pump() -> None:
-        async for msg in consumer:
-            try:
-                event: Event | None = decode(msg.value)
-            except DecodeError:
-                event = None
-            headers = {k: v.decode() for k, v in (msg.headers or ())}
-            recorder.records.append(Seen(msg.topic, msg.key, msg.value, headers, event))
-
-    task = asyncio.create_task(pump())
-    try:
+    async with follow_topics(
+        settings.bootstrap_servers,
+        [settings.topic(t) for t in topics],
+        recorder.records.append,
+        group="recorder",
+    ):
         yield recorder
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await consumer.stop()

@@ -6,8 +6,9 @@ import uuid
 
 from baton_contracts import MessageSent
 from baton_runtime.settings import KafkaSettings
-from tests.support.load import Accepted, Load, Verdict, judge
-from tests.support.recorder import Recorder, Seen
+from baton_testkit import Accepted, Load, Seen
+from tests.support.recorder import Recorder
+from tests.support.verdict import Verdict, judge
 
 
 def reply(to: Accepted) -> MessageSent:

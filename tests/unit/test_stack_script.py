@@ -18,8 +18,8 @@ from baton_stack.cli import main, up_json
 from baton_stack.errors import ProbeError, StackError
 from baton_stack.processes import Signature, read_pid, write_pid
 from baton_stack.settings import Settings, default_stack_dir
-from tests.support.infra import ROOT, STACK_COMMAND
-from tests.support.serving import free_port
+from baton_testkit import STACK_COMMAND, free_port
+from tests.support.infra import ROOT
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_up_json_names_the_endpoints_and_the_mongodb_server(tmp_path: Path) -> N
         "mongo_server": "mongo-java-server",
         "started": True,
     }
-    # tests/support/system.py finds the server's pid file by that name.
+    # baton_testkit's LocalStack finds the server's pid file by that name.
     [mongo] = [s for s in stack.services(config) if s.name == info["mongo_server"]]
     assert mongo.pid_file == tmp_path / "run" / "mongo-java-server.pid"
 

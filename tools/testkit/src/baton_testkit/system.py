@@ -1,4 +1,4 @@
-"""Baton as real processes, for fault injection and benchmarks.
+"""Baton as real processes, for fault injection and the benchmark.
 
 A dedicated local stack (its own directory and ports, so it can be stopped and restarted
 without touching anyone else's), the scripted model and the four services, each started
@@ -20,10 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import aiohttp
 
-from .infra import STACK_COMMAND
-from .serving import free_port
+from .ports import free_port
+
+STACK_COMMAND = (sys.executable, "-m", "baton_stack")
+"""The local stack's command line (``baton_stack``); append up, down or status."""
 
 
 @dataclass
@@ -96,11 +98,7 @@ class LocalStack:
             raise RuntimeError(f"the stack runs no {component}")
         os.kill(pid, signal.SIGTERM)
         for _ in range(600):
-            try:
-                os.kill(pid, 0)
-                if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-                    return
-            except (ProcessLookupError, FileNotFoundError):
+            if _gone(pid):
                 return
             await asyncio.sleep(0.1)
         os.kill(pid, signal.SIGKILL)
@@ -125,7 +123,7 @@ class System:
     stack: LocalStack
     namespace: str
     logs: Path
-    admin_token: str = "fault-admin-token-0123456789"
+    admin_token: str = "fault-admin-token-0123456789"  # noqa: S105 - the test system's own
     overrides: Mapping[str, str] = field(default_factory=dict)
     programs: dict[str, Program] = field(default_factory=dict)
 
@@ -170,7 +168,8 @@ class System:
         self.logs.mkdir(parents=True, exist_ok=True)
         suffix = f"-{len(program.processes)}" if extra else ""
         log = (self.logs / f"{name}{suffix}.log").open("ab")
-        process = subprocess.Popen(  # noqa: S603 - our own service
+        # Popen returns once the child exists; it does not wait for it.
+        process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own service
             [sys.executable, "-m", program.module],
             env=self.env(program, port),
             stdout=log,
@@ -186,16 +185,17 @@ class System:
     ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 90
-        async with httpx.AsyncClient(timeout=2) as client:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
             while loop.time() < deadline:
                 if process.poll() is not None:
                     raise RuntimeError(
                         f"{program.name} exited with {process.returncode}; see {self.logs}"
                     )
                 try:
-                    if (await client.get(url)).status_code == 200:
-                        return
-                except httpx.HTTPError:
+                    async with client.get(url) as response:
+                        if response.status == 200:
+                            return
+                except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.2)
         raise TimeoutError(f"{program.name} not ready at {url} within 90 s; see {self.logs}")
@@ -234,6 +234,15 @@ class System:
                 except subprocess.TimeoutExpired:
                     process.kill()
             program.processes.clear()
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie not yet reaped counts as exited)."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return True
 
 
 # Loaded once here: the child between fork and exec (preexec_fn) should only make the call.

@@ -1,76 +1,19 @@
-"""A steady load of user messages, and the check that each one got exactly one outcome."""
+"""The check that each message of a load got exactly one outcome."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
-
-import httpx
+from dataclasses import dataclass
 
 from baton_contracts import MessageSent, RouteDecided, ToolHumanRequested
+from baton_testkit import Load
 
 from .recorder import Recorder
 
-FAQ_TEXT = "What are your opening hours?"
-
 CHECKED: list[str] = []
 """One line per fault scenario, shown in the test session's summary."""
-
-
-@dataclass(frozen=True)
-class Accepted:
-    message_id: uuid.UUID
-    thread_id: str
-    index: int
-
-
-@dataclass
-class Load:
-    """``threads`` gateway conversations, each posting one message every ``interval_s``.
-
-    Like a real gateway, a post that fails (service down, timeout) is retried with the same
-    Idempotency-Key until accepted, so a message counts as accepted exactly once.
-    """
-
-    ingest_url: str
-    threads: list[str]
-    interval_s: float
-    text: str = FAQ_TEXT
-    accepted: list[Accepted] = field(default_factory=list)
-    abandoned: int = 0
-
-    async def run(self, duration_s: float) -> None:
-        stop = asyncio.get_running_loop().time() + duration_s
-        async with httpx.AsyncClient(base_url=self.ingest_url, timeout=5) as client:
-            await asyncio.gather(*(self._thread(client, t, stop) for t in self.threads))
-
-    async def _thread(self, client: httpx.AsyncClient, thread_id: str, stop: float) -> None:
-        loop = asyncio.get_running_loop()
-        index = 0
-        while loop.time() < stop:
-            key = f"{thread_id}-{index}"
-            give_up = loop.time() + 90
-            while True:
-                try:
-                    response = await client.post(
-                        f"/v1/threads/{thread_id}/messages",
-                        json={"text": f"{self.text} ({key})"},
-                        headers={"Idempotency-Key": key},
-                    )
-                    if response.status_code == 202:
-                        message_id = uuid.UUID(response.json()["message_id"])
-                        self.accepted.append(Accepted(message_id, thread_id, index))
-                        break
-                except httpx.HTTPError:
-                    pass
-                if loop.time() > give_up:
-                    self.abandoned += 1
-                    break
-                await asyncio.sleep(0.25)
-            index += 1
-            await asyncio.sleep(self.interval_s)
 
 
 @dataclass

@@ -1,0 +1,28 @@
+"""What Baton's tests and its benchmark share: the system as real processes on a local stack
+of its own, load as gateways make it, and watchers of the pipeline's topics."""
+
+from .load import FAQ_TEXT, Accepted, Load, drive, new_threads, open_loop, post_message
+from .ports import free_port
+from .replies import Observed, watch_replies
+from .system import STACK_COMMAND, LocalStack, Program, System, new_namespace
+from .watch import Seen, follow_topics
+
+__all__ = [
+    "FAQ_TEXT",
+    "STACK_COMMAND",
+    "Accepted",
+    "Load",
+    "LocalStack",
+    "Observed",
+    "Program",
+    "Seen",
+    "System",
+    "drive",
+    "follow_topics",
+    "free_port",
+    "new_namespace",
+    "new_threads",
+    "open_loop",
+    "post_message",
+    "watch_replies",
+]

@@ -1,0 +1,152 @@
+"""Load as gateways make it: conversations opened and user messages posted to ingest.
+
+One HTTP client for all of it, aiohttp: its per-request cost is lower than httpx's, and the
+load generator shares the machine's cores with the pipeline it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Coroutine, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+FAQ_TEXT = "What are your opening hours?"
+"""A question the scripted model's defaults answer at once, with no person involved."""
+
+
+async def new_threads(
+    client: aiohttp.ClientSession, count: int, *, user_id: str = "load", parallel: int = 8
+) -> list[str]:
+    """Open ``count`` conversations (``parallel`` requests at a time); their ids, in order."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one() -> str:
+        async with (
+            gate,
+            client.post("/v1/threads", json={"user_id": user_id, "channel": "web"}) as response,
+        ):
+            response.raise_for_status()
+            thread_id: str = (await response.json())["thread_id"]
+            return thread_id
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def post_message(
+    client: aiohttp.ClientSession, thread_id: str, text: str, *, key: str | None = None
+) -> uuid.UUID | None:
+    """Post one user message; its id once ingest has accepted it (202), else None."""
+    headers = {"Idempotency-Key": key} if key is not None else None
+    async with client.post(
+        f"/v1/threads/{thread_id}/messages", json={"text": text}, headers=headers
+    ) as response:
+        if response.status != 202:
+            return None
+        return uuid.UUID((await response.json())["message_id"])
+
+
+async def open_loop(
+    rate: float, seconds: float, start: Callable[[int], Coroutine[Any, Any, None]]
+) -> None:
+    """Start ``start(0)``, ``start(1)``, ... at ``rate`` per second for ``seconds``, each on
+    its own task whether or not the earlier ones have finished; then wait for them all."""
+    loop = asyncio.get_running_loop()
+    tasks = []
+    index, next_at = 0, loop.time()
+    stop_at = next_at + seconds
+    while loop.time() < stop_at:
+        tasks.append(asyncio.create_task(start(index)))
+        index += 1
+        next_at += 1 / rate
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
+    await asyncio.gather(*tasks)
+
+
+async def drive(
+    client: aiohttp.ClientSession,
+    threads: Sequence[str],
+    accepted_at: MutableMapping[uuid.UUID, float],
+    *,
+    seconds: float,
+    rate: float | None,
+    text: str = FAQ_TEXT,
+) -> None:
+    """Post ``text`` for ``seconds``: on every thread as fast as ingest accepts (rate None),
+    or open-loop at ``rate``, round-robin over ``threads``. Notes when each accepted
+    message was sent (wall clock, as a gateway would stamp it) in ``accepted_at``."""
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + seconds
+
+    async def post(thread_id: str) -> None:
+        started = time.time()
+        message_id = await post_message(client, thread_id, text)
+        if message_id is not None:
+            accepted_at[message_id] = started
+
+    if rate is None:
+
+        async def closed(thread_id: str) -> None:
+            while loop.time() < stop_at:
+                await post(thread_id)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(closed(t) for t in threads))
+    else:
+        await open_loop(rate, seconds, lambda i: post(threads[i % len(threads)]))
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: uuid.UUID
+    thread_id: str
+    index: int
+
+
+@dataclass
+class Load:
+    """``threads`` gateway conversations, each posting one message every ``interval_s``.
+
+    Like a real gateway, a post that fails (service down, timeout) is retried with the same
+    Idempotency-Key until accepted, so a message counts as accepted exactly once.
+    """
+
+    ingest_url: str
+    threads: list[str]
+    interval_s: float
+    text: str = FAQ_TEXT
+    accepted: list[Accepted] = field(default_factory=list)
+    abandoned: int = 0
+
+    async def run(self, duration_s: float) -> None:
+        stop = asyncio.get_running_loop().time() + duration_s
+        async with aiohttp.ClientSession(
+            base_url=self.ingest_url, timeout=aiohttp.ClientTimeout(total=5)
+        ) as client:
+            await asyncio.gather(*(self._thread(client, t, stop) for t in self.threads))
+
+    async def _thread(self, client: aiohttp.ClientSession, thread_id: str, stop: float) -> None:
+        loop = asyncio.get_running_loop()
+        index = 0
+        while loop.time() < stop:
+            key = f"{thread_id}-{index}"
+            give_up = loop.time() + 90
+            while True:
+                try:
+                    text = f"{self.text} ({key})"
+                    message_id = await post_message(client, thread_id, text, key=key)
+                    if message_id is not None:
+                        self.accepted.append(Accepted(message_id, thread_id, index))
+                        break
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                if loop.time() > give_up:
+                    self.abandoned += 1
+                    break
+                await asyncio.sleep(0.25)
+            index += 1
+            await asyncio.sleep(self.interval_s)
