@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from pymongo import AsyncMongoClient
 
-from baton_runtime.mongo import Document
-from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_runtime import Document, KafkaSettings, MongoSettings
 from tests.support.infra import Endpoints, InfrastructureMissingError, endpoints
 from tests.support.pipeline import Pipeline, running_pipeline
 from tests.support.verdict import CHECKED

@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from baton_contracts import MessageSent, RouteDecided, ThreadAssigned
-from baton_runtime.mongo import Document
+from baton_runtime import Document
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
 from tests.support.recorder import in_thread

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from baton_contracts import topics
-from baton_runtime.settings import KafkaSettings
+from baton_runtime import KafkaSettings
 from baton_testkit import LocalStack, System, new_namespace
 from tests.support.infra import ROOT
 from tests.support.recorder import Recorder, record_topics

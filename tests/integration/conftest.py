@@ -9,8 +9,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from baton_runtime.mongo import Document
-from baton_runtime.settings import MongoSettings
+from baton_runtime import Document, MongoSettings
 
 
 @pytest.fixture

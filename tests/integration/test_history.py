@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from baton_runtime import Document, MongoSettings
 from baton_runtime.history import (
     RECENT_POSITIONS,
     Message,
     MongoHistory,
     UnknownThreadError,
 )
-from baton_runtime.mongo import Document
-from baton_runtime.settings import MongoSettings
 from tests.support.commands import CommandCounter, counting_client
 
 

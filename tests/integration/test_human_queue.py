@@ -27,10 +27,8 @@ from baton_contracts import (
 )
 from baton_human_queue.app import create_app as create_human_queue
 from baton_human_queue.settings import Settings as QueueSettings
+from baton_runtime import Document, KafkaEventPublisher, KafkaSettings, MongoSettings, build_broker
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker
-from baton_runtime.mongo import Document
-from baton_runtime.settings import KafkaSettings, MongoSettings
 from tests.support.pipeline import ADMIN_TOKEN, Pipeline
 from tests.support.queue import AgentClient, department, new_agent, token
 from tests.support.recorder import Recorder, in_thread, record_topics

@@ -13,10 +13,8 @@ from baton_contracts import Event, MessageReceived, utc_now
 from baton_ingest.domain import IdempotencyConflictError, Submission
 from baton_ingest.pending import PendingMessages
 from baton_ingest.service import Ingest
+from baton_runtime import Document, EventPublisher, MongoSettings
 from baton_runtime.history import Message, MongoHistory, Thread
-from baton_runtime.kafka import EventPublisher
-from baton_runtime.mongo import Document
-from baton_runtime.settings import MongoSettings
 from tests.support.commands import counting_client
 from tests.support.memory import DeadPublisher, MemoryPublisher
 
@@ -195,7 +193,7 @@ async def test_a_note_the_sweep_cannot_read_does_not_stop_it(
 
     publisher = MemoryPublisher()
     sweeper = _ingest(db, publisher)
-    with caplog.at_level("ERROR", logger="baton_runtime.mongo"):
+    with caplog.at_level("ERROR", logger="baton_runtime._mongo"):
         assert await sweeper.republish_pending(older_than=NOW) == 1
         assert await sweeper.republish_pending(older_than=NOW) == 0  # the next round
 

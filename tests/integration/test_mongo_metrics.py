@@ -8,8 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pymongo.errors import OperationFailure
 
-from baton_runtime.mongo import connect_mongo, insert_once
-from baton_runtime.settings import MongoSettings
+from baton_runtime import MongoSettings, connect_mongo, insert_once
 
 
 def commands(service: str, command: str, outcome: str = "ok") -> float:

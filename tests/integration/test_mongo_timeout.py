@@ -10,8 +10,7 @@ import pytest
 from pydantic import SecretStr
 from pymongo.errors import NetworkTimeout
 
-from baton_runtime.mongo import connect_mongo
-from baton_runtime.settings import MongoSettings
+from baton_runtime import MongoSettings, connect_mongo
 
 
 class SilencingProxy:

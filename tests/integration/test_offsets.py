@@ -1,6 +1,7 @@
-"""Finished offsets through real Kafka: committed together later, yet before a rebalance
-hands their partitions on and before a consumer stops, so nobody redoes finished work; and
-a rebalance waits for the batch in progress, so nobody works on the same records twice."""
+"""The key-ordered consumer through real Kafka: a slow thread holds up no other thread;
+offsets are committed below the lowest unfinished record, before a rebalance hands the
+partitions on and before a consumer stops; a rebalance waits for the records in progress,
+and a record that outlasts the wait is redone by the partition's next owner."""
 
 from __future__ import annotations
 
@@ -11,26 +12,35 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from baton_contracts import MessageReceived, encode
-from baton_runtime.kafka import build_broker, ensure_topics
-from baton_runtime.settings import KafkaSettings
-from tests.support.consumers import consuming
+from baton_runtime import KafkaSettings, build_broker, ensure_topics
+from tests.support.consumers import Member, consuming
 from tests.support.waiting import eventually
 
 # Longer than any test here: every commit seen is one of the early ones.
 NEVER = 600_000
 
 
-async def new_topic(kafka_settings: KafkaSettings, name: str) -> tuple[KafkaSettings, str]:
-    """Settings whose commit interval never comes round in these tests, and a topic of
-    their own; its consumers' group has the topic's name."""
-    settings = kafka_settings.model_copy(update={"commit_interval_ms": NEVER})
+async def new_topic(
+    kafka_settings: KafkaSettings,
+    name: str,
+    *,
+    partitions: int = 3,
+    commit_interval_ms: int = NEVER,
+) -> tuple[KafkaSettings, str]:
+    """Settings whose commit interval never comes round in these tests (unless given), and a
+    topic of their own; its consumers' group has the topic's name."""
+    settings = kafka_settings.model_copy(
+        update={"commit_interval_ms": commit_interval_ms, "topic_partitions": partitions}
+    )
     topic = f"offsets-{name}-{uuid.uuid4().hex[:6]}"
     await ensure_topics(settings, [topic])
     return settings, topic
 
 
-async def send(settings: KafkaSettings, topic: str, count: int) -> list[str]:
-    threads = [f"offsets-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+async def send(
+    settings: KafkaSettings, topic: str, count: int, *, threads: list[str] | None = None
+) -> list[str]:
+    threads = threads or [f"offsets-{uuid.uuid4().hex[:8]}" for _ in range(count)]
     async with build_broker(settings, client_id="offsets-producer") as producer:
         await producer.start()
         for thread_id in threads:
@@ -69,16 +79,45 @@ async def log_ends(settings: KafkaSettings, topic: str) -> dict[TopicPartition, 
 async def test_a_stopping_consumer_commits_what_it_finished(kafka_settings: KafkaSettings) -> None:
     settings, topic = await new_topic(kafka_settings, "stop")
     seen: list[str] = []
-    broker = consuming(settings, topic, seen, name="offsets-a")
-    await broker.start()
+    member = consuming(settings, topic, seen, name="offsets-a")
+    await member.start()
     try:
         threads = await send(settings, topic, 12)
         await eventually(lambda: _all(seen, threads), what="every record handled")
         # Finished, but the interval is not over: nothing committed yet.
         assert await committed(settings, topic) == {}
     finally:
-        await broker.stop()
+        await member.stop()
 
+    assert await committed(settings, topic) == await log_ends(settings, topic)
+
+
+async def test_a_slow_thread_holds_up_only_itself(kafka_settings: KafkaSettings) -> None:
+    settings, topic = await new_topic(kafka_settings, "slow", partitions=1, commit_interval_ms=0)
+    seen: list[str] = []
+    finished: list[str] = []
+    slow = f"slow-{uuid.uuid4().hex[:8]}"
+    gate = asyncio.Event()
+    member = consuming(
+        settings, topic, seen, name="offsets-slow", finished=finished, gates={slow: gate}
+    )
+    await member.start()
+    try:
+        others = [f"other-{uuid.uuid4().hex[:8]}" for _ in range(10)]
+        # Every record on the one partition: the slow thread's first, then the others.
+        await send(settings, topic, 1, threads=[slow])
+        await eventually(lambda: _any(seen), what="the slow record started")
+        await send(settings, topic, 10, threads=others)
+        await eventually(lambda: _all(finished, others), what="the other threads finished")
+        assert slow not in finished
+        # A crash now would redo the slow record and what came after it, nothing before.
+        await asyncio.sleep(1)  # a few polls, each followed by a commit
+        assert list((await committed(settings, topic)).values()) == [0]
+        gate.set()
+        await eventually(lambda: _all(finished, [slow]), what="the slow thread finished")
+    finally:
+        gate.set()
+        await member.stop()
     assert await committed(settings, topic) == await log_ends(settings, topic)
 
 
@@ -113,29 +152,34 @@ async def test_a_rebalance_commits_the_revoked_partitions_first(
     assert second_seen, "the second member took partitions"
 
 
-async def test_a_rebalance_waits_for_the_batch_in_progress(kafka_settings: KafkaSettings) -> None:
+async def test_a_rebalance_waits_for_the_records_in_progress(
+    kafka_settings: KafkaSettings,
+) -> None:
     settings, topic = await new_topic(kafka_settings, "in-progress")
     first_seen: list[str] = []
     second_seen: list[str] = []
+    held = f"held-{uuid.uuid4().hex[:8]}"
     gate = asyncio.Event()
-    first = consuming(settings, topic, first_seen, name="offsets-first", gate=gate)
+    first = consuming(settings, topic, first_seen, name="offsets-first", gates={held: gate})
     second = consuming(settings, topic, second_seen, name="offsets-second")
     await first.start()
     try:
-        threads = await send(settings, topic, 12)
-        await eventually(lambda: _any(first_seen), what="the first member at work on a batch")
+        threads = await send(
+            settings,
+            topic,
+            12,
+            threads=[held, *(f"t-{i}-{uuid.uuid4().hex[:6]}" for i in range(11))],
+        )
+        await eventually(lambda: _all(first_seen, threads), what="the first member at work")
 
-        # The second member joins while that batch waits at the gate. Had the first let
-        # its partitions go at once, the second would take up the batch's records (their
-        # offsets are not committed) and the join would be over within the wait.
+        # The second member joins while a record waits at the gate. Had the first let its
+        # partitions go at once, the second would take that record up again (its offset
+        # is not committed) and the join would be over within the wait.
         joining = asyncio.ensure_future(second.start())
         await asyncio.wait({joining}, timeout=3)
-        assert not joining.done(), "the group rebalanced with a batch in progress"
+        assert not joining.done(), "the group rebalanced with a record in progress"
         gate.set()
         await joining
-        await eventually(
-            lambda: _all(first_seen + second_seen, threads), what="every record handled"
-        )
         later = await send(settings, topic, 12)
         await eventually(
             lambda: _all(first_seen + second_seen, later), what="later records handled"
@@ -147,6 +191,49 @@ async def test_a_rebalance_waits_for_the_batch_in_progress(kafka_settings: Kafka
 
     assert sorted(first_seen + second_seen) == sorted(threads + later)  # none handled twice
     assert second_seen, "the second member took partitions"
+
+
+async def test_a_record_still_running_at_shutdown_is_redone_by_the_next_owner(
+    kafka_settings: KafkaSettings,
+) -> None:
+    settings, topic = await new_topic(kafka_settings, "abandoned", partitions=1)
+    first_seen: list[str] = []
+    first_finished: list[str] = []
+    second_seen: list[str] = []
+    second_finished: list[str] = []
+    stuck = f"stuck-{uuid.uuid4().hex[:8]}"
+    never = asyncio.Event()
+    first = consuming(
+        settings,
+        topic,
+        first_seen,
+        name="offsets-first",
+        finished=first_finished,
+        gates={stuck: never},
+        grace=1.0,
+    )
+    await first.start()
+    second: Member | None = None
+    try:
+        after = [f"after-{i}-{uuid.uuid4().hex[:6]}" for i in range(5)]
+        await send(settings, topic, 6, threads=[stuck, *after])
+        await eventually(lambda: _all(first_finished, after), what="the first member at work")
+        # The member stops while the stuck record still runs: it is given up after the
+        # grace period and stays uncommitted, for the partition's next owner.
+        await first.stop()
+        second = consuming(
+            settings, topic, second_seen, name="offsets-second", finished=second_finished
+        )
+        await second.start()
+        await eventually(lambda: _all(second_finished, [stuck]), what="the stuck record redone")
+    finally:
+        never.set()
+        if second is not None:
+            await second.stop()
+    assert stuck not in first_finished
+    # The next owner starts at the abandoned record: it and what followed it are redone
+    # (replays, for idempotent handlers), nothing before it is.
+    assert second_seen == [stuck, *after]
 
 
 async def _any(seen: list[str]) -> bool:

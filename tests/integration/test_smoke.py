@@ -8,10 +8,15 @@ from collections.abc import Sequence
 from pymongo import AsyncMongoClient
 
 from baton_contracts import Event, MessageReceived, topics
-from baton_runtime.consumer import EventRunner, KafkaDeadLetters, subscribe
-from baton_runtime.kafka import KafkaEventPublisher, build_broker
-from baton_runtime.mongo import Document
-from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_runtime import (
+    Document,
+    KafkaEventPublisher,
+    KafkaSettings,
+    MongoSettings,
+    build_broker,
+    event_runner,
+    subscribe,
+)
 from tests.support.recorder import record_topics
 from tests.support.waiting import eventually
 
@@ -31,17 +36,17 @@ async def test_event_round_trip_through_kafka_and_mongodb(
         await collection.insert_one({"_id": str(event.event_id), "json": event.model_dump_json()})
         return ()
 
-    subscribe(
-        consumer_broker,
+    consumer = subscribe(
         kafka_settings,
+        event_runner(
+            consumer_broker,
+            KafkaEventPublisher(consumer_broker, kafka_settings),
+            service="smoke",
+        ),
         topic=topics.MESSAGE_RECEIVED,
         group="smoke",
         event_type=MessageReceived,
         handler=store,
-        runner=EventRunner(
-            publisher=KafkaEventPublisher(consumer_broker, kafka_settings),
-            dead_letters=KafkaDeadLetters(consumer_broker, service="smoke"),
-        ),
     )
     producer_broker = build_broker(kafka_settings, client_id="smoke-producer")
 
@@ -51,14 +56,18 @@ async def test_event_round_trip_through_kafka_and_mongodb(
         producer_broker,
     ):
         await consumer_broker.start()
+        await consumer.start()
         await producer_broker.start()
-        await KafkaEventPublisher(producer_broker, kafka_settings).publish([sent])
+        try:
+            await KafkaEventPublisher(producer_broker, kafka_settings).publish([sent])
 
-        async def stored() -> Document | None:
-            return await collection.find_one({"_id": str(sent.event_id)})
+            async def stored() -> Document | None:
+                return await collection.find_one({"_id": str(sent.event_id)})
 
-        document = await eventually(stored, what="the event stored in MongoDB")
-        seen = await recorder.wait_for(MessageReceived, lambda e: e.event_id == sent.event_id)
+            document = await eventually(stored, what="the event stored in MongoDB")
+            seen = await recorder.wait_for(MessageReceived, lambda e: e.event_id == sent.event_id)
+        finally:
+            await consumer.stop()
 
     assert MessageReceived.model_validate_json(document["json"]) == sent
     assert seen == [sent]

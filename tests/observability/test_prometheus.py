@@ -32,7 +32,7 @@ from baton_contracts import (
     topics,
     utc_now,
 )
-from baton_runtime.mongo import Document
+from baton_runtime import Document
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
 from tests.support.recorder import in_thread

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient, monitoring
 
-from baton_runtime.mongo import Document
-from baton_runtime.settings import MongoSettings
+from baton_runtime import Document, MongoSettings
 
 
 class CommandCounter(monitoring.CommandListener):

@@ -25,8 +25,7 @@ from baton_ingest.app import create_app as create_ingest
 from baton_ingest.settings import Settings as IngestSettings
 from baton_router.app import create_app as create_router
 from baton_router.settings import Settings as RouterSettings
-from baton_runtime.kafka import KafkaEventPublisher, build_broker
-from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_runtime import KafkaEventPublisher, KafkaSettings, MongoSettings, build_broker
 from baton_scripted_model.app import create_app as create_scripted_model
 from baton_scripted_model.settings import ScriptedModelSettings
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from baton_contracts import Event
-from baton_runtime.settings import KafkaSettings
+from baton_runtime import KafkaSettings
 from baton_testkit import Seen, follow_topics
 
 from .waiting import eventually

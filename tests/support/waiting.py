@@ -20,3 +20,13 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def until(condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    """Yield to the event loop until ``condition`` holds; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s")
+        await asyncio.sleep(0.002)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from baton_contracts import MessageSent
-from baton_runtime.settings import KafkaSettings
+from baton_runtime import KafkaSettings
 from baton_testkit import Accepted, Load, Seen
 from tests.support.recorder import Recorder
 from tests.support.verdict import Verdict, judge

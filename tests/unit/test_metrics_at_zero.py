@@ -11,7 +11,7 @@ import baton_ai_responder.metrics
 import baton_human_queue.metrics
 import baton_router.classifier
 import baton_router.metrics
-from baton_runtime.metrics import LLM_OUTCOMES, llm_outcome
+from baton_runtime import LLM_OUTCOMES, llm_outcome
 
 # Imported for the series they create at import; nothing here calls them.
 SERVICES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from baton_runtime.service import every
+from baton_runtime import every
 
 
 async def rounds_until(loop_task: asyncio.Task[None], done: asyncio.Event) -> None:

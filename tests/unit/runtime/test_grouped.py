@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from baton_runtime.grouped import Grouped, GroupedWrites
+from baton_runtime import Grouped, GroupedWrites
 
 
 class Writer:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pymongo.errors import NetworkTimeout
 
-from baton_runtime.consumer import TRANSIENT_ERRORS
-from baton_runtime.mongo import connect_mongo
-from baton_runtime.settings import MongoSettings
+from baton_runtime import TRANSIENT_ERRORS, MongoSettings, connect_mongo
 
 
 async def test_commands_time_out_after_the_socket_timeout() -> None:

@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from baton_runtime import service
+from baton_runtime import serve
 
 
 def test_the_composed_process_is_frozen_before_serving(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,7 +21,7 @@ def test_the_composed_process_is_frozen_before_serving(monkeypatch: pytest.Monke
     monkeypatch.setattr(uvicorn, "run", run)
     app = FastAPI()
     try:
-        service.serve(app, host="127.0.0.1", port=8123)
+        serve(app, host="127.0.0.1", port=8123)
     finally:
         gc.unfreeze()
 

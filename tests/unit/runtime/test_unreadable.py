@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from baton_runtime.mongo import Document, Unreadable
+from baton_runtime import Document, Unreadable
 
 
 def number(doc: Document) -> int:

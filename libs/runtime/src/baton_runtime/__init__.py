@@ -1,0 +1,125 @@
+"""Baton's runtime: the infrastructure every service shares.
+
+Kafka and MongoDB wiring, the key-ordered at-least-once consumer, the outbox and the
+handled-events log, dead letters, metrics and the service app's lifecycle. Domain concepts
+live in the services and in the conversation core, never here.
+"""
+
+from ._consumer import GRACE_SECONDS, REBALANCE_TIMEOUT_MS, KeyedConsumer
+from ._dead_letters import DeadLetters, KafkaDeadLetters
+from ._errors import RefusedError
+from ._grouped import Grouped, GroupedWrites
+from ._handled import Handled, HandledEvents, HandledLog
+from ._kafka import (
+    PRODUCER_SETTINGS,
+    EventPublisher,
+    KafkaEventPublisher,
+    build_broker,
+    client_security_options,
+    ensure_topics,
+)
+from ._metrics import (
+    ESCALATIONS,
+    LLM_CALLS,
+    LLM_IN_FLIGHT,
+    LLM_LATENCY_SECONDS,
+    LLM_OUTCOMES,
+    LLM_WAITING,
+    LlmPricing,
+    llm_outcome,
+    record_llm_usage,
+    record_message_sent,
+    start_escalation_metrics,
+    start_llm_metrics,
+    start_reply_metrics,
+)
+from ._mongo import (
+    Document,
+    Unreadable,
+    connect_mongo,
+    database,
+    find_by_ids,
+    insert_each,
+    insert_many_once,
+    insert_once,
+)
+from ._outbox import Entry, Outbox, merge, publishing
+from ._records import Record
+from ._runner import TRANSIENT_ERRORS, EventRunner, Rejected, RetryPolicy, Subscription
+from ._service import (
+    ApiError,
+    configure_logging,
+    every,
+    health_router,
+    install_error_handlers,
+    metrics_router,
+    serve,
+    service_app,
+)
+from ._settings import KafkaSettings, MongoSettings
+from ._slots import ModelSlots
+from ._subscribe import event_runner, subscribe
+
+__all__ = [
+    "ESCALATIONS",
+    "GRACE_SECONDS",
+    "LLM_CALLS",
+    "LLM_IN_FLIGHT",
+    "LLM_LATENCY_SECONDS",
+    "LLM_OUTCOMES",
+    "LLM_WAITING",
+    "PRODUCER_SETTINGS",
+    "REBALANCE_TIMEOUT_MS",
+    "TRANSIENT_ERRORS",
+    "ApiError",
+    "DeadLetters",
+    "Document",
+    "Entry",
+    "EventPublisher",
+    "EventRunner",
+    "Grouped",
+    "GroupedWrites",
+    "Handled",
+    "HandledEvents",
+    "HandledLog",
+    "KafkaDeadLetters",
+    "KafkaEventPublisher",
+    "KafkaSettings",
+    "KeyedConsumer",
+    "LlmPricing",
+    "ModelSlots",
+    "MongoSettings",
+    "Outbox",
+    "Record",
+    "RefusedError",
+    "Rejected",
+    "RetryPolicy",
+    "Subscription",
+    "Unreadable",
+    "build_broker",
+    "client_security_options",
+    "configure_logging",
+    "connect_mongo",
+    "database",
+    "ensure_topics",
+    "event_runner",
+    "every",
+    "find_by_ids",
+    "health_router",
+    "insert_each",
+    "insert_many_once",
+    "insert_once",
+    "install_error_handlers",
+    "llm_outcome",
+    "merge",
+    "metrics_router",
+    "publishing",
+    "record_llm_usage",
+    "record_message_sent",
+    "serve",
+    "service_app",
+    "start_escalation_metrics",
+    "start_llm_metrics",
+    "start_reply_metrics",
+    "subscribe",
+]

@@ -24,8 +24,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from baton_contracts.topics import dead_letter_topic
 
-from .kafka import PRODUCER_SETTINGS, client_security_options
-from .settings import KafkaSettings
+from ._kafka import PRODUCER_SETTINGS, client_security_options
+from ._settings import KafkaSettings
 
 
 @dataclass(frozen=True)

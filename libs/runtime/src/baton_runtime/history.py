@@ -44,9 +44,9 @@ from pymongo.errors import DuplicateKeyError
 
 from baton_contracts import utc_now
 
-from .errors import RefusedError
-from .grouped import Grouped, GroupedWrites
-from .mongo import Document, find_by_ids, insert_each, insert_once, update_each
+from ._errors import RefusedError
+from ._grouped import Grouped, GroupedWrites
+from ._mongo import Document, find_by_ids, insert_each, insert_once, update_each
 
 Role = Literal["user", "assistant", "tool"]
 Owner = Literal["ai", "human"]

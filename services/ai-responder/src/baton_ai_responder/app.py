@@ -9,12 +9,18 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
-from baton_runtime.consumer import MODEL_WORKERS, EventRunner, subscribe
+from baton_runtime import (
+    HandledEvents,
+    KafkaEventPublisher,
+    Outbox,
+    build_broker,
+    connect_mongo,
+    database,
+    event_runner,
+    service_app,
+    subscribe,
+)
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker
-from baton_runtime.mongo import connect_mongo, database
-from baton_runtime.outputs import HandledEvents
-from baton_runtime.service import service_app
 
 from .handlers import (
     on_draft_approved,
@@ -86,39 +92,39 @@ def create_app(
         ),
     )
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    runner = EventRunner.for_service(
+    runner = event_runner(
         broker,
         publisher,
         service=SERVICE,
-        handled=HandledEvents(db, service=SERVICE),
+        handled=HandledEvents(db, service=SERVICE, outbox=Outbox(publisher)),
     )
 
-    on = functools.partial(
-        subscribe, broker, settings.kafka, group=SERVICE, runner=runner, workers=MODEL_WORKERS
-    )
-    on(
-        topic=topics.ROUTE_DECIDED,
-        event_type=RouteDecided,
-        handler=functools.partial(on_route_decided, deps=deps),
-        wants=routed_to_ai,
-    )
-    on(
-        topic=topics.HUMAN_RESPONDED,
-        event_type=HumanResponded,
-        handler=functools.partial(on_human_responded, deps=deps),
-    )
-    on(
-        topic=topics.DRAFT_APPROVED,
-        event_type=DraftApproved,
-        handler=functools.partial(on_draft_approved, deps=deps),
-    )
-    on(
-        topic=topics.DRAFT_REJECTED,
-        event_type=DraftRejected,
-        handler=functools.partial(
-            on_draft_rejected, deps=deps, fallback=settings.rejection_fallback
+    on = functools.partial(subscribe, settings.kafka, runner, group=SERVICE)
+    consumers = [
+        on(
+            topic=topics.ROUTE_DECIDED,
+            event_type=RouteDecided,
+            handler=functools.partial(on_route_decided, deps=deps),
+            wants=routed_to_ai,
         ),
-    )
+        on(
+            topic=topics.HUMAN_RESPONDED,
+            event_type=HumanResponded,
+            handler=functools.partial(on_human_responded, deps=deps),
+        ),
+        on(
+            topic=topics.DRAFT_APPROVED,
+            event_type=DraftApproved,
+            handler=functools.partial(on_draft_approved, deps=deps),
+        ),
+        on(
+            topic=topics.DRAFT_REJECTED,
+            event_type=DraftRejected,
+            handler=functools.partial(
+                on_draft_rejected, deps=deps, fallback=settings.rejection_fallback
+            ),
+        ),
+    ]
 
     return service_app(
         title="Baton AI responder",
@@ -127,6 +133,7 @@ def create_app(
         db=db,
         kafka=settings.kafka,
         topics=topics.ALL,
+        consumers=consumers,
         on_start=[deps.history.ensure_indexes],
         on_stop=on_stop,
     )

@@ -14,9 +14,8 @@ from baton_contracts import (
     RouteDecided,
     derive_id,
 )
-from baton_runtime.consumer import Rejected
+from baton_runtime import Rejected, record_message_sent
 from baton_runtime.history import Message
-from baton_runtime.metrics import record_message_sent
 
 from .metrics import APPROVALS
 from .turn import AiDeps, Turn, message_sent

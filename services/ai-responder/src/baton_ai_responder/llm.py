@@ -18,10 +18,11 @@ from openai.types.chat import (
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from baton_runtime.metrics import (
+from baton_runtime import (
     LLM_CALLS,
     LLM_LATENCY_SECONDS,
     LlmPricing,
+    ModelSlots,
     llm_outcome,
     record_llm_usage,
     start_llm_metrics,
@@ -162,7 +163,7 @@ class OpenAIChatModel:
         pricing: LlmPricing | None = None,
     ) -> None:
         self._client = client
-        self._slots = asyncio.Semaphore(max_concurrent)
+        self._slots = ModelSlots(CALLER, max_concurrent)
         self._model = model
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -180,7 +181,7 @@ class OpenAIChatModel:
         last_error = "no attempt made"
         for attempt in range(1, self._max_attempts + 1):
             try:
-                async with self._slots:
+                async with self._slots.slot():
                     with LLM_LATENCY_SECONDS.labels(CALLER).time():
                         completion = await self._complete_once(messages, tools)
             except RETRYABLE as exc:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from baton_runtime.metrics import start_escalation_metrics, start_reply_metrics
+from baton_runtime import start_escalation_metrics, start_reply_metrics
 
 APPROVALS_REQUESTED = Counter(
     "baton_approvals_requested_total",

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_runtime import KafkaSettings, MongoSettings
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Baton, the customer support assistant of the shop. Answer briefly and kindly. "

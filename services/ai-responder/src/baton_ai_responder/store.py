@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from baton_contracts import HumanRequestKind, utc_now
-from baton_runtime.mongo import Document
+from baton_runtime import Document
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from baton_contracts import (
     ToolHumanRequested,
     derive_id,
 )
+from baton_runtime import ESCALATIONS, record_message_sent
 from baton_runtime.history import Message, MongoHistory, Thread
-from baton_runtime.metrics import ESCALATIONS, record_message_sent
 
 from .context import build_context, with_question
 from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage

@@ -16,8 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from baton_contracts import MAX_TEXT_LENGTH, TicketKind, TicketStatus, utc_now
+from baton_runtime import ApiError
 from baton_runtime.history import Message, Thread
-from baton_runtime.service import ApiError
 
 from .agents import Agents, same_secret
 from .domain import OPEN_STATUSES, Agent, Handback, Ticket

@@ -7,12 +7,19 @@ import functools
 from fastapi import FastAPI
 
 from baton_contracts import RouteDecided, ToolHumanRequested, topics
-from baton_runtime.consumer import EventRunner, subscribe
+from baton_runtime import (
+    HandledEvents,
+    KafkaEventPublisher,
+    Outbox,
+    build_broker,
+    connect_mongo,
+    database,
+    event_runner,
+    every,
+    service_app,
+    subscribe,
+)
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker
-from baton_runtime.mongo import connect_mongo, database
-from baton_runtime.outputs import HandledEvents
-from baton_runtime.service import every, service_app
 
 from . import metrics
 from .agents import Agents
@@ -69,30 +76,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     agents = Agents(agent_store)
 
-    runner = EventRunner.for_service(
+    runner = event_runner(
         broker,
         publisher,
         service=SERVICE,
         # A message attached to a ticket that has since been resolved must not open a
         # new ticket when Kafka delivers it again.
-        handled=HandledEvents(db, service=SERVICE),
+        handled=HandledEvents(db, service=SERVICE, outbox=Outbox(publisher)),
     )
     # Tickets wait for people: a record may wait PICKUP_MS, so this consumer does not wake
     # for each of the AI's routes, which it only skips.
-    on = functools.partial(
-        subscribe, broker, settings.kafka, group=SERVICE, runner=runner, pickup_ms=PICKUP_MS
-    )
-    on(
-        topic=topics.ROUTE_DECIDED,
-        event_type=RouteDecided,
-        handler=functools.partial(on_route_decided, queue=queue),
-        wants=routed_to_people,
-    )
-    on(
-        topic=topics.TOOL_HUMAN_REQUESTED,
-        event_type=ToolHumanRequested,
-        handler=functools.partial(on_tool_human_requested, queue=queue),
-    )
+    on = functools.partial(subscribe, settings.kafka, runner, group=SERVICE, pickup_ms=PICKUP_MS)
+    consumers = [
+        on(
+            topic=topics.ROUTE_DECIDED,
+            event_type=RouteDecided,
+            handler=functools.partial(on_route_decided, queue=queue),
+            wants=routed_to_people,
+        ),
+        on(
+            topic=topics.TOOL_HUMAN_REQUESTED,
+            event_type=ToolHumanRequested,
+            handler=functools.partial(on_tool_human_requested, queue=queue),
+        ),
+    ]
 
     app = service_app(
         title="Baton human queue",
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db=db,
         kafka=settings.kafka,
         topics=TOPICS,
+        consumers=consumers,
         on_start=[
             history.ensure_indexes,
             tickets.ensure_indexes,

@@ -14,8 +14,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from baton_runtime.mongo import connect_mongo, database
-from baton_runtime.settings import MongoSettings
+from baton_runtime import MongoSettings, connect_mongo, database
 
 from .agents import Agents, InvalidAgentError
 from .store import AgentStore

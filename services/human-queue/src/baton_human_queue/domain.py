@@ -28,7 +28,7 @@ from baton_contracts import (
     TicketStatus,
     derive_id,
 )
-from baton_runtime.errors import RefusedError
+from baton_runtime import RefusedError
 
 Action = Literal["reply", "answer", "approve", "reject", "resolve"]
 Handback = Literal["ai", "none"]

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from baton_contracts import Event, HumanAgent, Owner, TicketKind, decode
+from baton_runtime import Document
 from baton_runtime.history import Message
-from baton_runtime.mongo import Document
 
 EffectKind = Literal["event", "owner", "message", "feedback", "claim_opened", "claim_closed"]
 FeedbackKind = Literal["approval", "rejection", "answer", "reply"]

@@ -20,8 +20,7 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter, Gauge, Histogram
 
 from baton_contracts import TicketKind, TicketStatus, utc_now
-from baton_runtime.metrics import record_message_sent, start_reply_metrics
-from baton_runtime.mongo import Document, Unreadable
+from baton_runtime import Document, Unreadable, record_message_sent, start_reply_metrics
 
 from .store import AgentStore, TicketStore
 

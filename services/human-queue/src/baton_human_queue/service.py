@@ -19,9 +19,8 @@ from baton_contracts import (
     derive_id,
     utc_now,
 )
+from baton_runtime import Document, EventPublisher, Unreadable
 from baton_runtime.history import Message, MongoHistory, Thread
-from baton_runtime.kafka import EventPublisher
-from baton_runtime.mongo import Document, Unreadable
 
 from . import effects as fx
 from . import metrics

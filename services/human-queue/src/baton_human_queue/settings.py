@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton_contracts import MAX_TEXT_LENGTH
-from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_runtime import KafkaSettings, MongoSettings
 
 from .domain import DEFAULT_SLA_S, PriorityRules
 

@@ -24,7 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from baton_contracts import TicketKind, TicketStatus, utc_now
-from baton_runtime.mongo import Document, insert_once
+from baton_runtime import Document, insert_once
 
 from .domain import OPEN_STATUSES, Agent, QueueError
 from .effects import ClaimClosed, ClaimOpened, Effect, Feedback

@@ -8,11 +8,17 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from baton_contracts import MessageSubmitted, topics
-from baton_runtime.consumer import EventRunner, subscribe
+from baton_runtime import (
+    KafkaEventPublisher,
+    build_broker,
+    connect_mongo,
+    database,
+    event_runner,
+    every,
+    service_app,
+    subscribe,
+)
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker
-from baton_runtime.mongo import connect_mongo, database
-from baton_runtime.service import every, service_app
 
 from .api import api_router
 from .handlers import on_message_submitted
@@ -37,14 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_text_length=settings.max_text_length,
     )
 
-    subscribe(
-        broker,
+    consumer = subscribe(
         settings.kafka,
+        event_runner(broker, publisher, service=SERVICE),
         topic=topics.MESSAGE_SUBMITTED,
         group=SERVICE,
         event_type=MessageSubmitted,
         handler=functools.partial(on_message_submitted, ingest=ingest),
-        runner=EventRunner.for_service(broker, publisher, service=SERVICE),
     )
 
     async def sweep() -> None:
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db=db,
         kafka=settings.kafka,
         topics=topics.ALL,
+        consumers=[consumer],
         on_start=[history.ensure_indexes],
         background=[every(settings.recovery_interval_s, sweep, what="recovery sweep")],
     )

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from baton_contracts import MessageReceived
-from baton_runtime.errors import RefusedError
+from baton_runtime import RefusedError
 from baton_runtime.history import Thread
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c6b1e-6b8a-4d59-9d53-0f4e3c1b8a01")

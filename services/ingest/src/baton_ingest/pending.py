@@ -25,9 +25,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from baton_contracts import MessageReceived, utc_now
-from baton_runtime.grouped import Grouped, GroupedWrites
+from baton_runtime import Document, Grouped, GroupedWrites, Unreadable, find_by_ids, insert_each
+from baton_runtime._mongo import delete_each
 from baton_runtime.history import Message
-from baton_runtime.mongo import Document, Unreadable, delete_each, find_by_ids, insert_each
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from baton_contracts import MessageReceived, MessageSubmitted, utc_now
+from baton_runtime import EventPublisher
 from baton_runtime.history import Message, MongoHistory, Thread, UnknownThreadError
-from baton_runtime.kafka import EventPublisher
 
 from .domain import (
     IdempotencyConflictError,

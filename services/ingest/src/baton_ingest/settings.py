@@ -4,7 +4,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton_contracts import MAX_TEXT_LENGTH
-from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_runtime import KafkaSettings, MongoSettings
 
 
 class Settings(BaseSettings):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from baton_runtime.service import configure_logging, serve
+from baton_runtime import configure_logging, serve
 
 from .app import create_app
 from .settings import Settings

@@ -8,12 +8,18 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import MessageReceived, topics
-from baton_runtime.consumer import MODEL_WORKERS, EventRunner, subscribe
+from baton_runtime import (
+    HandledEvents,
+    KafkaEventPublisher,
+    Outbox,
+    build_broker,
+    connect_mongo,
+    database,
+    event_runner,
+    service_app,
+    subscribe,
+)
 from baton_runtime.history import MongoHistory
-from baton_runtime.kafka import KafkaEventPublisher, build_broker
-from baton_runtime.mongo import connect_mongo, database
-from baton_runtime.outputs import HandledEvents
-from baton_runtime.service import service_app
 
 from .classifier import Classifier, LlmClassifier
 from .handlers import RouterDeps, on_message_received
@@ -32,7 +38,9 @@ def build_classifier(settings: Settings) -> Classifier | None:
         timeout=settings.classifier_timeout_s,
         max_retries=1,
     )
-    return LlmClassifier(client, model=settings.classifier_model)
+    return LlmClassifier(
+        client, model=settings.classifier_model, max_concurrent=settings.classifier_max_concurrent
+    )
 
 
 def create_app(
@@ -53,21 +61,19 @@ def create_app(
         limits=settings.limits(),
         min_confidence=settings.classifier_min_confidence,
     )
-    subscribe(
+    runner = event_runner(
         broker,
+        publisher,
+        service=SERVICE,
+        handled=HandledEvents(db, service=SERVICE, outbox=Outbox(publisher)),
+    )
+    consumer = subscribe(
         settings.kafka,
+        runner,
         topic=topics.MESSAGE_RECEIVED,
         group=SERVICE,
         event_type=MessageReceived,
         handler=functools.partial(on_message_received, deps=deps),
-        runner=EventRunner.for_service(
-            broker,
-            publisher,
-            service=SERVICE,
-            handled=HandledEvents(db, service=SERVICE),
-        ),
-        # Rules decide at once; a classifier waits on a model.
-        workers=MODEL_WORKERS if deps.classifier is not None else 1,
     )
 
     return service_app(
@@ -77,5 +83,6 @@ def create_app(
         db=db,
         kafka=settings.kafka,
         topics=topics.ALL,
+        consumers=[consumer],
         on_start=[store.ensure_indexes],
     )

@@ -8,10 +8,11 @@ import openai
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import ValidationError
 
-from baton_runtime.metrics import (
+from baton_runtime import (
     LLM_CALLS,
     LLM_LATENCY_SECONDS,
     LlmPricing,
+    ModelSlots,
     llm_outcome,
     record_llm_usage,
     start_llm_metrics,
@@ -63,17 +64,24 @@ class Classifier(Protocol):
 
 class LlmClassifier:
     def __init__(
-        self, client: openai.AsyncOpenAI, *, model: str, pricing: LlmPricing | None = None
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        model: str,
+        max_concurrent: int = 32,
+        pricing: LlmPricing | None = None,
     ) -> None:
         self._client = client
+        self._slots = ModelSlots(CALLER, max_concurrent)
         self._model = model
         self._pricing = pricing or LlmPricing()
 
     async def classify(self, message: RoutedMessage) -> Classification:
         error: BaseException | None = None
         try:
-            with LLM_LATENCY_SECONDS.labels(CALLER).time():
-                return await self._classify(message)
+            async with self._slots.slot():
+                with LLM_LATENCY_SECONDS.labels(CALLER).time():
+                    return await self._classify(message)
         except ClassifierError as exc:
             error = exc.__cause__ or exc
             raise

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from baton_contracts import Event, MessageReceived, RouteDecided, ThreadAssigned, derive_id
-from baton_runtime.consumer import Rejected
+from baton_runtime import ESCALATIONS, Rejected
 from baton_runtime.history import MongoHistory
-from baton_runtime.metrics import ESCALATIONS
 
 from .classifier import Classifier, ClassifierError
 from .metrics import ROUTING_DECISIONS

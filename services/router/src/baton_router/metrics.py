@@ -5,7 +5,7 @@ from typing import get_args
 from prometheus_client import Counter
 
 from baton_contracts import Handler, RouteStrategy
-from baton_runtime.metrics import start_escalation_metrics
+from baton_runtime import start_escalation_metrics
 
 from .policy import ESCALATING_STRATEGIES
 

@@ -7,7 +7,7 @@ import yaml
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from baton_runtime.settings import KafkaSettings, MongoSettings
+from baton_runtime import KafkaSettings, MongoSettings
 
 from .policy import DEFAULT_RULES, EscalationLimits, RuleSet
 
@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     classifier_model: str = "gpt-4o-mini"
     classifier_min_confidence: float = Field(default=0.6, ge=0, le=1)
     classifier_timeout_s: float = Field(default=10.0, gt=0)
+    classifier_max_concurrent: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Classifier calls in flight at once in this process; more wait for a slot.",
+    )
     escalation_limit_per_user: int = Field(default=5, ge=0)
     escalation_limit_per_thread: int = Field(default=3, ge=0)
     escalation_window_s: int = Field(default=3600, ge=1)

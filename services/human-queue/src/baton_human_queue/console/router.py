@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from baton_runtime.service import ApiError
+from baton_runtime import ApiError
 
 from ..agents import Agents
 

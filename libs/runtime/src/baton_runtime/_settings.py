@@ -39,23 +39,14 @@ class KafkaSettings(BaseSettings):
         description="Create missing topics at start-up (off where topics are managed).",
     )
     topic_partitions: int = Field(default=3, ge=1)
-    consumer_workers: int | None = Field(
-        default=None,
+    consumer_max_in_flight: int = Field(
+        default=1000,
         ge=1,
-        le=64,
-        description="Consumers per subscription in each process. They share the group's "
-        "partitions, so up to this many partitions are worked on at once, each a batch at "
-        "a time; records of one partition (one thread) stay in order. Above the partition "
-        "count they idle. Unset: the service's own number, 3 where handlers wait on a model "
-        "and 1 elsewhere.",
-    )
-    consumer_batch_max: int = Field(
-        default=100,
-        ge=1,
-        le=10_000,
-        description="Most records a consumer takes from Kafka at once. Records of one "
-        "key (thread) are worked on in order, different keys at the same time, and the "
-        "batch shares its bookkeeping writes.",
+        le=100_000,
+        description="Most records one consumer has taken from Kafka and not finished. "
+        "Records of one thread are handled in order, those of different threads at the "
+        "same time; when this many are in flight the consumer pauses its partitions until "
+        "one finishes.",
     )
     consumer_poll_ms: int = Field(
         default=500,
@@ -68,10 +59,10 @@ class KafkaSettings(BaseSettings):
         default=200,
         ge=0,
         le=60_000,
-        description="How often a consumer commits the offsets of the records it has "
-        "finished (also when its partitions are revoked and when it stops). A crash "
-        "redelivers at most this long's finished records, which are replays; 0 commits "
-        "after every batch.",
+        description="How often a consumer commits its partitions' offsets, each just below "
+        "its lowest unfinished record (also when partitions are revoked and when it "
+        "stops). A crash redelivers the unfinished records and at most this long's "
+        "finished ones, which are replays; 0 commits after every poll.",
     )
     topic_replication_factor: int = Field(default=1, ge=1)
 

@@ -28,11 +28,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from .errors import RefusedError
-from .kafka import ensure_topics
-from .metrics import report_consumer_lag
-from .mongo import Document
-from .settings import KafkaSettings
+from ._consumer import KeyedConsumer
+from ._errors import RefusedError
+from ._kafka import ensure_topics
+from ._mongo import Document
+from ._settings import KafkaSettings
 
 Check = Callable[[], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -176,6 +176,19 @@ def every(
     return loop
 
 
+async def report_consumer_lag(
+    consumers: Sequence[KeyedConsumer], *, interval_s: float = 5.0
+) -> None:
+    """Publish each consumer's lag every ``interval_s`` until cancelled."""
+    while True:
+        for consumer in consumers:
+            try:
+                await consumer.measure_lag()
+            except Exception:
+                log.debug("lag measurement of %s failed", consumer.topic, exc_info=True)
+        await asyncio.sleep(interval_s)
+
+
 def service_app(
     *,
     title: str,
@@ -184,6 +197,7 @@ def service_app(
     db: AsyncDatabase[Document],
     kafka: KafkaSettings,
     topics: Iterable[str],
+    consumers: Sequence[KeyedConsumer] = (),
     on_start: Sequence[Callable[[], Awaitable[None]]] = (),
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
@@ -191,11 +205,12 @@ def service_app(
 ) -> FastAPI:
     """A service's FastAPI app with the lifecycle every service shares.
 
-    Start-up: ``on_start`` steps (indexes), topics, the broker (consumers join their
-    groups), then ``background`` loops. Shutdown in reverse: loops are cancelled, the broker
-    stops (in-flight handlers finish or are abandoned uncommitted, so the next owner of the
-    partition redoes them), the ``on_stop`` steps run (clients the handlers used), then
-    MongoDB closes.
+    Start-up: ``on_start`` steps (indexes), topics, the broker (the producer), the
+    ``consumers`` (all joining their groups at once, so a group settles in one rebalance),
+    then ``background`` loops. Shutdown in reverse: loops are cancelled, consumers stop
+    (records in progress finish or are left uncommitted for the next owner of their
+    partition), the broker stops, the ``on_stop`` steps run (clients the handlers used),
+    then MongoDB closes.
     """
 
     @asynccontextmanager
@@ -204,8 +219,9 @@ def service_app(
             await step()
         await ensure_topics(kafka, topics)
         await broker.start()
+        await asyncio.gather(*(consumer.start() for consumer in consumers))
         tasks = [asyncio.create_task(loop()) for loop in background]
-        tasks.append(asyncio.create_task(report_consumer_lag(broker)))
+        tasks.append(asyncio.create_task(report_consumer_lag(consumers)))
         try:
             yield
         finally:
@@ -214,12 +230,14 @@ def service_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.gather(*(consumer.stop() for consumer in consumers))
             await broker.stop()
             for step in on_stop:
                 await step()
             await mongo.close()
 
     app = FastAPI(title=title, summary=summary, lifespan=lifespan)
+    app.state.consumers = tuple(consumers)
     install_error_handlers(app)
     app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
     app.include_router(metrics_router())

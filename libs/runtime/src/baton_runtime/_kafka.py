@@ -7,23 +7,19 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Iterable, Sequence
-from itertools import chain
-from typing import Any, Literal, Protocol, TypedDict, cast
+from typing import Any, Literal, Protocol, TypedDict
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import REGISTRY
 
 from baton_contracts import Event, encode
 from baton_contracts.topics import dead_letter_topic
 
-from .offsets import BATCH_GRACE_SECONDS, FinishedOffsets, Positioned
-from .settings import KafkaSettings
+from ._settings import KafkaSettings
 
 
 def kafka_security(settings: KafkaSettings) -> BaseSecurity | None:
@@ -97,102 +93,6 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
         await admin.close()
 
 
-class ServiceBatchSubscriber(BatchSubscriber):
-    """FastStream's batch subscriber as Baton's consumers use it.
-
-    * **It waits in the poll alone.** FastStream sleeps for ``batch_timeout_ms`` whenever a
-      poll returns nothing, so a record that arrives meanwhile waits, and a short timeout
-      makes every idle subscriber wake up hundreds of times a second (about 0.01 of a core
-      each, measured). aiokafka's ``getmany`` already returns as soon as records arrive,
-      so waiting there alone is enough: a long timeout then costs neither latency nor CPU.
-    * **It commits finished offsets together** (:class:`FinishedOffsets`), not one commit
-      per batch, and tells them when a batch is in progress, so that a rebalance waits
-      for it. The subscription is registered with ``AckPolicy.MANUAL``, so FastStream
-      neither commits nor seeks: the handler reports each batch with :meth:`finished` or
-      :meth:`rewind`.
-    """
-
-    __slots__ = ()
-
-    offsets: FinishedOffsets
-
-    async def get_msg(self, consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[Any, Any], ...]:
-        if self.offsets.due:  # also when idle: a poll returns at least every timeout
-            await self.offsets.commit()
-        records = await consumer.getmany(
-            timeout_ms=self.batch_timeout_ms, max_records=self.max_records
-        )
-        return tuple(chain.from_iterable(records.values()))
-
-    async def consume_one(self, msg: tuple[ConsumerRecord[Any, Any], ...]) -> None:
-        # Called as soon as a poll returned records, with nothing awaited in between.
-        self.offsets.begin()
-        try:
-            await super().consume_one(msg)
-        finally:
-            self.offsets.end()
-
-    async def finished(self, records: Iterable[Positioned]) -> None:
-        """``records`` (the batch just polled) are worked on: their offsets may be
-        committed, which happens once the interval is over or the subscriber is stopping."""
-        if self.consumer is None:
-            return
-        self.offsets.finish(self.consumer, records)
-        if self.offsets.due or not self.running:
-            await self.offsets.commit()
-
-    def rewind(self, records: Iterable[Positioned]) -> None:
-        """Seek back to the first of ``records`` in each partition the consumer still owns,
-        so the batch is delivered again."""
-        consumer = self.consumer
-        if consumer is None:
-            return
-        first: dict[TopicPartition, int] = {}
-        for record in records:
-            partition = TopicPartition(record.topic, record.partition)
-            first[partition] = min(first.get(partition, record.offset), record.offset)
-        owned = consumer.assignment()
-        for partition, offset in first.items():
-            if partition in owned:
-                consumer.seek(partition, offset)
-
-    async def stop(self) -> None:
-        # No poll after this; a batch in progress commits its own offsets when it ends.
-        self.running = False
-        await self.offsets.commit()
-        await super().stop()
-
-
-def adopt(subscriber: BatchSubscriber, offsets: FinishedOffsets) -> ServiceBatchSubscriber:
-    """``subscriber``, working as a :class:`ServiceBatchSubscriber` with ``offsets`` (also
-    its rebalance listener). FastStream builds its subscribers itself, so the class of the
-    one it built is swapped (it adds no slots)."""
-    if type(subscriber) is not BatchSubscriber:  # a FastStream upgrade changed the class
-        raise TypeError(f"expected FastStream's BatchSubscriber, got {type(subscriber)!r}")
-    subscriber.__class__ = ServiceBatchSubscriber
-    adopted = cast(ServiceBatchSubscriber, subscriber)
-    adopted.offsets = offsets
-    return adopted
-
-
-class ServiceBroker(KafkaBroker):
-    """A KafkaBroker that starts all its subscribers at the same time.
-
-    FastStream starts them one after another, and a consumer's start waits until its group
-    has assigned it partitions. Each further consumer of a group (KAFKA_CONSUMER_WORKERS)
-    then waits for a rebalance, which the members already in learn of only at their next
-    heartbeat, seconds later. Started together, a group's consumers join in one or two
-    rebalances, and all groups at once.
-    """
-
-    async def start(self) -> None:
-        await self.connect()
-        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
-        for publisher in self.publishers:
-            await publisher.start()
-        self.running = True
-
-
 class ProducerSettings(TypedDict):
     acks: Literal["all"]
     enable_idempotence: bool
@@ -213,8 +113,9 @@ benchmark's baseline."""
 def build_broker(
     settings: KafkaSettings, *, client_id: str, middlewares: Sequence[Any] = ()
 ) -> KafkaBroker:
-    """A broker for one service. Nothing connects until it is started."""
-    return ServiceBroker(
+    """The producing side of one service: its events and dead letters go out through it.
+    Nothing connects until it is started."""
+    return KafkaBroker(
         settings.bootstrap_servers.split(","),
         client_id=client_id,
         security=kafka_security(settings),
@@ -223,16 +124,11 @@ def build_broker(
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id),
             *middlewares,
         ),
-        graceful_timeout=BATCH_GRACE_SECONDS,
-        # FastStream logs every batch received and processed, on a logger of its own at
-        # INFO whatever LOG_LEVEL says: two lines per batch in every consumer, 1-2% of a
-        # service's CPU under load. On Baton's logger at DEBUG they follow LOG_LEVEL; the
-        # consumer metrics count the same.
+        # FastStream's own log lines of each publish follow LOG_LEVEL on Baton's logger,
+        # at DEBUG, rather than its own logger at INFO.
         logger=logging.getLogger("baton_runtime.kafka.messages"),
         log_level=logging.DEBUG,
-        # Handlers take the record and nothing else (consumer.subscribe), so FastDepends has
-        # nothing to inject; with it on, every message resolved its context in a worker
-        # thread.
+        # Baton's consumers are its own (KeyedConsumer); the broker only publishes.
         apply_types=False,
     )
 

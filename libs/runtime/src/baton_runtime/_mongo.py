@@ -12,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
-from .settings import MongoSettings
+from ._settings import MongoSettings
 
 Document = dict[str, Any]
 T = TypeVar("T")

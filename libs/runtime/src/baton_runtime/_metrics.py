@@ -1,4 +1,4 @@
-"""Metrics every service exports, beside FastStream's own ``faststream_*`` consumer metrics.
+"""Metrics every service exports, beside FastStream's own ``faststream_*`` publish metrics.
 
 Label values come from small fixed sets (topics, error codes, outcomes), never from ids or
 free text, so the number of series stays bounded.
@@ -6,20 +6,13 @@ free text, so the number of series stays bounded.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from aiokafka import TopicPartition
-from faststream.kafka import KafkaBroker
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton_contracts import utc_now
-
-log = logging.getLogger(__name__)
 
 DEAD_LETTERS = Counter(
     "baton_dead_letters_total",
@@ -41,14 +34,22 @@ HANDLER_RETRIES = Counter(
 RETRY_KINDS = ("transient", "error")
 HANDLER_SECONDS = Histogram(
     "baton_handler_seconds",
-    "Time from the start of a record's batch until the batch's output was published, per record.",
+    "Time from a record's start (after any earlier record of its thread) until it was "
+    "finished: handled and its output published, replayed, skipped or dead-lettered.",
     ["service", "topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 CONSUMER_LAG = Gauge(
     "baton_consumer_lag",
-    "Records not yet consumed (high watermark minus position), per consumer group and topic.",
+    "Records not yet taken by the consumer (high watermark minus position), per consumer "
+    "group and topic.",
     ["group", "topic"],
+)
+CONSUMER_RECORDS = Gauge(
+    "baton_consumer_records",
+    "Records taken from Kafka and not finished, by state: running (being worked on) or "
+    "queued (waiting for an earlier record of the same thread).",
+    ["service", "topic", "state"],
 )
 END_TO_END_SECONDS = Histogram(
     "baton_end_to_end_seconds",
@@ -57,37 +58,6 @@ END_TO_END_SECONDS = Histogram(
     ["answered_by"],
     buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400),
 )
-
-
-async def report_consumer_lag(broker: KafkaBroker, *, interval_s: float = 5.0) -> None:
-    """Publish each subscriber's lag every ``interval_s`` until cancelled."""
-    while True:
-        try:
-            await _measure_lag(broker)
-        except Exception:
-            log.debug("lag measurement failed", exc_info=True)
-        await asyncio.sleep(interval_s)
-
-
-async def _measure_lag(broker: KafkaBroker) -> None:
-    # A subscription may have several consumers (KAFKA_CONSUMER_WORKERS), each registered as
-    # a subscriber of its own with some of the partitions: their lags add up.
-    lag: dict[tuple[str, str], int] = {}
-    for subscriber in broker.subscribers:
-        consumer: Any = getattr(subscriber, "consumer", None)
-        if consumer is None:
-            continue
-        group = getattr(subscriber, "group_id", None) or "none"
-        partitions: set[TopicPartition] = consumer.assignment()
-        for partition in partitions:
-            lag.setdefault((group, partition.topic), 0)
-            highwater = consumer.highwater(partition)
-            if highwater is None:
-                continue
-            position = await consumer.position(partition)
-            lag[group, partition.topic] += max(0, highwater - position)
-    for (group, topic), value in lag.items():
-        CONSUMER_LAG.labels(group=group, topic=topic).set(value)
 
 
 # Shared by several services (in tests they share one process, so each is defined once).
@@ -109,6 +79,12 @@ LLM_CALLS = Counter(
     "(ok, timeout, rate_limited, server_error, connection_error, invalid_output, client_error).",
     ["caller", "outcome"],
 )
+LLM_WAITING = Gauge(
+    "baton_llm_waiting",
+    "Model calls waiting for a slot (at most LLM_MAX_CONCURRENT are in flight), by caller.",
+    ["caller"],
+)
+LLM_IN_FLIGHT = Gauge("baton_llm_in_flight", "Model calls in flight, by caller.", ["caller"])
 LLM_LATENCY_SECONDS = Histogram(
     "baton_llm_latency_seconds",
     "Duration of one model call, by caller.",
@@ -156,6 +132,8 @@ def start_llm_metrics(caller: str) -> None:
     for outcome in LLM_OUTCOMES:
         LLM_CALLS.labels(caller, outcome)
     LLM_LATENCY_SECONDS.labels(caller)
+    LLM_WAITING.labels(caller)
+    LLM_IN_FLIGHT.labels(caller)
     for kind in ("prompt", "completion"):
         LLM_TOKENS.labels(caller, kind)
     LLM_COST_USD.labels(caller)

@@ -1,0 +1,232 @@
+"""The outbox: what a change leads to, stored in the same write as the change.
+
+MongoDB makes one document's write atomic, and nothing more. So a change that must be
+announced (an event to publish) or followed up (a message to store elsewhere) writes those
+follow-ups into the changed document's ``outbox`` field, in the same insert or update. Then
+they are carried out, in order, and taken off the document.
+
+The guarantee: every follow-up of a stored change is carried out at least once, and none of
+a change that was not stored. If the process stops between the write and the end of the
+follow-ups, the document keeps them, and a sweep (:meth:`Outbox.sweep`) carries them out
+once they are older than a grace period. A follow-up must therefore be idempotent: events
+keep their ids (consumers drop repeats), writes use ids derived from the change.
+
+A document with follow-ups has ``outbox_at``, the time they were stored; taking the last of
+them off removes it, so the sweep finds exactly the documents with work left (under a sparse
+index on real MongoDB). A sweep takes a document by moving ``outbox_at`` on, so two sweepers
+never carry out the same entries at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+from baton_contracts import Event, decode, utc_now
+
+from ._grouped import GroupedWrites
+from ._kafka import EventPublisher
+from ._mongo import Document, Unreadable
+
+log = logging.getLogger(__name__)
+
+OUTBOX = "outbox"
+OUTBOX_AT = "outbox_at"
+EVENT = "event"
+
+Apply = Callable[[str], Awaitable[None]]
+"""Carries out one follow-up of a kind, given its data; idempotent."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One follow-up: an event to publish (kind ``event``), or work of a kind the owner of
+    the document carries out (:class:`Outbox`'s ``kinds``). ``data`` is JSON, so a stored
+    entry compares equal to the one written."""
+
+    id: str
+    kind: str
+    data: str
+
+    def to_document(self) -> dict[str, str]:
+        return {"id": self.id, "kind": self.kind, "data": self.data}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, str]) -> Entry:
+        return cls(id=doc["id"], kind=doc["kind"], data=doc["data"])
+
+
+def publishing(event: Event) -> Entry:
+    """The follow-up that publishes ``event``."""
+    return Entry(f"event:{event.event_id}", EVENT, event.model_dump_json())
+
+
+def events_of(entries: Iterable[Entry]) -> list[Event]:
+    return [decode(entry.data) for entry in entries if entry.kind == EVENT]
+
+
+class Outbox:
+    """Stores follow-ups with changes, carries them out, and sweeps up after crashes.
+
+    ``kinds`` carry out the follow-ups that are not events. Taking entries off documents is
+    shared by concurrent callers: under load one command clears many documents.
+    """
+
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        *,
+        kinds: Mapping[str, Apply] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._publisher = publisher
+        self._kinds = dict(kinds or {})
+        self._now = clock
+        self._clears: dict[str, GroupedWrites[tuple[object, list[dict[str, str]]]]] = {}
+        self._unreadable: dict[str, Unreadable] = {}
+
+    # ------------------------------------------------------------ storing
+
+    def fields(self, entries: Sequence[Entry], *, now: datetime | None = None) -> Document:
+        """The outbox fields of a new document (none without entries)."""
+        if not entries:
+            return {}
+        return {OUTBOX: [e.to_document() for e in entries], OUTBOX_AT: now or self._now()}
+
+    def push(self, entries: Sequence[Entry], *, now: datetime | None = None) -> Document:
+        """Update operators that add ``entries`` to a document's outbox, to merge into the
+        update that makes the change (see :func:`merge`)."""
+        if not entries:
+            return {}
+        return {
+            "$push": {OUTBOX: {"$each": [e.to_document() for e in entries]}},
+            "$set": {OUTBOX_AT: now or self._now()},
+        }
+
+    @staticmethod
+    async def ensure_index(collection: AsyncCollection[Document]) -> None:
+        await collection.create_index([(OUTBOX_AT, ASCENDING)], sparse=True)
+
+    # ------------------------------------------------------------ carrying out
+
+    async def deliver(
+        self, collection: AsyncCollection[Document], doc_id: object, entries: Sequence[Entry]
+    ) -> None:
+        """Carry out ``entries`` in order, then take them off the document. An error leaves
+        them there (for a retry, a redelivery or the sweep) and is raised."""
+        if not entries:
+            return
+        await self.carry_out(entries)
+        await self._clear(collection, doc_id, entries)
+
+    async def carry_out(self, entries: Sequence[Entry]) -> None:
+        """Carry out ``entries`` in order; consecutive events go out together."""
+        events: list[Event] = []
+        for entry in entries:
+            if entry.kind == EVENT:
+                events.append(decode(entry.data))
+                continue
+            if events:
+                await self._publisher.publish(events)
+                events = []
+            apply = self._kinds.get(entry.kind)
+            if apply is None:
+                raise LookupError(f"no follow-up of kind {entry.kind!r} is known here")
+            await apply(entry.data)
+        if events:
+            await self._publisher.publish(events)
+
+    async def _clear(
+        self, collection: AsyncCollection[Document], doc_id: object, entries: Sequence[Entry]
+    ) -> None:
+        name = collection.full_name
+        clears = self._clears.get(name)
+        if clears is None:
+            clears = self._clears[name] = GroupedWrites(
+                lambda items: _clear_each(collection, items)
+            )
+        await clears.submit((doc_id, [e.to_document() for e in entries]))
+
+    # ------------------------------------------------------------ sweeping
+
+    async def sweep(
+        self,
+        collection: AsyncCollection[Document],
+        *,
+        older_than: timedelta,
+        limit: int = 200,
+    ) -> int:
+        """Carry out what crashes left in ``collection``: the entries of documents whose
+        outbox is older than ``older_than``. Returns how many documents were finished."""
+        now = self._now()
+        unreadable = self._unreadable.setdefault(
+            collection.full_name,
+            Unreadable(reader=f"outbox sweep of {collection.name}", kind="outbox"),
+        )
+        cursor = collection.find(
+            {OUTBOX_AT: {"$lte": now - older_than}}, projection={OUTBOX: 1, OUTBOX_AT: 1}
+        ).limit(limit + unreadable.count)
+        finished = 0
+        for doc, entries in unreadable.parse(await cursor.to_list(), _entries_of):
+            if not entries:
+                # Emptied by a clear that could not drop the time with the entries.
+                await collection.update_one(
+                    {"_id": doc["_id"], OUTBOX: {"$size": 0}}, {"$unset": {OUTBOX_AT: ""}}
+                )
+                continue
+            taken = await collection.update_one(
+                {"_id": doc["_id"], OUTBOX_AT: doc[OUTBOX_AT]}, {"$set": {OUTBOX_AT: now}}
+            )
+            if not taken.modified_count:
+                continue  # another sweeper, or a new change, came first
+            try:
+                await self.deliver(collection, doc["_id"], entries)
+            except Exception:
+                log.warning(
+                    "outbox of %s %r left for the next sweep",
+                    collection.name,
+                    doc["_id"],
+                    exc_info=True,
+                )
+                continue
+            finished += 1
+        if finished:
+            log.info("outbox sweep of %s carried out %d document(s)", collection.name, finished)
+        return finished
+
+
+def _entries_of(doc: Document) -> tuple[Document, list[Entry]]:
+    return doc, [Entry.from_document(e) for e in doc.get(OUTBOX) or ()]
+
+
+def merge(*updates: Document) -> Document:
+    """Update documents merged operator by operator (a change and its outbox push)."""
+    merged: Document = {}
+    for update in updates:
+        for operator, fields in update.items():
+            merged.setdefault(operator, {}).update(fields)
+    return merged
+
+
+async def _clear_each(
+    collection: AsyncCollection[Document], items: Sequence[tuple[object, list[dict[str, str]]]]
+) -> None:
+    """Take delivered entries off their documents in one command. Usually a document holds
+    just those entries, and outbox and time go together; where more were added meanwhile,
+    only the delivered ones are pulled (and a later delivery or the sweep drops the time)."""
+    exact = [
+        UpdateOne({"_id": doc_id, OUTBOX: entries}, {"$unset": {OUTBOX: "", OUTBOX_AT: ""}})
+        for doc_id, entries in items
+    ]
+    result = await collection.bulk_write(exact, ordered=False)
+    if result.matched_count == len(items):
+        return
+    await collection.bulk_write(
+        [UpdateOne({"_id": doc_id}, {"$pullAll": {OUTBOX: entries}}) for doc_id, entries in items],
+        ordered=False,
+    )
