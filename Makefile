@@ -64,5 +64,5 @@ up: ## docker compose: the whole system in containers (needs a Docker engine)
 down: ## docker compose: stop and remove the containers
 	docker compose down
 
-bench: sync ## throughput, latency, claims and memory on this machine (not part of make test)
-	$(UV) run --locked --group bench python bench/run.py
+bench: sync ## throughput, latency, claims, memory and model latency here (not in make test; BENCH_ARGS for options)
+	$(UV) run --locked --group bench python -m baton_bench $(BENCH_ARGS)

@@ -1,20 +1,19 @@
-"""The bench's latency-by-rate figures and its ``--curve`` option (nothing is started)."""
+"""The bench's figures, targets and options (nothing is started)."""
 
 from __future__ import annotations
 
 import argparse
-from types import ModuleType
+import math
+import uuid
 from typing import Any
 
 import pytest
 
-from tests.support.infra import ROOT
-from tests.support.scripts import load_script
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return load_script(ROOT / "bench" / "run.py", "baton_bench_run")
+from baton_bench import fractions, phases
+from baton_bench.latency import added_seconds, latency_by_rate, without_model
+from baton_bench.model import ModelLatency, head_of_line_figures
+from baton_bench.targets import evaluate
+from baton_testkit import Observed
 
 
 def point(rate: float, p99: float, *, cpu: float = 1.0) -> dict[str, Any]:
@@ -29,12 +28,12 @@ def point(rate: float, p99: float, *, cpu: float = 1.0) -> dict[str, Any]:
     }
 
 
-def test_the_target_holds_up_to_the_highest_rate_below_the_first_miss(bench: ModuleType) -> None:
+def test_the_target_holds_up_to_the_highest_rate_below_the_first_miss() -> None:
     # Measured highest first, as the bench does; a lucky higher rate does not count once a
     # lower one missed.
     points = [point(100, 300), point(80, 40), point(60, 70), point(40, 30), point(20, 20)]
 
-    figures = bench.latency_by_rate(points, sustained=200)
+    figures = latency_by_rate(points, sustained=200)
 
     assert [row["rate_per_second"] for row in figures["rates"]] == [20, 40, 60, 80, 100]
     assert figures["holds_up_to_per_second"] == 40
@@ -44,27 +43,134 @@ def test_the_target_holds_up_to_the_highest_rate_below_the_first_miss(bench: Mod
     assert figures["rates"][0]["mongo_commands_per_message"] == 2.0
 
 
-def test_a_target_missed_at_every_rate_holds_nowhere(bench: ModuleType) -> None:
-    figures = bench.latency_by_rate([point(100, 300), point(20, 51)], sustained=200)
+def test_a_target_missed_at_every_rate_holds_nowhere() -> None:
+    figures = latency_by_rate([point(100, 300), point(20, 51)], sustained=200)
 
     assert figures["holds_up_to_per_second"] is None
     assert figures["holds_up_to_fraction_of_sustained"] is None
 
 
-def test_a_phase_without_replies_is_no_pass(bench: ModuleType) -> None:
-    figures = bench.latency_by_rate([point(20, float("nan")), point(40, 10)], sustained=200)
+def test_a_phase_without_replies_is_no_pass() -> None:
+    figures = latency_by_rate([point(20, float("nan")), point(40, 10)], sustained=200)
 
     assert figures["holds_up_to_per_second"] is None
 
 
-def test_curve_fractions_are_measured_highest_first(bench: ModuleType) -> None:
-    assert bench.fractions("0.2,0.4, 0.3") == (0.4, 0.3, 0.2)
-    assert bench.fractions("") == ()
+def test_curve_fractions_are_measured_highest_first() -> None:
+    assert fractions("0.2,0.4, 0.3") == (0.4, 0.3, 0.2)
+    assert fractions("") == ()
 
 
 @pytest.mark.parametrize("text", ["0.2,x", "0", "1.5", "-0.1"])
-def test_curve_fractions_outside_the_sustained_rate_are_refused(
-    bench: ModuleType, text: str
-) -> None:
+def test_curve_fractions_outside_the_sustained_rate_are_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
-        bench.fractions(text)
+        fractions(text)
+
+
+def test_phases_are_chosen_by_name() -> None:
+    assert phases("head-of-line, added-latency") == {"head-of-line", "added-latency"}
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown"):
+        phases("head-of-line,everything")
+
+
+def observed(*replies: float | None) -> tuple[Observed, list[uuid.UUID]]:
+    """Messages accepted at once, each replied to after the given seconds (None: never)."""
+    seen = Observed()
+    ids = []
+    for after in replies:
+        message = uuid.uuid4()
+        ids.append(message)
+        seen.accepted_at[message] = 100.0
+        if after is not None:
+            seen.sent_at[message] = 100.0 + after
+    return seen, ids
+
+
+def test_the_added_latency_is_the_reply_latency_less_its_model_call() -> None:
+    seen, (fast, slow, unreplied, unknown) = observed(1.0, 9.0, None, 2.0)
+    model = {fast: 0.95, slow: 8.7, unreplied: 1.0}
+
+    added = added_seconds(seen, model)
+
+    # A reply whose model time is unknown is left out rather than counted whole.
+    assert added == {fast: pytest.approx(0.05), slow: pytest.approx(0.3)}
+    assert added_seconds(seen, model, among=[slow]) == {slow: pytest.approx(0.3)}
+    figures = without_model(seen, model)
+    assert figures["max"] == pytest.approx(300)
+    assert figures["replies"] == 2
+    assert unknown not in added
+
+
+def test_head_of_line_reports_the_ordinary_replies_and_counts_the_slow_ones() -> None:
+    seen, (slow_a, slow_b, *ordinary) = observed(8.1, None, 0.9, 8.2)
+
+    figures = head_of_line_figures(
+        seen.sent_at,
+        seen.accepted_at,
+        {ordinary[0]: 0.02, ordinary[1]: 7.4},
+        slow={slow_a, slow_b},
+        ordinary=set(ordinary),
+        slow_in_flight=2,
+        settings={"slow_calls": 2, "slow_call_ms": 8000, "ordinary_rate": 10},
+        figures={"duplicated": 0, "repeated_events": 0},
+    )
+
+    assert figures["slow_replied"] == 1
+    assert figures["slow_latency_ms"]["max"] == pytest.approx(8100)
+    assert figures["ordinary_replied"] == 2
+    assert figures["ordinary_added_latency_ms"]["max"] == pytest.approx(7400)
+    assert figures["ordinary_added_latency_ms"]["p50"] == pytest.approx(20)
+    assert sorted(figures["ordinary_added_ms"]) == pytest.approx([20, 7400])
+
+
+def test_conversations_wait_past_nearly_every_model_call() -> None:
+    lognormal = ModelLatency(median_ms=800, p99_ms=6000, seed=3)
+
+    assert 10 < lognormal.gap_s() < 13  # the lognormal's p99.9
+    assert ModelLatency(fixed_ms=1000).gap_s() == pytest.approx(3)
+    assert lognormal.env() == {
+        "SCRIPTED_MODEL_LATENCY_MS": "0",
+        "SCRIPTED_MODEL_LATENCY_MEDIAN_MS": "800",
+        "SCRIPTED_MODEL_LATENCY_P99_MS": "6000",
+        "SCRIPTED_MODEL_LATENCY_SEED": "3",
+    }
+
+
+def model_results(*, hol_max: float, hol_p99: float, fixed_p99: float, ratio: float) -> Any:
+    return {
+        "pipeline": {"ratio_to_baseline": 0.45},
+        "model_latency": {
+            "head_of_line": {"ordinary_added_latency_ms": {"max": hol_max, "p99": hol_p99}},
+            "added_latency_at_fixed_rate": {
+                "rate_per_second": 50,
+                "latency_without_model_ms": {"p99": fixed_p99},
+            },
+            "throughput_with_fixed_model": {
+                "model": {"fixed_ms": 1000},
+                "ratio_to_zero_latency": ratio,
+            },
+        },
+    }
+
+
+def test_targets_are_met_within_their_limits() -> None:
+    results = model_results(hol_max=240, hol_p99=90, fixed_p99=45, ratio=0.85)
+
+    assert [target["met"] for target in evaluate(results)] == [True, True, True, True]
+
+
+def test_head_of_line_needs_both_its_max_and_its_p99() -> None:
+    over_max = model_results(hol_max=7900, hol_p99=90, fixed_p99=45, ratio=0.85)
+    over_p99 = model_results(hol_max=240, hol_p99=120, fixed_p99=45, ratio=0.85)
+
+    assert evaluate(over_max)[0]["met"] is False
+    assert evaluate(over_p99)[0]["met"] is False
+
+
+def test_targets_not_measured_or_without_replies_are_not_met() -> None:
+    results = model_results(hol_max=math.nan, hol_p99=math.nan, fixed_p99=45, ratio=0.5)
+    del results["pipeline"]
+
+    met = [target["met"] for target in evaluate(results)]
+
+    assert met == [False, True, False, None]
