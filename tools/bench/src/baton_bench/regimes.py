@@ -57,7 +57,9 @@ async def running(
         async with aiohttp.ClientSession(
             base_url=system.programs["ingest"].url, timeout=TIMEOUT
         ) as client:
-            yield Measure(client, system, mongo, args.out, profile=args.profile)
+            # Sampled only without model latency: the model-latency phases measure waits.
+            profile = args.profile and regime == "zero-latency"
+            yield Measure(client, system, mongo, args.out, profile=profile)
     finally:
         await system.stop_all()
         # The run's data goes with it: the bench stack's store stays small from run to run.
