@@ -170,5 +170,68 @@ async def test_consumer_group_rebalance(faults: Faults) -> None:
 
     load, verdict = await scenario(faults, fault, name="rebalance", duration_s=14)
     assert_clean(faults, load, verdict)
-    # Joining and leaving wait for the batches in progress: nothing is published twice.
+    # Joining and leaving wait for the records in progress: nothing is published twice.
+    assert verdict.redelivered == 0, verdict.summary()
+
+
+def slow_replies(tag: str, delay_ms: int) -> list[dict[str, object]]:
+    """Scripted-model rules: every reply of the scenario's threads takes ``delay_ms``
+    (under the ai-responder's model timeout in the fault system)."""
+    return [
+        {
+            "match": {"last_user": tag, "schema": "assistant_reply"},
+            "delay_ms": delay_ms,
+            "respond": {
+                "json": {
+                    "reply": "Thanks for waiting.",
+                    "confidence": 0.95,
+                    "requires_human": False,
+                    "reason": None,
+                }
+            },
+        }
+    ]
+
+
+async def test_ai_responder_killed_with_slow_calls_in_flight(faults: Faults) -> None:
+    tag = f"slow{uuid.uuid4().hex[:6]}"
+    response = await faults.model.post("/_script", json=slow_replies(tag, 1500))
+    response.raise_for_status()
+
+    async def fault(_: Load) -> None:
+        await faults.system.restart("ai-responder")  # SIGKILL mid-call, then a new process
+
+    load, verdict = await scenario(
+        faults,
+        fault,
+        name="kill-ai-responder-slow-calls",
+        threads=12,
+        interval_s=0.3,
+        text=f"Where is my parcel? {tag}",
+    )
+    assert_clean(faults, load, verdict)
+
+
+async def test_rebalance_with_slow_calls_in_flight(faults: Faults) -> None:
+    tag = f"slow{uuid.uuid4().hex[:6]}"
+    response = await faults.model.post("/_script", json=slow_replies(tag, 1500))
+    response.raise_for_status()
+
+    async def fault(_: Load) -> None:
+        await faults.system.start("ai-responder", extra=True)
+        await asyncio.sleep(3)
+        await faults.system.stop_instance("ai-responder", -1)
+
+    load, verdict = await scenario(
+        faults,
+        fault,
+        name="rebalance-slow-calls",
+        threads=12,
+        interval_s=0.3,
+        duration_s=14,
+        text=f"Where is my parcel? {tag}",
+    )
+    assert_clean(faults, load, verdict)
+    # Revocation waits for the calls in progress (well within its grace): nothing is
+    # worked on by two members, so nothing is published twice.
     assert verdict.redelivered == 0, verdict.summary()
