@@ -22,12 +22,11 @@ from baton_contracts import (
     ToolHumanRequested,
     topics,
 )
+from baton_conversations import Conversations
 from baton_ingest.domain import Submission
-from baton_ingest.pending import PendingMessages
-from baton_ingest.service import Ingest
-from baton_runtime import Document
+from baton_ingest.usecases import Ingest
+from baton_runtime import Document, Outbox
 from baton_runtime.dlq import replay
-from baton_runtime.history import MongoHistory
 from tests.support.memory import DeadPublisher
 from tests.support.pipeline import AGENT, Pipeline
 from tests.support.queue import reply_rule, token
@@ -583,19 +582,17 @@ async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep
     await pipeline.script(reply_rule(tok, "recovered"))
     thread_id = await pipeline.new_thread()
     db = mongo_client[pipeline.mongo.database]
-    crashed = Ingest(
-        history=MongoHistory(db),
-        pending=PendingMessages(db),
-        publisher=DeadPublisher(),
-        max_text_length=4000,
-    )
-    with pytest.raises(ConnectionError):
-        await crashed.submit(Submission(thread_id=thread_id, text=f"lost? {tok}"))
+    # Stored, and the process could not publish its message.received: ingest's sweep does.
+    crashed = Ingest(conversations=Conversations(db, Outbox(DeadPublisher())), max_text_length=4000)
+    accepted = await crashed.submit(Submission(thread_id=thread_id, text=f"lost? {tok}"))
 
     [received] = await pipeline.recorder.wait_for(MessageReceived, in_thread(thread_id))
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
+    assert received.message_id == accepted.message_id
     assert (sent.text, sent.in_reply_to) == ("recovered", received.message_id)
-    assert await db["pending_messages"].find_one({"_id": str(received.message_id)}) is None
+    stored = await db["messages"].find_one({"_id": str(received.message_id)})
+    assert stored is not None
+    assert "outbox" not in stored
 
 
 async def test_dead_letters_replay_after_the_fix(
@@ -618,8 +615,8 @@ async def test_dead_letters_replay_after_the_fix(
     ]
 
     # The fix: the thread now exists. The replay sends the message through again.
-    await MongoHistory(mongo_client[pipeline.mongo.database]).create_thread(
-        thread_id, user_id="u-late", channel="web", department=None, metadata={}
+    await Conversations(mongo_client[pipeline.mongo.database], Outbox(DeadPublisher())).open_thread(
+        user_id="u-late", channel="web", department=None, metadata={}, thread_id=thread_id
     )
     done = await replay(pipeline.kafka, topics.MESSAGE_RECEIVED)
     assert any(d.target == pipeline.kafka.topic(topics.MESSAGE_RECEIVED) for d in done)

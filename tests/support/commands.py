@@ -8,14 +8,15 @@ from baton_runtime import Document, MongoSettings
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Records ``"<command> <collection>"`` for every find, insert, update and delete started."""
+    """Records ``"<command> <collection>"`` for every find, insert, update, delete and
+    findAndModify started."""
 
     def __init__(self) -> None:
         self.commands: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
-        if name in ("find", "insert", "update", "delete"):
+        if name in ("find", "insert", "update", "delete", "findAndModify"):
             self.commands.append(f"{name} {event.command[name]}")
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

@@ -1,16 +1,29 @@
-"""In-memory stand-ins for the runner's publisher, dead letters, and Kafka consumer."""
+"""In-memory stand-ins for Baton's own interfaces (the publisher, dead letters, the
+conversation core) and for aiokafka's consumer, for unit tests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
-from typing import Any
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-from baton_contracts import Event
+from baton_contracts import Event, Owner, ThreadAssigned, utc_now
+from baton_conversations import (
+    Announce,
+    Appended,
+    Because,
+    Message,
+    Thread,
+    UnknownThreadError,
+)
 from baton_runtime import Record
+
+E = TypeVar("E", bound=Event)
 
 
 class MemoryPublisher:
@@ -19,6 +32,9 @@ class MemoryPublisher:
 
     async def publish(self, events: Iterable[Event]) -> None:
         self.published += events
+
+    def of_type(self, event_type: type[E]) -> list[E]:
+        return [e for e in self.published if isinstance(e, event_type)]
 
 
 class DeadPublisher:
@@ -130,3 +146,136 @@ class MemoryConsumer:
         self._positions = {p: self.committed.get(p, 0) for p in self._assigned}
         await self._listener.on_partitions_assigned(set(self._assigned))
         self._arrived.set()
+
+
+class MemoryConversations:
+    """The conversation core in dicts. Announcing events go straight to ``publisher``."""
+
+    def __init__(self, publisher: MemoryPublisher | None = None) -> None:
+        self.publisher = publisher or MemoryPublisher()
+        self.threads: dict[str, Thread] = {}
+        self.messages: dict[uuid.UUID, Message] = {}
+
+    async def open_thread(
+        self,
+        *,
+        user_id: str,
+        channel: str | None,
+        department: str | None,
+        metadata: dict[str, str],
+        thread_id: str | None = None,
+    ) -> Thread:
+        if thread_id in self.threads:
+            return self.threads[thread_id]
+        now = utc_now()
+        thread = Thread(
+            thread_id=thread_id or uuid.uuid4().hex,
+            user_id=user_id,
+            channel=channel,
+            department=department,
+            user_tier=metadata.get("tier"),
+            owner="ai",
+            assigned_agent=None,
+            status="open",
+            metadata=dict(metadata),
+            created_at=now,
+            updated_at=now,
+        )
+        self.threads[thread.thread_id] = thread
+        return thread
+
+    async def get_thread(self, thread_id: str) -> Thread | None:
+        return self.threads.get(thread_id)
+
+    async def require_thread(self, thread_id: str) -> Thread:
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
+        return thread
+
+    async def append(self, message: Message, *, announce: Announce = ()) -> Appended:
+        earlier = self.messages.get(message.message_id)
+        if earlier is not None:
+            return Appended(earlier, created=False)
+        thread = await self.require_thread(message.thread_id)
+        thread = replace(
+            thread,
+            last_seq=thread.last_seq + 1,
+            recent=(*thread.recent, str(message.message_id)),
+            updated_at=utc_now(),
+        )
+        self.threads[thread.thread_id] = thread
+        stored = replace(message, seq=thread.last_seq)
+        self.messages[stored.message_id] = stored
+        await self.publisher.publish(announce(thread) if callable(announce) else announce)
+        return Appended(stored, created=True, thread=thread)
+
+    async def get_message(self, message_id: uuid.UUID) -> Message | None:
+        return self.messages.get(message_id)
+
+    async def window(
+        self, thread: Thread | str, *, limit: int, visible_only: bool = False
+    ) -> list[Message]:
+        thread_id = thread if isinstance(thread, str) else thread.thread_id
+        found = sorted(
+            (m for m in self.messages.values() if m.thread_id == thread_id),
+            key=lambda m: m.seq,
+        )
+        if visible_only:
+            found = [m for m in found if m.visible_to_user]
+        return found[-limit:]
+
+    async def settle_draft(self, message_id: uuid.UUID, changes: dict[str, Any]) -> Message | None:
+        draft = self.messages.get(message_id)
+        if draft is None or draft.status != "pending_approval":
+            return None
+        fields = {k: v for k, v in changes.items() if not k.startswith("metadata.")}
+        metadata = dict(draft.metadata)
+        metadata.update(
+            {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith("metadata.")}
+        )
+        settled = replace(draft, **fields, metadata=metadata)
+        self.messages[message_id] = settled
+        return settled
+
+    async def assign(
+        self,
+        thread: Thread,
+        *,
+        owner: Owner,
+        agent_id: str | None,
+        reason: str,
+        because: Because,
+        only_from: Owner | None = None,
+    ) -> ThreadAssigned | None:
+        current = await self.require_thread(thread.thread_id)
+        change = str(because.event_id)
+        if (
+            change in current.assignments
+            or (current.owner, current.assigned_agent) == (owner, agent_id)
+            or (only_from is not None and current.owner != only_from)
+        ):
+            return None
+        event = ThreadAssigned(
+            event_id=because.event_id,
+            thread_id=current.thread_id,
+            correlation_id=because.correlation_id,
+            causation_id=because.causation_id,
+            owner=owner,
+            previous_owner=current.owner,
+            agent_id=agent_id,
+            reason=reason[:1000],
+        )
+        self.threads[current.thread_id] = replace(
+            current,
+            owner=owner,
+            assigned_agent=agent_id,
+            assignments=(*current.assignments, change),
+        )
+        await self.publisher.publish([event])
+        return event
+
+    def thread_messages(self, thread_id: str) -> Sequence[Message]:
+        return sorted(
+            (m for m in self.messages.values() if m.thread_id == thread_id), key=lambda m: m.seq
+        )

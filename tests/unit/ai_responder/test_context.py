@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from baton_ai_responder.context import build_context, with_question
-from baton_runtime.history import Message
+from baton_conversations import Message
 
 
 def msg(role: str, text: str) -> Message:

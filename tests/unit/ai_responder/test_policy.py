@@ -5,7 +5,7 @@ import uuid
 from baton_ai_responder.context import build_context
 from baton_ai_responder.llm import AssistantReply
 from baton_ai_responder.policy import ReplyPolicy, judge_reply
-from baton_runtime.history import Message
+from baton_conversations import Message
 
 POLICY = ReplyPolicy(
     confidence_threshold=0.7, approval_topics=("refund",), review_token_threshold=500

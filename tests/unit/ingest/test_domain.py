@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from baton_conversations import Thread
 from baton_ingest.domain import (
     EmptyTextError,
     Submission,
@@ -13,7 +14,6 @@ from baton_ingest.domain import (
     message_id_for,
     received_event,
 )
-from baton_runtime.history import Thread
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 THREAD = Thread("t1", "u1", "web", "billing", "vip", "ai", None, "open", {}, NOW, NOW)

@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 
 from baton_contracts import Event, MessageReceived, RouteDecided
+from baton_conversations import UnknownThreadError
 from baton_runtime import Entry, EventRunner, Handled, Record, RetryPolicy, Subscription, publishing
 from baton_runtime._outbox import events_of
-from baton_runtime.history import UnknownThreadError
 from tests.support.memory import DeadPublisher, MemoryDeadLetters, MemoryPublisher
 
 

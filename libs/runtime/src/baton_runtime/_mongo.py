@@ -161,15 +161,16 @@ async def delete_each(collection: AsyncCollection[Document], ids: Sequence[str])
 
 
 async def find_by_ids(
-    collection: AsyncCollection[Document], ids: Sequence[str]
+    collection: AsyncCollection[Document],
+    ids: Sequence[str],
+    *,
+    projection: Document | None = None,
 ) -> list[Document | None]:
     """The documents with these ``_id`` values, in their order (None where there is none),
-    in one command. A single id is looked up by equality, the one query FerretDB answers from
-    its index."""
+    in one command."""
     distinct = list(dict.fromkeys(ids))
-    if len(distinct) == 1:
-        return [await collection.find_one({"_id": distinct[0]})] * len(ids)
-    found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": distinct}})}
+    query = {"_id": {"$in": distinct}} if len(distinct) > 1 else {"_id": distinct[0]}
+    found = {doc["_id"]: doc async for doc in collection.find(query, projection=projection)}
     return [found.get(key) for key in ids]
 
 

@@ -179,8 +179,11 @@ class Outbox:
                     {"_id": doc["_id"], OUTBOX: {"$size": 0}}, {"$unset": {OUTBOX_AT: ""}}
                 )
                 continue
+            # Moved on by at least a millisecond (what a stored time keeps), so that taking
+            # it always changes the document and two sweepers cannot both take it.
+            taken_at = max(now, doc[OUTBOX_AT] + timedelta(milliseconds=1))
             taken = await collection.update_one(
-                {"_id": doc["_id"], OUTBOX_AT: doc[OUTBOX_AT]}, {"$set": {OUTBOX_AT: now}}
+                {"_id": doc["_id"], OUTBOX_AT: doc[OUTBOX_AT]}, {"$set": {OUTBOX_AT: taken_at}}
             )
             if not taken.modified_count:
                 continue  # another sweeper, or a new change, came first

@@ -9,6 +9,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
+from baton_conversations import Conversations
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
@@ -20,7 +21,6 @@ from baton_runtime import (
     service_app,
     subscribe,
 )
-from baton_runtime.history import MongoHistory
 
 from .handlers import (
     on_draft_approved,
@@ -32,9 +32,10 @@ from .handlers import (
 from .llm import ChatModel, OpenAIChatModel
 from .policy import ReplyPolicy
 from .settings import Settings
-from .store import RequestStore
+from .store import MongoRequests
 from .tools import ToolRegistry, default_registry
 from .turn import AiDeps, TurnConfig
+from .usecases import Responder
 
 SERVICE = "baton-ai-responder"
 
@@ -74,9 +75,13 @@ def create_app(
         built = build_model(settings)
         model = built
         on_stop.append(built.close)  # a model handed in is its owner's to close
+    publisher = KafkaEventPublisher(broker, settings.kafka)
+    outbox = Outbox(publisher)
+    conversations = Conversations(db, outbox)
+    requests = MongoRequests(db)
     deps = AiDeps(
-        history=MongoHistory(db),
-        requests=RequestStore(db),
+        conversations=conversations,
+        requests=requests,
         model=model,
         tools=tools or default_registry(),
         config=TurnConfig(
@@ -91,12 +96,12 @@ def create_app(
             ),
         ),
     )
-    publisher = KafkaEventPublisher(broker, settings.kafka)
+    responder = Responder(deps, rejection_fallback=settings.rejection_fallback)
     runner = event_runner(
         broker,
         publisher,
         service=SERVICE,
-        handled=HandledEvents(db, service=SERVICE, outbox=Outbox(publisher)),
+        handled=HandledEvents(db, service=SERVICE, outbox=outbox),
     )
 
     on = functools.partial(subscribe, settings.kafka, runner, group=SERVICE)
@@ -104,25 +109,23 @@ def create_app(
         on(
             topic=topics.ROUTE_DECIDED,
             event_type=RouteDecided,
-            handler=functools.partial(on_route_decided, deps=deps),
+            handler=functools.partial(on_route_decided, responder=responder),
             wants=routed_to_ai,
         ),
         on(
             topic=topics.HUMAN_RESPONDED,
             event_type=HumanResponded,
-            handler=functools.partial(on_human_responded, deps=deps),
+            handler=functools.partial(on_human_responded, responder=responder),
         ),
         on(
             topic=topics.DRAFT_APPROVED,
             event_type=DraftApproved,
-            handler=functools.partial(on_draft_approved, deps=deps),
+            handler=functools.partial(on_draft_approved, responder=responder),
         ),
         on(
             topic=topics.DRAFT_REJECTED,
             event_type=DraftRejected,
-            handler=functools.partial(
-                on_draft_rejected, deps=deps, fallback=settings.rejection_fallback
-            ),
+            handler=functools.partial(on_draft_rejected, responder=responder),
         ),
     ]
 
@@ -134,6 +137,6 @@ def create_app(
         kafka=settings.kafka,
         topics=topics.ALL,
         consumers=consumers,
-        on_start=[deps.history.ensure_indexes],
+        on_start=[conversations.ensure_indexes, requests.ensure_indexes],
         on_stop=on_stop,
     )

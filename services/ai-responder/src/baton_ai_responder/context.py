@@ -8,7 +8,7 @@ from typing import Any
 
 from openai.types.chat import ChatCompletionMessageParam
 
-from baton_runtime.history import Message
+from baton_conversations import Message
 
 
 def _tool_call_parts(message: Message) -> list[dict[str, Any]]:

@@ -18,12 +18,11 @@ from baton_contracts import (
     Event,
     HumanRequestKind,
     MessageSent,
-    ThreadAssigned,
     ToolHumanRequested,
     derive_id,
 )
+from baton_conversations import Because, ConversationStore, Message, Thread
 from baton_runtime import ESCALATIONS, record_message_sent
-from baton_runtime.history import Message, MongoHistory, Thread
 
 from .context import build_context, with_question
 from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage
@@ -48,7 +47,7 @@ class TurnConfig:
 
 @dataclass(frozen=True)
 class AiDeps:
-    history: MongoHistory
+    conversations: ConversationStore
     requests: RequestStore
     model: ChatModel
     tools: ToolRegistry
@@ -81,15 +80,15 @@ class Turn:
     async def run(self) -> list[Event]:
         deps = self._deps
         config = deps.config
-        # The thread as the handler read it tells where the window ends: no second read.
-        window = await deps.history.messages(self._thread, limit=config.history_window)
+        # The thread as the handler read it tells which messages are its latest: no second read.
+        window = await deps.conversations.window(self._thread, limit=config.history_window)
         # Usually in the window just read, so this costs no second lookup.
-        user_message = await deps.history.get_message(self._user_message_id)
+        user_message = await deps.conversations.get_message(self._user_message_id)
         user_text = user_message.text if user_message else ""
         self._user_message_at = user_message.created_at if user_message else None
         for step in range(1, config.max_steps + 1):
             if step > 1:
-                window = await deps.history.messages(
+                window = await deps.conversations.window(
                     self._thread.thread_id, limit=config.history_window
                 )
             history = with_question(window, user_message)
@@ -130,10 +129,8 @@ class Turn:
             category="max_steps",
         )
 
-    async def _append(self, message: Message) -> tuple[Message, bool]:
-        # The turn's thread tells where it ended when the turn began; later appends of the
-        # turn start after what this process took since.
-        return await self._deps.history.append(message, thread=self._thread)
+    async def _append(self, message: Message) -> Message:
+        return (await self._deps.conversations.append(message)).message
 
     def _metadata(self, completion: Completion) -> dict[str, Any]:
         return {
@@ -232,7 +229,7 @@ class Turn:
 
     async def _send(self, completion: Completion) -> list[Event]:
         assert completion.reply is not None
-        stored, _ = await self._append(
+        stored = await self._append(
             Message(
                 message_id=self._id("reply"),
                 thread_id=self._thread.thread_id,
@@ -255,7 +252,7 @@ class Turn:
     async def _draft(self, completion: Completion, reason: str) -> list[Event]:
         assert completion.reply is not None
         draft_id = self._id("draft")
-        stored, _ = await self._append(
+        stored = await self._append(
             Message(
                 message_id=draft_id,
                 thread_id=self._thread.thread_id,
@@ -293,24 +290,21 @@ class Turn:
         suggestion: str | None = None,
         confidence: float | None = None,
     ) -> list[Event]:
-        """Give the thread to people: it becomes human-owned and an escalation is queued.
+        """Give the thread to people: it becomes human-owned (the conversation core announces
+        that) and an escalation is queued.
 
         ``category`` is the bounded metric label; ``reason`` the sentence people read.
         """
         ESCALATIONS.labels(category).inc()
-        events: list[Event] = []
-        previous = await self._deps.history.set_owner(self._thread.thread_id, "human", None)
-        if previous != "human":
-            events.append(
-                ThreadAssigned.caused_by(
-                    self._cause,
-                    purpose="thread.assigned:handoff",
-                    owner="human",
-                    previous_owner=previous,
-                    reason=reason[:1000],
-                )
-            )
-        events.append(
+        await self._deps.conversations.assign(
+            self._thread,
+            owner="human",
+            agent_id=None,
+            reason=reason,
+            because=Because.of(self._cause, "thread.assigned:handoff"),
+            only_from="ai",
+        )
+        return [
             await self._request_person(
                 "escalation",
                 reason=reason[:1000],
@@ -318,8 +312,7 @@ class Turn:
                 suggestion=suggestion[:16_000] if suggestion else None,
                 confidence=confidence,
             )
-        )
-        return events
+        ]
 
     async def _request_person(
         self,

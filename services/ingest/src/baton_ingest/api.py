@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton_runtime.history import Message
+from baton_conversations import Message
 
 from .domain import Submission
-from .service import Ingest
+from .usecases import Ingest
 
 
 class CreateThread(BaseModel):
@@ -86,7 +86,7 @@ def api_router(ingest: Ingest) -> APIRouter:
     @router.post("/threads", status_code=status.HTTP_201_CREATED)
     async def create_thread(body: CreateThread) -> ThreadCreated:
         """Open a conversation thread for a user."""
-        thread = await ingest.create_thread(
+        thread = await ingest.open_thread(
             user_id=body.user_id,
             channel=body.channel,
             department=body.department,

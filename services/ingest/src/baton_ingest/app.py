@@ -8,8 +8,10 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from baton_contracts import MessageSubmitted, topics
+from baton_conversations import Conversations
 from baton_runtime import (
     KafkaEventPublisher,
+    Outbox,
     build_broker,
     connect_mongo,
     database,
@@ -18,13 +20,11 @@ from baton_runtime import (
     service_app,
     subscribe,
 )
-from baton_runtime.history import MongoHistory
 
 from .api import api_router
 from .handlers import on_message_submitted
-from .pending import PendingMessages
-from .service import Ingest
 from .settings import Settings
+from .usecases import Ingest
 
 SERVICE = "baton-ingest"
 
@@ -34,14 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     broker = build_broker(settings.kafka, client_id=SERVICE)
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
-    history = MongoHistory(db)
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    ingest = Ingest(
-        history=history,
-        pending=PendingMessages(db),
-        publisher=publisher,
-        max_text_length=settings.max_text_length,
-    )
+    conversations = Conversations(db, Outbox(publisher))
+    ingest = Ingest(conversations=conversations, max_text_length=settings.max_text_length)
 
     consumer = subscribe(
         settings.kafka,
@@ -52,8 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handler=functools.partial(on_message_submitted, ingest=ingest),
     )
 
+    # Ingest, the conversations' front door, is the one service that sweeps their outboxes:
+    # what a crash left unannounced (a message, an ownership change) goes out after the grace.
     async def sweep() -> None:
-        await ingest.republish_pending(older_than=timedelta(seconds=settings.recovery_grace_s))
+        await conversations.sweep(older_than=timedelta(seconds=settings.recovery_grace_s))
 
     app = service_app(
         title="Baton ingest",
@@ -64,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kafka=settings.kafka,
         topics=topics.ALL,
         consumers=[consumer],
-        on_start=[history.ensure_indexes],
+        on_start=[conversations.ensure_indexes],
         background=[every(settings.recovery_interval_s, sweep, what="recovery sweep")],
     )
     app.include_router(api_router(ingest))

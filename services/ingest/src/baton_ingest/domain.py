@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from baton_contracts import MessageReceived
+from baton_conversations import Thread
 from baton_runtime import RefusedError
-from baton_runtime.history import Thread
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c6b1e-6b8a-4d59-9d53-0f4e3c1b8a01")
 
@@ -72,7 +72,7 @@ def received_event(
     causation_id: uuid.UUID | None = None,
 ) -> MessageReceived:
     """The ``message.received`` for a stored message; its id derives from the message id,
-    so publishing it again (after a crash, or from the recovery sweep) repeats the same
+    so announcing it again (after a crash, or from the recovery sweep) repeats the same
     event rather than creating a second one."""
     event_id = received_event_id(message_id)
     return MessageReceived(

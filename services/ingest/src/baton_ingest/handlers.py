@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from baton_contracts import Event, MessageSubmitted
 
 from .domain import Submission
-from .service import Ingest
+from .usecases import Ingest
 
 
 async def on_message_submitted(event: MessageSubmitted, *, ingest: Ingest) -> Sequence[Event]:
@@ -21,4 +21,4 @@ async def on_message_submitted(event: MessageSubmitted, *, ingest: Ingest) -> Se
     )
     # A refusal (unknown thread, invalid text, ...) is dead-lettered with its code by the runner.
     await ingest.submit(submission, cause=event)
-    return ()  # ingest publishes message.received itself, right after storing
+    return ()  # message.received is announced by the conversation core with the message

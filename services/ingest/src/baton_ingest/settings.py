@@ -16,10 +16,13 @@ class Settings(BaseSettings):
     port: int = 8001
     max_text_length: int = Field(default=4000, ge=1, le=MAX_TEXT_LENGTH)
     recovery_interval_s: float = Field(
-        default=5.0, gt=0, description="How often stored-but-unpublished messages are swept."
+        default=5.0,
+        gt=0,
+        description="How often the conversations' outboxes are swept for events a crash left "
+        "unpublished (a stored message's message.received, an ownership change).",
     )
     recovery_grace_s: float = Field(
-        default=10.0, ge=0, description="Age a message must reach before the sweep takes it."
+        default=10.0, ge=0, description="Age an outbox must reach before the sweep takes it."
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)

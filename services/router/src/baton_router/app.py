@@ -8,6 +8,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import MessageReceived, topics
+from baton_conversations import Conversations
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
@@ -19,12 +20,12 @@ from baton_runtime import (
     service_app,
     subscribe,
 )
-from baton_runtime.history import MongoHistory
 
 from .classifier import Classifier, LlmClassifier
-from .handlers import RouterDeps, on_message_received
+from .handlers import on_message_received
 from .settings import Settings
-from .store import RouterStore
+from .store import MongoEscalations
+from .usecases import Router, RoutingConfig
 
 SERVICE = "baton-router"
 
@@ -50,22 +51,24 @@ def create_app(
     broker = build_broker(settings.kafka, client_id=SERVICE)
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
-    history = MongoHistory(db)
-    store = RouterStore(db)
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    deps = RouterDeps(
-        history=history,
-        store=store,
-        rules=settings.rule_set().rules,
+    outbox = Outbox(publisher)
+    escalations = MongoEscalations(db)
+    router = Router(
+        conversations=Conversations(db, outbox),
+        escalations=escalations,
         classifier=classifier or build_classifier(settings),
-        limits=settings.limits(),
-        min_confidence=settings.classifier_min_confidence,
+        config=RoutingConfig(
+            rules=settings.rule_set().rules,
+            limits=settings.limits(),
+            min_confidence=settings.classifier_min_confidence,
+        ),
     )
     runner = event_runner(
         broker,
         publisher,
         service=SERVICE,
-        handled=HandledEvents(db, service=SERVICE, outbox=Outbox(publisher)),
+        handled=HandledEvents(db, service=SERVICE, outbox=outbox),
     )
     consumer = subscribe(
         settings.kafka,
@@ -73,7 +76,7 @@ def create_app(
         topic=topics.MESSAGE_RECEIVED,
         group=SERVICE,
         event_type=MessageReceived,
-        handler=functools.partial(on_message_received, deps=deps),
+        handler=functools.partial(on_message_received, router=router),
     )
 
     return service_app(
@@ -84,5 +87,5 @@ def create_app(
         kafka=settings.kafka,
         topics=topics.ALL,
         consumers=[consumer],
-        on_start=[store.ensure_indexes],
+        on_start=[escalations.ensure_indexes],
     )

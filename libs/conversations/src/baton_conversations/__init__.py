@@ -1,0 +1,29 @@
+"""Baton's conversation core: the one writer of threads and messages.
+
+Every service reads and writes a conversation through :class:`ConversationStore`
+(:class:`Conversations` in MongoDB): threads are opened, messages take their place at the
+end of a thread together with the events that announce them, drafts are settled, and a
+thread's owner changes together with its ``thread.assigned`` event. The ownership log
+(:class:`OwnershipLog`) answers who owned a thread, and when.
+"""
+
+from ._audit import Ownership, OwnershipLog, on_thread_assigned
+from ._model import Appended, Because, DraftStatus, Message, Role, Thread, UnknownThreadError
+from ._mongo import Conversations
+from ._store import Announce, ConversationStore
+
+__all__ = [
+    "Announce",
+    "Appended",
+    "Because",
+    "ConversationStore",
+    "Conversations",
+    "DraftStatus",
+    "Message",
+    "Ownership",
+    "OwnershipLog",
+    "Role",
+    "Thread",
+    "UnknownThreadError",
+    "on_thread_assigned",
+]

@@ -1,0 +1,342 @@
+"""The conversation core in MongoDB: the ``threads`` and ``messages`` collections, and the
+only code that writes them.
+
+* A message takes its position in the thread from the thread document: one update moves
+  ``last_seq`` on and lists the message's id among the thread's ``recent`` ones. The message
+  is then inserted with that position (``seq``, unique per thread) and, in the same insert,
+  the events that announce it (the runtime's outbox). So a thread's latest messages are one
+  read of the thread, which every handler makes anyway, and one lookup by ids.
+* A message's id derives from the event that produced it: storing it again finds the first
+  one (and finishes announcing it, if that had not happened).
+* An ownership change writes the owner and its ``thread.assigned`` event in one update,
+  conditional on the owner the caller saw, and remembers the change's event id, so a
+  replay changes nothing.
+
+What a crash leaves in an outbox, :meth:`Conversations.sweep` carries out.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from baton_contracts import Owner, ThreadAssigned, utc_now
+from baton_runtime import (
+    Document,
+    Entry,
+    Grouped,
+    Outbox,
+    find_by_ids,
+    insert_each,
+    insert_once,
+    merge,
+    publishing,
+)
+
+from ._model import Appended, Because, Message, Thread, UnknownThreadError
+from ._store import Announce
+
+log = logging.getLogger(__name__)
+
+RECENT = 50
+"""How many of its latest message ids a thread document lists."""
+ASSIGNMENTS = 20
+"""How many of its latest ownership changes a thread document remembers."""
+ATTEMPTS = 5
+"""Tries of an ownership change whose thread changed between reading and writing."""
+# The thread as handlers read it: its outbox is the relay's business.
+THREAD_FIELDS = {"outbox": 0}
+
+
+class _Settled:
+    """A bounded map of messages that can no longer change, by id, least recently used out."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, Message] = OrderedDict()
+
+    def get(self, message_id: str) -> Message | None:
+        message = self._entries.get(message_id)
+        if message is not None:
+            self._entries.move_to_end(message_id)
+        return message
+
+    def keep(self, message: Message) -> Message:
+        if message.settled:
+            key = str(message.message_id)
+            self._entries[key] = message
+            self._entries.move_to_end(key)
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return message
+
+
+class Conversations:
+    """Threads and messages in MongoDB (see the module). Concurrent callers share their
+    lookups and inserts: under load one command carries many."""
+
+    def __init__(
+        self, db: AsyncDatabase[Document], outbox: Outbox, *, cache_size: int = 20_000
+    ) -> None:
+        self._threads = db["threads"]
+        self._messages = db["messages"]
+        self._outbox = outbox
+        self._settled = _Settled(cache_size)
+        self._thread_reads: Grouped[str, Document | None] = Grouped(
+            lambda ids: find_by_ids(self._threads, ids, projection=THREAD_FIELDS)
+        )
+        self._message_reads: Grouped[str, Document | None] = Grouped(
+            lambda ids: find_by_ids(self._messages, ids)
+        )
+        self._inserts: Grouped[Document, None] = Grouped(
+            lambda docs: insert_each(self._messages, docs)
+        )
+
+    async def ensure_indexes(self) -> None:
+        await self._messages.create_index(
+            [("thread_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="thread_seq"
+        )
+        await self._threads.create_index([("owner", ASCENDING), ("updated_at", DESCENDING)])
+        await self._outbox.ensure_index(self._threads)
+        await self._outbox.ensure_index(self._messages)
+
+    # ------------------------------------------------------------ threads
+
+    async def open_thread(
+        self,
+        *,
+        user_id: str,
+        channel: str | None,
+        department: str | None,
+        metadata: dict[str, str],
+        thread_id: str | None = None,
+    ) -> Thread:
+        now = utc_now()
+        doc: Document = {
+            "_id": thread_id or uuid.uuid4().hex,
+            "user_id": user_id,
+            "channel": channel,
+            "department": department,
+            "user_tier": metadata.get("tier"),
+            "metadata": metadata,
+            "owner": "ai",
+            "assigned_agent": None,
+            "status": "open",
+            "created_at": now,
+            "updated_at": now,
+            "last_seq": 0,
+            "recent": [],
+            "assignments": [],
+        }
+        if not await insert_once(self._threads, doc):
+            existing = await self._threads.find_one({"_id": doc["_id"]}, projection=THREAD_FIELDS)
+            assert existing is not None
+            return Thread.from_document(existing)
+        return Thread.from_document(doc)
+
+    async def get_thread(self, thread_id: str) -> Thread | None:
+        doc = await self._thread_reads.submit(thread_id)
+        return Thread.from_document(doc) if doc else None
+
+    async def require_thread(self, thread_id: str) -> Thread:
+        thread = await self.get_thread(thread_id)
+        if thread is None:
+            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
+        return thread
+
+    # ------------------------------------------------------------ messages
+
+    async def append(self, message: Message, *, announce: Announce = ()) -> Appended:
+        message_id = str(message.message_id)
+        position = await self._threads.find_one_and_update(
+            {"_id": message.thread_id, "recent": {"$ne": message_id}},
+            {
+                "$inc": {"last_seq": 1},
+                "$push": {"recent": {"$each": [message_id], "$slice": -RECENT}},
+                "$set": {"updated_at": utc_now()},
+            },
+            projection=THREAD_FIELDS,
+            return_document=ReturnDocument.AFTER,
+        )
+        if position is None:
+            earlier = await self._stored(message_id)
+            if earlier is not None:
+                return earlier
+            # Unknown thread, or the id is listed but its insert never happened (the
+            # writer stopped in between): it takes a new position.
+            position = await self._threads.find_one_and_update(
+                {"_id": message.thread_id},
+                {"$inc": {"last_seq": 1}, "$set": {"updated_at": utc_now()}},
+                projection=THREAD_FIELDS,
+                return_document=ReturnDocument.AFTER,
+            )
+            if position is None:
+                raise UnknownThreadError(f"thread {message.thread_id!r} does not exist")
+        thread = Thread.from_document(position)
+        stored = replace(message, seq=thread.last_seq)
+        events = announce(thread) if callable(announce) else announce
+        entries = [publishing(event) for event in events]
+        try:
+            await self._inserts.submit({**stored.to_document(), **self._outbox.fields(entries)})
+        except DuplicateKeyError:
+            earlier = await self._stored(message_id)
+            if earlier is None:
+                raise
+            return earlier
+        await self._announce(message_id, entries)
+        return Appended(self._settled.keep(stored), created=True, thread=thread)
+
+    async def _stored(self, message_id: str) -> Appended | None:
+        """A message stored before, its announcement finished if it was not."""
+        doc = await self._messages.find_one({"_id": message_id})
+        if doc is None:
+            return None
+        waiting = [Entry.from_document(e) for e in doc.get("outbox") or ()]
+        await self._announce(message_id, waiting)
+        return Appended(self._settled.keep(Message.from_document(doc)), created=False)
+
+    async def _announce(self, message_id: str, entries: list[Entry]) -> None:
+        try:
+            await self._outbox.deliver(self._messages, message_id, entries)
+        except Exception:
+            # Stored with its events: the sweep announces it once Kafka is back.
+            log.warning(
+                "message %s stored, announcing it left for the sweep", message_id, exc_info=True
+            )
+
+    async def get_message(self, message_id: uuid.UUID) -> Message | None:
+        known = self._settled.get(str(message_id))
+        if known is not None:
+            return known
+        doc = await self._message_reads.submit(str(message_id))
+        return self._settled.keep(Message.from_document(doc)) if doc else None
+
+    async def window(
+        self, thread: Thread | str, *, limit: int, visible_only: bool = False
+    ) -> list[Message]:
+        read = await self.get_thread(thread) if isinstance(thread, str) else thread
+        if read is None:
+            return []
+        messages = await self._by_ids(read.recent)
+        if visible_only:
+            messages = [m for m in messages if m.visible_to_user]
+        if len(messages) < limit and read.last_seq > len(read.recent):
+            # Older than the positions the thread lists: read back from the oldest listed.
+            before = min((m.seq for m in messages), default=read.last_seq + 1)
+            messages = [*await self._before(read.thread_id, before, limit, visible_only), *messages]
+        return messages[-limit:]
+
+    async def _by_ids(self, ids: tuple[str, ...]) -> list[Message]:
+        found: dict[str, Message] = {}
+        missing = []
+        for message_id in dict.fromkeys(ids):
+            known = self._settled.get(message_id)
+            if known is not None:
+                found[message_id] = known
+            else:
+                missing.append(message_id)
+        if missing:
+            docs = await find_by_ids(self._messages, missing)
+            for doc in docs:
+                if doc is not None:
+                    found[doc["_id"]] = self._settled.keep(Message.from_document(doc))
+        return sorted(found.values(), key=lambda m: m.seq)
+
+    async def _before(
+        self, thread_id: str, seq: int, limit: int, visible_only: bool
+    ) -> list[Message]:
+        query: Document = {"thread_id": thread_id, "seq": {"$lt": seq}}
+        if visible_only:
+            query["visible_to_user"] = True
+        cursor = self._messages.find(query).sort([("seq", DESCENDING)]).limit(limit)
+        return [self._settled.keep(Message.from_document(doc)) async for doc in cursor][::-1]
+
+    async def settle_draft(self, message_id: uuid.UUID, changes: dict[str, Any]) -> Message | None:
+        doc = await self._messages.find_one_and_update(
+            {"_id": str(message_id), "status": "pending_approval"},
+            {"$set": changes},
+            projection={"outbox": 0},
+            return_document=ReturnDocument.AFTER,
+        )
+        return self._settled.keep(Message.from_document(doc)) if doc else None
+
+    # ------------------------------------------------------------ ownership
+
+    async def assign(
+        self,
+        thread: Thread,
+        *,
+        owner: Owner,
+        agent_id: str | None,
+        reason: str,
+        because: Because,
+        only_from: Owner | None = None,
+    ) -> ThreadAssigned | None:
+        change = str(because.event_id)
+        seen = thread
+        for _ in range(ATTEMPTS):
+            if (
+                change in seen.assignments
+                or (seen.owner, seen.assigned_agent) == (owner, agent_id)
+                or (only_from is not None and seen.owner != only_from)
+            ):
+                return None
+            event = ThreadAssigned(
+                event_id=because.event_id,
+                thread_id=seen.thread_id,
+                correlation_id=because.correlation_id,
+                causation_id=because.causation_id,
+                owner=owner,
+                previous_owner=seen.owner,
+                agent_id=agent_id,
+                reason=reason[:1000],
+            )
+            entries = [publishing(event)]
+            changed = await self._threads.update_one(
+                {
+                    "_id": seen.thread_id,
+                    "owner": seen.owner,
+                    "assigned_agent": seen.assigned_agent,
+                    "assignments": {"$ne": change},
+                },
+                merge(
+                    {
+                        "$set": {
+                            "owner": owner,
+                            "assigned_agent": agent_id,
+                            "updated_at": utc_now(),
+                        },
+                        "$push": {"assignments": {"$each": [change], "$slice": -ASSIGNMENTS}},
+                    },
+                    self._outbox.push(entries),
+                ),
+            )
+            if changed.modified_count:
+                try:
+                    await self._outbox.deliver(self._threads, seen.thread_id, entries)
+                except Exception:
+                    log.warning(
+                        "thread.assigned of %s left for the sweep", seen.thread_id, exc_info=True
+                    )
+                return event
+            fresh = await self._threads.find_one({"_id": seen.thread_id}, projection=THREAD_FIELDS)
+            if fresh is None:
+                raise UnknownThreadError(f"thread {seen.thread_id!r} does not exist")
+            seen = Thread.from_document(fresh)
+        raise RuntimeError(f"the owner of thread {thread.thread_id} keeps changing")
+
+    # ------------------------------------------------------------ recovery
+
+    async def sweep(self, *, older_than: timedelta) -> int:
+        """Announce what crashes left unannounced: messages and ownership changes."""
+        threads = await self._outbox.sweep(self._threads, older_than=older_than)
+        messages = await self._outbox.sweep(self._messages, older_than=older_than)
+        return threads + messages

@@ -1,0 +1,68 @@
+"""What the services' use cases need of the conversation core: a small interface, so they
+can be tested against an in-memory one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from baton_contracts import Event, Owner, ThreadAssigned
+
+from ._model import Appended, Because, Message, Thread
+
+Announce = Sequence[Event] | Callable[[Thread], Sequence[Event]]
+"""The events that announce a stored message, or how to make them from the thread as it
+was when the message took its position."""
+
+
+class ConversationStore(Protocol):
+    async def open_thread(
+        self,
+        *,
+        user_id: str,
+        channel: str | None,
+        department: str | None,
+        metadata: dict[str, str],
+        thread_id: str | None = None,
+    ) -> Thread:
+        """A new thread (with ``thread_id``, that one, or the existing thread of that id)."""
+        ...
+
+    async def get_thread(self, thread_id: str) -> Thread | None: ...
+
+    async def require_thread(self, thread_id: str) -> Thread:
+        """The thread, or :class:`~baton_conversations.UnknownThreadError` (a 404)."""
+        ...
+
+    async def append(self, message: Message, *, announce: Announce = ()) -> Appended:
+        """Store ``message`` at the end of its thread, with the events announcing it."""
+        ...
+
+    async def get_message(self, message_id: uuid.UUID) -> Message | None: ...
+
+    async def window(
+        self, thread: Thread | str, *, limit: int, visible_only: bool = False
+    ) -> list[Message]:
+        """The thread's last ``limit`` messages (only those the user sees, with
+        ``visible_only``), oldest first."""
+        ...
+
+    async def settle_draft(self, message_id: uuid.UUID, changes: dict[str, Any]) -> Message | None:
+        """Apply ``changes`` to a draft still awaiting its decision; None if it is not."""
+        ...
+
+    async def assign(
+        self,
+        thread: Thread,
+        *,
+        owner: Owner,
+        agent_id: str | None,
+        reason: str,
+        because: Because,
+        only_from: Owner | None = None,
+    ) -> ThreadAssigned | None:
+        """Give the thread to ``owner`` (and ``agent_id``), announced by ``thread.assigned``
+        in the same write; with ``only_from``, only while that is the thread's owner. None
+        when nothing changed (or the change was made before: ``because`` names it)."""
+        ...

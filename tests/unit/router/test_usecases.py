@@ -1,0 +1,147 @@
+"""Routing a message, against the in-memory conversation core and escalation log."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from baton_contracts import MessageReceived, RouteDecided, ThreadAssigned
+from baton_router.classifier import ClassifierError
+from baton_router.policy import (
+    DEFAULT_RULES,
+    Classification,
+    EscalationLimits,
+    RecentEscalations,
+    RoutedMessage,
+)
+from baton_router.usecases import Router, RoutingConfig
+from baton_runtime import Rejected
+from tests.support.memory import MemoryConversations
+
+
+class MemoryEscalations:
+    def __init__(self) -> None:
+        self.recorded: dict[str, tuple[str | None, str]] = {}
+
+    async def recent(
+        self, *, user_id: str | None, thread_id: str, window_s: int
+    ) -> RecentEscalations:
+        by_user = sum(1 for u, _ in self.recorded.values() if user_id and u == user_id)
+        in_thread = sum(1 for _, t in self.recorded.values() if t == thread_id)
+        return RecentEscalations(by_user, in_thread)
+
+    async def record(self, escalation_id: str, *, user_id: str | None, thread_id: str) -> None:
+        self.recorded.setdefault(escalation_id, (user_id, thread_id))
+
+
+class ScriptedClassifier:
+    def __init__(self, answer: Classification | Exception) -> None:
+        self.answer = answer
+        self.asked: list[RoutedMessage] = []
+
+    async def classify(self, message: RoutedMessage) -> Classification:
+        self.asked.append(message)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+async def setup(
+    classifier: ScriptedClassifier | None = None, *, per_user: int = 5
+) -> tuple[Router, MemoryConversations, MemoryEscalations, str]:
+    conversations, escalations = MemoryConversations(), MemoryEscalations()
+    router = Router(
+        conversations=conversations,
+        escalations=escalations,
+        classifier=classifier,
+        config=RoutingConfig(
+            rules=DEFAULT_RULES.rules,
+            limits=EscalationLimits(per_user=per_user, per_thread=3, window_s=3600),
+            min_confidence=0.6,
+        ),
+    )
+    thread = await conversations.open_thread(
+        user_id="u1", channel="web", department=None, metadata={}
+    )
+    return router, conversations, escalations, thread.thread_id
+
+
+def received(thread_id: str, text: str, **fields: object) -> MessageReceived:
+    return MessageReceived.first(
+        thread_id=thread_id, message_id=uuid.uuid4(), text=text, user_id="u1", **fields
+    )
+
+
+async def test_a_plain_message_goes_to_the_ai_and_the_thread_stays_with_it() -> None:
+    router, conversations, _, thread_id = await setup()
+    [decision] = await router.route(received(thread_id, "what are your hours?"))
+    assert isinstance(decision, RouteDecided)
+    assert (decision.handler, decision.strategy) == ("ai", "default")
+    assert conversations.publisher.published == []
+    assert (await conversations.require_thread(thread_id)).owner == "ai"
+
+
+async def test_a_rule_hands_the_thread_to_people_and_the_core_announces_it() -> None:
+    router, conversations, escalations, thread_id = await setup()
+    event = received(thread_id, "I want to talk to a human")
+    [decision] = await router.route(event)
+    assert (decision.handler, decision.strategy) == ("human", "rule")
+    [assigned] = conversations.publisher.of_type(ThreadAssigned)
+    assert (assigned.owner, assigned.previous_owner, assigned.causation_id) == (
+        "human",
+        "ai",
+        event.event_id,
+    )
+    assert len(escalations.recorded) == 1
+
+
+async def test_a_thread_people_own_stays_with_them_and_keeps_its_agent() -> None:
+    router, conversations, escalations, thread_id = await setup()
+    thread = await conversations.require_thread(thread_id)
+    conversations.threads[thread_id] = replace(thread, owner="human", assigned_agent="agent-1")
+    [decision] = await router.route(received(thread_id, "hello again"))
+    assert (decision.handler, decision.strategy) == ("human", "owner_flag")
+    assert conversations.publisher.published == []
+    assert (await conversations.require_thread(thread_id)).assigned_agent == "agent-1"
+    assert escalations.recorded == {}
+
+
+async def test_the_classifier_decides_when_no_rule_does_and_its_failure_falls_back() -> None:
+    sure = ScriptedClassifier(Classification(handler="human", reason="upset", confidence=0.9))
+    router, _, _, thread_id = await setup(sure)
+    [decision] = await router.route(received(thread_id, "this is unacceptable"))
+    assert (decision.handler, decision.strategy, decision.confidence) == (
+        "human",
+        "classifier",
+        0.9,
+    )
+
+    failing = ScriptedClassifier(ClassifierError("timeout"))
+    router, _, _, thread_id = await setup(failing)
+    [decision] = await router.route(received(thread_id, "hello"))
+    assert (decision.handler, decision.strategy) == ("ai", "default")
+    assert "classifier failed" in decision.reason
+
+
+async def test_escalations_past_the_per_user_limit_stay_with_the_ai() -> None:
+    router, conversations, _, thread_id = await setup(per_user=1)
+    await router.route(received(thread_id, "talk to a human"))
+    other = await conversations.open_thread(
+        user_id="u1", channel=None, department=None, metadata={}
+    )
+    [decision] = await router.route(received(other.thread_id, "talk to a human"))
+    assert (decision.handler, decision.strategy) == ("ai", "rate_limited")
+
+
+async def test_a_message_stored_without_a_reply_is_not_routed() -> None:
+    router, _, _, thread_id = await setup()
+    assert await router.route(received(thread_id, "note to self", respond=False)) == []
+
+
+async def test_an_unknown_thread_is_rejected() -> None:
+    router, _, _, _ = await setup()
+    with pytest.raises(Rejected) as refused:
+        await router.route(received("nope", "hi"))
+    assert refused.value.code == "unknown_thread"
