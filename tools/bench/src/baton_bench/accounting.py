@@ -92,3 +92,11 @@ def cpu_use(pids: dict[str, int]) -> Iterator[dict[str, float]]:
     shares.update(
         {name: round((after[name] - before[name]) / wall, 3) for name in after if name in before}
     )
+
+
+def cpu_ms_per_message(shares: dict[str, float], rate: float) -> dict[str, float]:
+    """CPU milliseconds each process spent per message, from its share of one core at
+    ``rate`` messages a second, and their total."""
+    per = {name: round(share * 1000 / rate, 2) for name, share in sorted(shares.items())}
+    per["total"] = round(sum(per.values()), 1)
+    return per

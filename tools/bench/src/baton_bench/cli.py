@@ -101,6 +101,12 @@ def parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds of unmeasured load at each further rate before it is measured",
     )
+    parser.add_argument(
+        "--lone-rate",
+        type=float,
+        default=25.0,
+        help="msg/s of the phase that measures each process's CPU per message (0: skip)",
+    )
     parser.add_argument("--baseline-messages", type=int, default=5000)
     parser.add_argument("--tickets", type=int, default=40, help="tickets per claim round")
     parser.add_argument(

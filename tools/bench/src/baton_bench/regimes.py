@@ -14,7 +14,7 @@ import aiohttp
 
 from baton_testkit import LocalStack, System, new_namespace
 
-from .accounting import TIMEOUT
+from .accounting import TIMEOUT, cpu_ms_per_message
 from .claims import claims
 from .latency import latency_by_rate
 from .memory import peak_memory_mb
@@ -122,6 +122,20 @@ async def zero_latency(
                 )
                 curve.append(point)
             results["latency_by_rate"] = latency_by_rate(curve, sustained or half * 2)
+            if args.lone_rate:
+                # A steady trickle: what one message costs each process when nothing shares
+                # a command or a poll with it.
+                lone, point = await measure.at_rate(
+                    args.lone_rate,
+                    seconds=args.seconds,
+                    warmup=args.curve_warmup,
+                    threads=talk,
+                    name="lone",
+                )
+                results["lone_message"] = {
+                    **point,
+                    "cpu_ms_per_message": cpu_ms_per_message(lone.cpu, args.lone_rate),
+                }
         if "claims" in phases:
             say("claims ...")
             results["claims"] = {

@@ -38,6 +38,15 @@ def zero_latency_line(results: dict[str, Any]) -> str | None:
             if holds is not None
             else f"p99 without the model call over {target:.0f} ms at every rate"
         )
+    lone = results.get("lone_message")
+    if lone:
+        cpu = lone["cpu_ms_per_message"]
+        busiest = sorted(((v, k) for k, v in cpu.items() if k != "total"), reverse=True)[:4]
+        parts.append(
+            f"at {lone['rate_per_second']:.0f} msg/s a message costs {cpu['total']:.1f} ms of CPU ("
+            + ", ".join(f"{name} {ms:.1f}" for ms, name in busiest)
+            + f"), {lone['mongo_commands_per_message']['total']} MongoDB commands"
+        )
     floor = results.get("kafka_floor")
     if floor:
         parts.append(f"Kafka alone p50/p95/p99 {_ms(floor['latency_ms'], 'p50', 'p95', 'p99')}")

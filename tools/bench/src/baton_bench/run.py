@@ -106,6 +106,7 @@ def settings(args: argparse.Namespace, stack: LocalStack) -> dict[str, Any]:
         "warmup_s": args.warmup,
         "half_load_warmup_s": args.half_warmup,
         "latency_rate": args.latency_rate or "half the sustained rate",
+        "lone_message_rate": args.lone_rate,
         "mongo_server": stack.mongo_server,
         "model_latency": {
             "lognormal_median_ms": args.model_median_ms,
