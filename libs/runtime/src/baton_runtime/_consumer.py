@@ -172,6 +172,11 @@ class KeyedConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
             except KafkaError as exc:
                 log.warning("%s: polling failed, trying again: %r", self.topic, exc)
                 await asyncio.sleep(POLL_RETRY_S)
+            except Exception:
+                # The loop must outlive anything: a consumer that stops polling silently
+                # would hold its partitions and never work on them.
+                log.exception("%s: the poll loop failed, trying again", self.topic)
+                await asyncio.sleep(POLL_RETRY_S)
 
     def _finished(self, record: Record) -> None:
         self._tracker.finish(TopicPartition(record.topic, record.partition), record.offset)

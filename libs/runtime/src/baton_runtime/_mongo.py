@@ -61,9 +61,8 @@ def connect_mongo(settings: MongoSettings, *, app_name: str) -> AsyncMongoClient
     options: dict[str, Any] = {
         "appname": app_name,
         "serverSelectionTimeoutMS": settings.server_selection_timeout_ms,
-        # Without it a server that never answers (seen on FerretDB) holds the caller for
-        # ever; with it the command fails as a NetworkTimeout, an infrastructure error that
-        # the event runner retries.
+        # Without it a server that never answers holds the caller for ever; with it the
+        # command fails as a NetworkTimeout, an infrastructure error that the runner retries.
         "socketTimeoutMS": settings.socket_timeout_ms or None,
         "tz_aware": True,
         "event_listeners": [CommandMetrics(app_name)],
