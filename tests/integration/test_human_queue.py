@@ -13,9 +13,11 @@ import httpx
 import pytest
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_contracts import (
     Event,
+    HumanAgent,
     HumanResponded,
     MessageSent,
     RouteDecided,
@@ -25,10 +27,19 @@ from baton_contracts import (
     ToolHumanRequested,
     topics,
 )
+from baton_conversations import Conversations
 from baton_human_queue.app import create_app as create_human_queue
 from baton_human_queue.settings import Settings as QueueSettings
-from baton_runtime import Document, KafkaEventPublisher, KafkaSettings, MongoSettings, build_broker
-from baton_runtime.history import MongoHistory
+from baton_runtime import (
+    Document,
+    KafkaEventPublisher,
+    KafkaSettings,
+    MongoSettings,
+    Outbox,
+    build_broker,
+    publishing,
+)
+from tests.support.memory import MemoryPublisher
 from tests.support.pipeline import ADMIN_TOKEN, Pipeline
 from tests.support.queue import AgentClient, department, new_agent, token
 from tests.support.recorder import Recorder, in_thread, record_topics
@@ -315,6 +326,33 @@ async def test_release_puts_the_ticket_back_at_once(pipeline: Pipeline) -> None:
     assert (refused.status_code, refused.json()["code"]) == (403, "not_holder")
 
 
+async def test_a_threads_ownership_log_follows_its_owner_changes(pipeline: Pipeline) -> None:
+    dept = department()
+    alex = await agent(pipeline, "Alex", dept)
+    bo = await agent(pipeline, "Bo", department())
+    thread_id, ticket = await conversation_ticket(pipeline, alex, dept)
+    await alex.act(ticket["ticket_id"], "claim")
+    await alex.act(ticket["ticket_id"], "resolve", {"handback": "ai"})
+
+    async def logged() -> list[dict[str, Any]] | None:
+        response = await alex.get(f"/v1/threads/{thread_id}/ownership")
+        assert response.status_code == 200, response.text
+        changes: list[dict[str, Any]] = response.json()["changes"]
+        return changes if len(changes) == 3 else None
+
+    changes = await eventually(logged, what="three ownership changes")
+    assert [(c["previous_owner"], c["owner"], c["agent_id"]) for c in changes] == [
+        ("ai", "human", None),  # the router gave the thread to people
+        ("human", "human", alex.agent_id),
+        ("human", "ai", None),
+    ]
+    assert changes[1]["reason"] == f"Alex claimed ticket {ticket['ticket_id']}"
+    refused = await bo.get(f"/v1/threads/{thread_id}/ownership")
+    assert (refused.status_code, refused.json()["code"]) == (403, "wrong_department")
+    unknown = await alex.get("/v1/threads/no-such-thread/ownership")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_thread")
+
+
 async def test_every_access_rule_is_enforced(pipeline: Pipeline) -> None:
     dept, other = department(), department()
     alex = await agent(pipeline, "Alex", dept)
@@ -444,23 +482,23 @@ class ShortLease:
 
     http: httpx.AsyncClient
     kafka: KafkaSettings
-    history: MongoHistory
+    db: AsyncDatabase[Document]
     recorder: Recorder
     producer: KafkaBroker
+
+    @property
+    def conversations(self) -> Conversations:
+        # Only opens and reads threads here: nothing goes through its outbox.
+        return Conversations(self.db, Outbox(MemoryPublisher()))
 
     async def publish(self, event: Event) -> None:
         await KafkaEventPublisher(self.producer, self.kafka).publish([event])
 
     async def thread(self, dept: str) -> str:
-        thread, _ = await self.history.create_thread(
-            f"lease-{uuid.uuid4().hex[:12]}",
-            user_id="u-lease",
-            channel="web",
-            department=dept,
-            metadata={},
+        thread = await self.conversations.open_thread(
+            user_id="u-lease", channel="web", department=dept, metadata={}
         )
-        thread_id: str = thread.thread_id
-        return thread_id
+        return thread.thread_id
 
 
 @pytest.fixture(scope="module")
@@ -493,9 +531,7 @@ async def short_lease(
             httpx.AsyncClient(base_url=url, timeout=10) as http,
         ):
             await producer.start()
-            yield ShortLease(
-                http, kafka, MongoHistory(mongo_client[mongo.database]), recorder, producer
-            )
+            yield ShortLease(http, kafka, mongo_client[mongo.database], recorder, producer)
     finally:
         await mongo_client.drop_database(mongo.database)
 
@@ -508,7 +544,7 @@ async def test_an_expired_lease_returns_the_ticket_to_the_queue(short_lease: Sho
     await short_lease.publish(request(thread_id, "escalation", department=dept))
     [ticket] = await alex.wait_for_ticket(thread_id)
     claimed = await alex.act(ticket["ticket_id"], "claim")
-    held = await short_lease.history.get_thread(thread_id)
+    held = await short_lease.conversations.get_thread(thread_id)
     assert held is not None
     assert held.assigned_agent == alex.agent_id
 
@@ -523,7 +559,7 @@ async def test_an_expired_lease_returns_the_ticket_to_the_queue(short_lease: Sho
     assert expired.claimed_at == at(claimed["claimed_at"])
     back = (await bo.ticket(ticket["ticket_id"]))["ticket"]
     assert (back["status"], back["assigned_agent"]) == ("pending", None)
-    thread = await short_lease.history.get_thread(thread_id)
+    thread = await short_lease.conversations.get_thread(thread_id)
     assert thread is not None
     assert (thread.owner, thread.assigned_agent) == ("human", None)
 
@@ -544,7 +580,7 @@ async def test_an_expired_lease_returns_the_ticket_to_the_queue(short_lease: Sho
 async def test_a_document_the_queue_cannot_read_does_not_stop_the_sweep(
     short_lease: ShortLease,
 ) -> None:
-    tickets = short_lease.history.threads.database["tickets"]
+    tickets = short_lease.db["tickets"]
     # Met before the real ticket whether the sweep reads in _id or in insertion order.
     unreadable = {
         "_id": "!unreadable",
@@ -568,6 +604,42 @@ async def test_a_document_the_queue_cannot_read_does_not_stop_the_sweep(
         assert (await alex.ticket(ticket["ticket_id"]))["ticket"]["status"] == "pending"
     finally:
         await tickets.delete_one({"_id": unreadable["_id"]})
+
+
+async def test_the_sweep_carries_out_what_a_crash_left_on_a_ticket(
+    short_lease: ShortLease,
+) -> None:
+    dept = department()
+    alex = await new_agent(short_lease.http, ADMIN_TOKEN, "Alex", dept)
+    thread_id = await short_lease.thread(dept)
+    await short_lease.publish(request(thread_id, "approval", draft_message_id=uuid.uuid4()))
+    [ticket] = await alex.wait_for_ticket(thread_id)
+    # A change stored with its follow-up, by a process that stopped before carrying it out.
+    left = TicketLeaseExpired.first(
+        thread_id=thread_id,
+        ticket_id=ticket["ticket_id"],
+        kind="approval",
+        agent=HumanAgent(agent_id=alex.agent_id, name="Alex"),
+        claimed_at=datetime(2026, 1, 1, tzinfo=UTC),
+        lease_expired_at=datetime(2026, 1, 1, 0, 10, tzinfo=UTC),
+    )
+    outbox = Outbox(MemoryPublisher())
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    await short_lease.db["tickets"].update_one(
+        {"_id": ticket["ticket_id"]}, outbox.push([publishing(left)], now=long_ago)
+    )
+
+    [found] = await short_lease.recorder.wait_for(
+        TicketLeaseExpired, lambda e: e.event_id == left.event_id, timeout=15
+    )
+
+    assert found == left
+
+    async def cleared() -> Document | None:
+        doc = await short_lease.db["tickets"].find_one({"_id": ticket["ticket_id"]})
+        return doc if doc is not None and "outbox_at" not in doc else None
+
+    assert not (await eventually(cleared, what="the follow-up off the ticket")).get("outbox")
 
 
 async def test_an_sla_breach_is_reported_once(short_lease: ShortLease) -> None:

@@ -42,7 +42,7 @@ def consumers(app: FastAPI) -> dict[str, KeyedConsumer]:
         ),
         (
             lambda: human_queue_app.create_app(HumanQueueSettings(env="dev")),
-            {topics.ROUTE_DECIDED, topics.TOOL_HUMAN_REQUESTED},
+            {topics.ROUTE_DECIDED, topics.TOOL_HUMAN_REQUESTED, topics.THREAD_ASSIGNED},
         ),
     ],
 )

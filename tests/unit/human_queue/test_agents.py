@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from baton_human_queue.agents import TOKEN_PREFIX, Agents, InvalidAgentError, hash_token
-from baton_human_queue.domain import Agent
-
-
-class FakeAgentRecords:
-    def __init__(self) -> None:
-        self.rows: dict[str, tuple[Agent, str]] = {}
-
-    async def add(self, agent: Agent, *, token_hash: str, now: datetime) -> None:
-        self.rows[token_hash] = (agent, token_hash)
-
-    async def by_token_hash(self, token_hash: str) -> tuple[Agent, str] | None:
-        return self.rows.get(token_hash)
+from tests.support.queue_memory import MemoryAgents
 
 
 async def test_a_new_agent_gets_a_token_that_is_stored_only_as_a_hash() -> None:
-    records = FakeAgentRecords()
-    created = await Agents(records).create(" Alex ", ["billing", "support", "billing"])
+    store = MemoryAgents()
+    created = await Agents(store).create(" Alex ", ["billing", "support", "billing"])
 
     assert created.agent.name == "Alex"
     assert created.agent.departments == ("billing", "support")
     assert created.token.startswith(TOKEN_PREFIX)
     assert len(created.token) > 40
-    [stored_hash] = records.rows
+    [stored_hash] = store.rows
     assert stored_hash == hash_token(created.token)
     assert created.token not in stored_hash
 
 
 async def test_the_token_finds_its_agent_and_nothing_else_does() -> None:
-    agents = Agents(FakeAgentRecords())
+    agents = Agents(MemoryAgents())
     alex = await agents.create("Alex", ["billing"])
     bo = await agents.create("Bo", ["shipping"])
 
@@ -58,4 +45,4 @@ async def test_the_token_finds_its_agent_and_nothing_else_does() -> None:
 )
 async def test_invalid_agents_are_refused(name: str, departments: list[str], fragment: str) -> None:
     with pytest.raises(InvalidAgentError, match=fragment):
-        await Agents(FakeAgentRecords()).create(name, departments)
+        await Agents(MemoryAgents()).create(name, departments)

@@ -3,40 +3,40 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from baton_contracts import derive_id
 from baton_human_queue.domain import (
     DEFAULT_SLA_S,
     Agent,
     AlreadyClaimedError,
-    Holder,
     InvalidTextError,
     LeaseExpiredError,
     NotHolderError,
     PriorityRules,
-    Resolution,
-    Ticket,
     WrongDepartmentError,
     WrongKindError,
     WrongStateError,
-    answer_event,
     approved_text,
     check_holder,
     check_kind,
+    check_releaser,
     check_text,
     check_visible,
     claim_verdict,
-    lease_expired_event,
     lease_until,
     repeated_resolution,
-    reply_events,
     sla_breach_due,
     sla_seconds,
+)
+from baton_human_queue.tickets import (
+    Holder,
+    Resolution,
+    Ticket,
+    read_ticket,
+    ticket_document,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -46,42 +46,24 @@ BO = Agent("agent-bo", "Bo", ("shipping",))
 
 
 def ticket(**changes: Any) -> Ticket:
-    base = Ticket(
-        ticket_id=str(uuid.uuid4()),
-        kind="conversation",
-        status="pending",
-        priority=0,
-        department="billing",
-        thread_id="thread-1",
-        user_tier=None,
-        user_message_id=uuid.uuid4(),
-        message_ids=(),
-        reason="the user asked for a person",
-        question=None,
-        context=None,
-        suggestion=None,
-        confidence=None,
-        draft_message_id=None,
-        draft_text=None,
-        tool_call_id=None,
-        request_id=None,
-        source_event_id=uuid.uuid4(),
-        correlation_id=uuid.uuid4(),
-        holder=None,
-        claim_id=None,
-        claimed_at=None,
-        lease_expires_at=None,
-        first_claimed_at=None,
-        first_response_at=None,
-        sla_due_at=NOW + timedelta(hours=1),
-        sla_breached=False,
-        replies=(),
-        resolution=None,
-        created_at=NOW - timedelta(minutes=5),
-        updated_at=NOW,
-        resolved_at=None,
-    )
-    return replace(base, **changes)
+    """A pending conversation ticket of department billing, unless ``changes`` say else."""
+    fields: dict[str, Any] = {
+        "ticket_id": str(uuid.uuid4()),
+        "kind": "conversation",
+        "priority": 0,
+        "department": "billing",
+        "thread_id": "thread-1",
+        "user_message_id": uuid.uuid4(),
+        "reason": "the user asked for a person",
+        "source_event_id": uuid.uuid4(),
+        "correlation_id": uuid.uuid4(),
+        "sla_due_at": NOW + timedelta(hours=1),
+        "created_at": NOW - timedelta(minutes=5),
+        "updated_at": NOW,
+    }
+    if changes.get("kind") == "approval":
+        fields["draft_message_id"] = uuid.uuid4()
+    return read_ticket({**fields, **changes})
 
 
 def held_by(
@@ -89,12 +71,29 @@ def held_by(
 ) -> Ticket:
     fields: dict[str, Any] = {
         "status": "assigned",
-        "holder": Holder(agent.agent_id, agent.name, agent.departments[0]),
+        "holder": Holder(agent_id=agent.agent_id, name=agent.name, department="billing"),
         "claim_id": "claim-1",
         "claimed_at": NOW - timedelta(minutes=5),
         "lease_expires_at": NOW + lease_left,
     }
     return ticket(**{**fields, **changes})
+
+
+def test_a_ticket_is_its_document_and_back() -> None:
+    subject = held_by(ALEX, message_ids=(uuid.uuid4(),))
+    doc = ticket_document(subject)
+    assert doc["_id"] == subject.ticket_id
+    assert isinstance(doc["user_message_id"], str)
+    assert "first_response_at" not in doc  # set once, with $min
+    assert read_ticket(doc) == subject
+
+
+def test_a_document_of_no_known_kind_is_no_ticket() -> None:
+    doc = ticket_document(ticket())
+    with pytest.raises(ValueError, match="kind"):
+        read_ticket({**doc, "kind": "chat"})
+    with pytest.raises(ValueError, match="draft_message_id"):
+        read_ticket({**doc, "kind": "approval"})
 
 
 # ---------------------------------------------------------------- priority and SLA
@@ -146,10 +145,12 @@ def test_sla_breach_is_due_once_and_only_without_a_response() -> None:
     due = ticket(sla_due_at=NOW - timedelta(seconds=1))
     assert sla_breach_due(due, NOW)
     assert not sla_breach_due(ticket(sla_due_at=NOW + timedelta(seconds=1)), NOW)
-    assert not sla_breach_due(replace(due, sla_breached=True), NOW)
-    assert not sla_breach_due(replace(due, first_response_at=NOW - timedelta(minutes=1)), NOW)
-    assert not sla_breach_due(replace(due, status="resolved"), NOW)
-    assert sla_breach_due(replace(due, status="assigned"), NOW)
+    assert not sla_breach_due(due.model_copy(update={"sla_breached": True}), NOW)
+    assert not sla_breach_due(
+        due.model_copy(update={"first_response_at": NOW - timedelta(minutes=1)}), NOW
+    )
+    assert not sla_breach_due(due.model_copy(update={"status": "resolved"}), NOW)
+    assert sla_breach_due(due.model_copy(update={"status": "assigned"}), NOW)
 
 
 # ---------------------------------------------------------------- claims and leases
@@ -184,7 +185,8 @@ def test_the_lease_runs_from_the_last_activity() -> None:
 
 
 def test_only_the_holder_with_a_live_lease_may_act() -> None:
-    assert check_holder(ALEX, held_by(ALEX), NOW).agent_id == ALEX.agent_id
+    holder, claim_id = check_holder(ALEX, held_by(ALEX), NOW)
+    assert (holder.agent_id, claim_id) == (ALEX.agent_id, "claim-1")
     with pytest.raises(NotHolderError, match="claim it first"):
         check_holder(ALEX, ticket(), NOW)
     with pytest.raises(NotHolderError, match="claimed by Alex"):
@@ -228,11 +230,11 @@ def test_a_repeated_resolution_is_recognised_only_for_the_same_agent_and_action(
     done = ticket(
         kind="question",
         status="resolved",
-        resolution=Resolution("answer", ALEX.agent_id, "Alex", NOW),
+        resolution=Resolution(action="answer", agent_id=ALEX.agent_id, agent_name="Alex", at=NOW),
     )
     assert repeated_resolution(ALEX, done, "answer")
     assert not repeated_resolution(SAM, done, "answer")
-    assert not repeated_resolution(ALEX, replace(done, status="assigned"), "answer")
+    assert not repeated_resolution(ALEX, done.model_copy(update={"status": "assigned"}), "answer")
 
 
 # ---------------------------------------------------------------- texts
@@ -254,57 +256,10 @@ def test_approval_sends_the_draft_or_the_edit() -> None:
         approved_text(None, None)
 
 
-# ---------------------------------------------------------------- events
-
-
-def test_events_repeat_their_ids_for_the_same_ticket_and_action() -> None:
-    subject = held_by(ALEX, kind="question", request_id=uuid.uuid4(), tool_call_id="call_1")
-    agent = ALEX.acting_for(subject.department)
-    first = answer_event(subject, text="yes", agent=agent, response_time_ms=5)
-    again = answer_event(subject, text="yes", agent=agent, response_time_ms=9)
-    assert (
-        first.event_id == again.event_id == derive_id(subject.ticket_uuid, "answer:human.responded")
-    )
-    assert (first.request_id, first.tool_call_id) == (subject.request_id, "call_1")
-    assert first.message_id == derive_id(first.event_id, "tool-result")
-    assert (first.correlation_id, first.causation_id) == (
-        subject.correlation_id,
-        subject.source_event_id,
-    )
-
-
-def test_a_reply_is_sent_to_the_user_from_the_agent() -> None:
-    subject = held_by(ALEX, message_ids=(uuid.uuid4(), uuid.uuid4()))
-    message_id = uuid.uuid4()
-    responded, sent = reply_events(
-        subject,
-        message_id=message_id,
-        text="Hello",
-        agent=ALEX.acting_for("billing"),
-        user_id="u-1",
-        channel="web",
-        response_time_ms=1234,
-    )
-    assert (responded.kind, responded.message_id, responded.ticket_id) == (
-        "reply",
-        message_id,
-        subject.ticket_id,
-    )
-    assert (sent.agent_name, sent.provider, sent.in_reply_to) == (
-        "Alex",
-        "human",
-        subject.message_ids[-1],
-    )
-    assert responded.event_id != sent.event_id
-
-
-def test_a_lapsed_claim_names_its_holder() -> None:
-    subject = held_by(ALEX, lease_left=timedelta(seconds=-1))
-    event = lease_expired_event(subject, claim_id="claim-1")
-    assert (event.agent.name, event.kind, event.ticket_id) == (
-        "Alex",
-        "conversation",
-        subject.ticket_id,
-    )
-    assert event.event_id == lease_expired_event(subject, claim_id="claim-1").event_id
-    assert event.event_id != lease_expired_event(subject, claim_id="claim-2").event_id
+def test_the_holder_gives_back_its_claim_even_once_it_lapsed() -> None:
+    assert check_releaser(ALEX, held_by(ALEX), NOW) == "claim-1"
+    assert check_releaser(ALEX, held_by(ALEX, lease_left=timedelta(seconds=-1)), NOW) == "claim-1"
+    with pytest.raises(NotHolderError, match="claimed by Alex"):
+        check_releaser(SAM, held_by(ALEX, lease_left=timedelta(seconds=-1)), NOW)
+    with pytest.raises(NotHolderError, match="claim it first"):
+        check_releaser(ALEX, ticket(), NOW)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
-from baton_human_queue.domain import Resolution
 from baton_human_queue.labour import ClaimSpan, labour_report
+from baton_human_queue.tickets import Resolution
 
 from .test_domain import NOW, ticket
 
@@ -28,16 +27,17 @@ def span(
 
 
 def test_waits_and_handling_times_per_ticket_and_agent() -> None:
-    handed_on = replace(
-        ticket(),
+    handed_on = ticket(
         created_at=T0,
         first_claimed_at=T0 + timedelta(seconds=30),
         first_response_at=T0 + timedelta(seconds=200),
         status="resolved",
         resolved_at=T0 + timedelta(seconds=400),
-        resolution=Resolution("resolve", "id-Bo", "Bo", T0 + timedelta(seconds=400)),
+        resolution=Resolution(
+            action="resolve", agent_id="id-Bo", agent_name="Bo", at=T0 + timedelta(seconds=400)
+        ),
     )
-    open_one = replace(ticket(), created_at=T0 + timedelta(seconds=100), status="assigned")
+    open_one = ticket(created_at=T0 + timedelta(seconds=100), status="assigned")
     spans = [
         span(handed_on.ticket_id, "Alex", 30, 90, "expired"),
         span(handed_on.ticket_id, "Bo", 100, 400, "resolved"),

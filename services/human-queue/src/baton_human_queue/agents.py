@@ -14,12 +14,11 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
 from baton_contracts import utc_now
 
 from .domain import Agent, QueueError
+from .ports import AgentRecord, AgentStore
 
 TOKEN_PREFIX = "bq_"  # noqa: S105 - marks Baton queue tokens, not a secret
 DEPARTMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
@@ -62,16 +61,8 @@ def check_agent(name: str, departments: Sequence[str]) -> tuple[str, tuple[str, 
     return name, cleaned
 
 
-class AgentRecords(Protocol):
-    """Where agents are kept; :class:`~baton_human_queue.store.AgentStore` in MongoDB."""
-
-    async def add(self, agent: Agent, *, token_hash: str, now: datetime) -> None: ...
-
-    async def by_token_hash(self, token_hash: str) -> tuple[Agent, str] | None: ...
-
-
 class Agents:
-    def __init__(self, store: AgentRecords) -> None:
+    def __init__(self, store: AgentStore) -> None:
         self._store = store
 
     async def create(self, name: str, departments: Sequence[str]) -> NewAgent:
@@ -90,3 +81,7 @@ class Agents:
             return None
         agent, stored = found
         return agent if same_secret(digest, stored) else None
+
+    async def all(self) -> list[AgentRecord]:
+        """Every agent, oldest first, without tokens."""
+        return await self._store.all()

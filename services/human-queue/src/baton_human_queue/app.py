@@ -6,7 +6,8 @@ import functools
 
 from fastapi import FastAPI
 
-from baton_contracts import RouteDecided, ToolHumanRequested, topics
+from baton_contracts import RouteDecided, ThreadAssigned, ToolHumanRequested, topics
+from baton_conversations import Conversations, OwnershipLog, on_thread_assigned
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
@@ -19,16 +20,16 @@ from baton_runtime import (
     service_app,
     subscribe,
 )
-from baton_runtime.history import MongoHistory
 
 from . import metrics
 from .agents import Agents
 from .api import api_router
 from .console import console_router
+from .followups import FollowUps
 from .handlers import on_route_decided, on_tool_human_requested, routed_to_people
-from .service import Queue, QueueConfig
 from .settings import Settings
-from .store import AgentStore, ClaimLog, FeedbackStore, TicketLocks, TicketStore
+from .store import MongoAgents, MongoClaims, MongoFeedback, MongoTickets
+from .usecases import Claims, HolderActions, Intake, QueueConfig, Reading, Reports, Sweep
 
 SERVICE = "baton-human-queue"
 PICKUP_MS = 200
@@ -52,27 +53,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     broker = build_broker(settings.kafka, client_id=SERVICE)
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
-    history = MongoHistory(db)
-    tickets = TicketStore(db)
-    claims = ClaimLog(db)
-    feedback = FeedbackStore(db)
-    agent_store = AgentStore(db)
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    queue = Queue(
-        tickets=tickets,
-        claims=claims,
-        feedback=feedback,
-        locks=TicketLocks(db),
-        history=history,
-        publisher=publisher,
-        config=QueueConfig(
-            lease_s=settings.lease_s,
-            sla_s=settings.sla_s,
-            priority=settings.priority,
-            max_text_length=settings.max_text_length,
-            context_messages=settings.context_messages,
-            outbox_grace_s=settings.outbox_grace_s,
-        ),
+    conversations = Conversations(db, Outbox(publisher))
+    ownership = OwnershipLog(db)
+    claim_log = MongoClaims(db)
+    feedback = MongoFeedback(db)
+    agent_store = MongoAgents(db)
+    # A ticket change's follow-ups: events, and the kinds below, carried out after the
+    # change is stored (and by the sweep, after a crash).
+    follow_ups = FollowUps(conversations=conversations, claims=claim_log, feedback=feedback)
+    tickets = MongoTickets(db, Outbox(publisher, kinds=follow_ups.kinds()))
+    config = QueueConfig(
+        lease_s=settings.lease_s,
+        sla_s=settings.sla_s,
+        priority=settings.priority,
+        max_text_length=settings.max_text_length,
+        context_messages=settings.context_messages,
+        outbox_grace_s=settings.outbox_grace_s,
+    )
+    intake = Intake(tickets=tickets, conversations=conversations, config=config)
+    reading = Reading(
+        tickets=tickets, conversations=conversations, ownership=ownership, config=config
     )
     agents = Agents(agent_store)
 
@@ -86,18 +87,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Tickets wait for people: a record may wait PICKUP_MS, so this consumer does not wake
     # for each of the AI's routes, which it only skips.
-    on = functools.partial(subscribe, settings.kafka, runner, group=SERVICE, pickup_ms=PICKUP_MS)
+    on = functools.partial(subscribe, settings.kafka, group=SERVICE, pickup_ms=PICKUP_MS)
     consumers = [
         on(
+            runner,
             topic=topics.ROUTE_DECIDED,
             event_type=RouteDecided,
-            handler=functools.partial(on_route_decided, queue=queue),
+            handler=functools.partial(on_route_decided, intake=intake),
             wants=routed_to_people,
         ),
         on(
+            runner,
             topic=topics.TOOL_HUMAN_REQUESTED,
             event_type=ToolHumanRequested,
-            handler=functools.partial(on_tool_human_requested, queue=queue),
+            handler=functools.partial(on_tool_human_requested, intake=intake),
+        ),
+        # The ownership log keeps each change once, by its event id: no handled-events log.
+        on(
+            event_runner(broker, publisher, service=SERVICE),
+            topic=topics.THREAD_ASSIGNED,
+            event_type=ThreadAssigned,
+            handler=functools.partial(on_thread_assigned, log=ownership),
         ),
     ]
 
@@ -111,14 +121,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topics=TOPICS,
         consumers=consumers,
         on_start=[
-            history.ensure_indexes,
+            conversations.ensure_indexes,
+            ownership.ensure_indexes,
             tickets.ensure_indexes,
-            claims.ensure_indexes,
+            claim_log.ensure_indexes,
             feedback.ensure_indexes,
             agent_store.ensure_indexes,
         ],
         background=[
-            every(settings.sweep_interval_s, queue.sweep, what="queue sweep"),
+            every(
+                settings.sweep_interval_s,
+                Sweep(tickets=tickets, config=config),
+                what="queue sweep",
+            ),
             every(
                 metrics.REFRESH_INTERVAL_S,
                 functools.partial(metrics.refresh_queue_metrics, tickets, agent_store),
@@ -131,14 +146,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Every call needs `Authorization: Bearer <token>`: an agent's token for tickets and "
         'threads, the admin token for `/v1/admin`. Errors are `{"detail": "...", "code": "..."}`.'
     )
-
     app.include_router(
         api_router(
-            queue,
-            agents,
-            agent_store=agent_store,
-            feedback=feedback,
+            agents=agents,
             admin_token=settings.admin_token,
+            reading=reading,
+            claims=Claims(tickets=tickets, config=config),
+            holder=HolderActions(tickets=tickets, conversations=conversations, config=config),
+            reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback),
         )
     )
     app.include_router(console_router(agents))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from baton_runtime import MongoSettings, connect_mongo, database
 
 from .agents import Agents, InvalidAgentError
-from .store import AgentStore
+from .store import MongoAgents
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(args: argparse.Namespace, settings: MongoSettings) -> int:
     client = connect_mongo(settings, app_name="baton-queue-cli")
     try:
-        store = AgentStore(database(client, settings))
+        store = MongoAgents(database(client, settings))
         await store.ensure_indexes()
         if args.action == "create":
             created = await Agents(store).create(args.name, args.departments)
@@ -52,9 +52,10 @@ async def _run(args: argparse.Namespace, settings: MongoSettings) -> int:
             print("token (shown only now; store it safely):", file=sys.stderr)
             print(created.token)
             return 0
-        for doc in await store.all():
-            departments = ",".join(doc["departments"])
-            print(f"{doc['_id']}\t{doc['name']}\t{departments}\tactive={doc.get('active', True)}")
+        for record in await store.all():
+            agent = record.agent
+            departments = ",".join(agent.departments)
+            print(f"{agent.agent_id}\t{agent.name}\t{departments}\tactive={record.active}")
         return 0
     finally:
         await client.close()

@@ -6,34 +6,20 @@ clocks or databases.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton_contracts import (
-    DraftApproved,
-    DraftRejected,
-    HumanAgent,
-    HumanResponded,
-    MessageSent,
-    Owner,
-    ThreadAssigned,
-    TicketKind,
-    TicketLeaseExpired,
-    TicketSlaBreached,
-    TicketStatus,
-    derive_id,
-)
+from baton_contracts import HumanAgent, TicketKind
 from baton_runtime import RefusedError
 
-Action = Literal["reply", "answer", "approve", "reject", "resolve"]
-Handback = Literal["ai", "none"]
+from .tickets import Action, Holder, Ticket, TicketBase
 
-OPEN_STATUSES: tuple[TicketStatus, ...] = ("pending", "assigned")
+T = TypeVar("T", bound=TicketBase)
+
 THREAD_KINDS: frozenset[TicketKind] = frozenset({"conversation", "escalation"})
 """Kinds that hand a whole conversation to a person (as opposed to a single request)."""
 
@@ -52,6 +38,7 @@ DEFAULT_KIND_PRIORITY: Mapping[TicketKind, int] = {
     "approval": 30,
 }
 DEFAULT_SLA_S: Mapping[int, float] = {0: 3600.0, 20: 900.0, 50: 300.0}
+MAX_REVIEW_LENGTH = 4000
 
 
 class QueueError(RefusedError):
@@ -97,6 +84,12 @@ class InvalidTextError(QueueError):
     code = "invalid_text"
 
 
+class InvalidRequestError(QueueError):
+    """A request for a person that cannot become a ticket."""
+
+    code = "invalid_request"
+
+
 def _kind_priorities() -> dict[TicketKind, int]:
     return dict(DEFAULT_KIND_PRIORITY)
 
@@ -128,6 +121,10 @@ def sla_seconds(priority: int, table: Mapping[int, float]) -> float:
     return table[max(eligible)] if eligible else table[min(table)]
 
 
+def sla_due(now: datetime, priority: int, table: Mapping[int, float]) -> datetime:
+    return now + timedelta(seconds=sla_seconds(priority, table))
+
+
 @dataclass(frozen=True)
 class Agent:
     agent_id: str
@@ -135,7 +132,7 @@ class Agent:
     departments: tuple[str, ...]
 
     def serves(self, department: str | None) -> bool:
-        """Tickets without a department are everyone's."""
+        """Tickets and threads without a department are everyone's."""
         return department is None or department in self.departments
 
     def acting_for(self, department: str | None) -> HumanAgent:
@@ -146,132 +143,38 @@ class Agent:
             department=department or (self.departments[0] if self.departments else None),
         )
 
-
-@dataclass(frozen=True)
-class Holder:
-    agent_id: str
-    name: str
-    department: str | None
-
-    def as_agent(self) -> HumanAgent:
-        return HumanAgent(agent_id=self.agent_id, name=self.name, department=self.department)
-
-    def to_document(self) -> dict[str, Any]:
-        return {"agent_id": self.agent_id, "name": self.name, "department": self.department}
-
-
-@dataclass(frozen=True)
-class Resolution:
-    action: str
-    agent_id: str
-    agent_name: str
-    at: datetime
-    handback: Handback | None = None
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    return uuid.UUID(value) if value else None
-
-
-@dataclass(frozen=True)
-class Ticket:
-    ticket_id: str
-    kind: TicketKind
-    status: TicketStatus
-    priority: int
-    department: str | None
-    thread_id: str
-    user_tier: str | None
-    user_message_id: uuid.UUID
-    message_ids: tuple[uuid.UUID, ...]
-    reason: str | None
-    question: str | None
-    context: str | None
-    suggestion: str | None
-    confidence: float | None
-    draft_message_id: uuid.UUID | None
-    draft_text: str | None
-    tool_call_id: str | None
-    request_id: uuid.UUID | None
-    source_event_id: uuid.UUID
-    correlation_id: uuid.UUID
-    holder: Holder | None
-    claim_id: str | None
-    claimed_at: datetime | None
-    lease_expires_at: datetime | None
-    first_claimed_at: datetime | None
-    first_response_at: datetime | None
-    sla_due_at: datetime
-    sla_breached: bool
-    replies: tuple[uuid.UUID, ...]
-    resolution: Resolution | None
-    created_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-
-    @property
-    def ticket_uuid(self) -> uuid.UUID:
-        return uuid.UUID(self.ticket_id)
-
-    @property
-    def latest_message_id(self) -> uuid.UUID:
-        return self.message_ids[-1] if self.message_ids else self.user_message_id
-
-    def event_id(self, purpose: str) -> uuid.UUID:
-        """Events about this ticket get ids from the ticket and what happened, so doing the
-        same thing again repeats the event instead of sending another."""
-        return derive_id(self.ticket_uuid, purpose)
-
-    @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> Ticket:
-        holder = doc.get("holder")
-        resolution = doc.get("resolution")
-        return cls(
-            ticket_id=doc["_id"],
-            kind=doc["kind"],
-            status=doc["status"],
-            priority=doc["priority"],
-            department=doc.get("department"),
-            thread_id=doc["thread_id"],
-            user_tier=doc.get("user_tier"),
-            user_message_id=uuid.UUID(doc["user_message_id"]),
-            message_ids=tuple(uuid.UUID(m) for m in doc.get("message_ids", ())),
-            reason=doc.get("reason"),
-            question=doc.get("question"),
-            context=doc.get("context"),
-            suggestion=doc.get("suggestion"),
-            confidence=doc.get("confidence"),
-            draft_message_id=_uuid(doc.get("draft_message_id")),
-            draft_text=doc.get("draft_text"),
-            tool_call_id=doc.get("tool_call_id"),
-            request_id=_uuid(doc.get("request_id")),
-            source_event_id=uuid.UUID(doc["source_event_id"]),
-            correlation_id=uuid.UUID(doc["correlation_id"]),
-            holder=Holder(**holder) if holder else None,
-            claim_id=doc.get("claim_id"),
-            claimed_at=doc.get("claimed_at"),
-            lease_expires_at=doc.get("lease_expires_at"),
-            first_claimed_at=doc.get("first_claimed_at"),
-            first_response_at=doc.get("first_response_at"),
-            sla_due_at=doc["sla_due_at"],
-            sla_breached=bool(doc.get("sla_breached")),
-            replies=tuple(uuid.UUID(m) for m in doc.get("replies", ())),
-            resolution=Resolution(**resolution) if resolution else None,
-            created_at=doc["created_at"],
-            updated_at=doc["updated_at"],
-            resolved_at=doc.get("resolved_at"),
+    def holding(self, department: str | None) -> Holder:
+        """The agent as the holder of a claim on a ticket of ``department``."""
+        return Holder(
+            agent_id=self.agent_id,
+            name=self.name,
+            department=self.acting_for(department).department,
         )
 
 
 # ---------------------------------------------------------------- who may do what
 
 
-def check_visible(agent: Agent, ticket: Ticket) -> None:
+def check_visible(agent: Agent, ticket: TicketBase) -> None:
     if not agent.serves(ticket.department):
         raise WrongDepartmentError(
             f"ticket {ticket.ticket_id} belongs to department {ticket.department!r}, "
             f"which {agent.name} does not serve"
         )
+
+
+def check_thread_visible(agent: Agent, thread_id: str, department: str | None) -> None:
+    """A thread is read by the agents of its department (everyone, without one)."""
+    if not agent.serves(department):
+        raise WrongDepartmentError(
+            f"thread {thread_id} belongs to department {department!r}, "
+            f"which {agent.name} does not serve"
+        )
+
+
+def check_department_filter(agent: Agent, department: str | None) -> None:
+    if department is not None and not agent.serves(department):
+        raise WrongDepartmentError(f"{agent.name} does not serve department {department!r}")
 
 
 def check_kind(ticket: Ticket, action: Action) -> None:
@@ -283,14 +186,21 @@ def check_kind(ticket: Ticket, action: Action) -> None:
         )
 
 
-def lease_expired(ticket: Ticket, now: datetime) -> bool:
+def ticket_for(ticket: Ticket, action: Action, as_type: type[T]) -> T:
+    """``ticket`` as the kind ``action`` applies to (``as_type``), else refused."""
+    check_kind(ticket, action)
+    assert isinstance(ticket, as_type)
+    return ticket
+
+
+def lease_expired(ticket: TicketBase, now: datetime) -> bool:
     return ticket.lease_expires_at is not None and ticket.lease_expires_at <= now
 
 
 ClaimVerdict = Literal["claim", "renew"]
 
 
-def claim_verdict(agent: Agent, ticket: Ticket, now: datetime) -> ClaimVerdict:
+def claim_verdict(agent: Agent, ticket: TicketBase, now: datetime) -> ClaimVerdict:
     """``claim`` a free ticket (pending, or its holder's lease ran out), ``renew`` one the
     agent holds already; anything else is refused."""
     if ticket.status == "resolved":
@@ -302,21 +212,36 @@ def claim_verdict(agent: Agent, ticket: Ticket, now: datetime) -> ClaimVerdict:
     return "claim"
 
 
-def check_holder(agent: Agent, ticket: Ticket, now: datetime) -> Holder:
-    """The agent's hold on ``ticket``, which only the holder may act on."""
+def check_holder(agent: Agent, ticket: TicketBase, now: datetime) -> tuple[Holder, str]:
+    """The agent's hold on ``ticket`` and its claim id: only the holder may act on it."""
     if ticket.status == "resolved":
         raise WrongStateError(f"ticket {ticket.ticket_id} is resolved")
     holder = ticket.holder
-    if ticket.status != "assigned" or holder is None:
+    if ticket.status != "assigned" or holder is None or ticket.claim_id is None:
         raise NotHolderError(f"ticket {ticket.ticket_id} is not claimed; claim it first")
     if holder.agent_id != agent.agent_id:
         raise NotHolderError(f"ticket {ticket.ticket_id} is claimed by {holder.name}, not you")
     if lease_expired(ticket, now):
         raise LeaseExpiredError(f"your claim on ticket {ticket.ticket_id} expired; claim it again")
-    return holder
+    return holder, ticket.claim_id
 
 
-def repeated_resolution(agent: Agent, ticket: Ticket, action: Action) -> bool:
+def check_releaser(agent: Agent, ticket: TicketBase, now: datetime) -> str:
+    """The claim ``agent`` gives back: its own, even when its lease ran out (the sweep
+    would do the same)."""
+    holder = ticket.holder
+    if (
+        ticket.status == "assigned"
+        and holder is not None
+        and holder.agent_id == agent.agent_id
+        and ticket.claim_id is not None
+        and lease_expired(ticket, now)
+    ):
+        return ticket.claim_id
+    return check_holder(agent, ticket, now)[1]
+
+
+def repeated_resolution(agent: Agent, ticket: TicketBase, action: Action) -> bool:
     """True when ``agent`` already did ``action`` on this ticket: a retried request."""
     resolution = ticket.resolution
     return (
@@ -345,7 +270,7 @@ def approved_text(draft_text: str | None, text: str | None) -> tuple[str, bool]:
     return text, True
 
 
-def sla_breach_due(ticket: Ticket, now: datetime) -> bool:
+def sla_breach_due(ticket: TicketBase, now: datetime) -> bool:
     """The SLA is the time a customer waits for a person: it is met by the first response
     (a reply, answer, review or resolution) and breached once per ticket."""
     return (
@@ -362,136 +287,3 @@ def lease_until(now: datetime, lease_s: float) -> datetime:
 
 def milliseconds(start: datetime, end: datetime) -> int:
     return max(0, round((end - start).total_seconds() * 1000))
-
-
-# ---------------------------------------------------------------- events
-
-
-def _envelope(ticket: Ticket, purpose: str) -> dict[str, Any]:
-    return {
-        "event_id": ticket.event_id(purpose),
-        "thread_id": ticket.thread_id,
-        "correlation_id": ticket.correlation_id,
-        "causation_id": ticket.source_event_id,
-    }
-
-
-def thread_assigned(
-    ticket: Ticket,
-    purpose: str,
-    *,
-    owner: Owner,
-    previous_owner: Owner | None,
-    agent_id: str | None,
-    reason: str,
-) -> ThreadAssigned:
-    return ThreadAssigned(
-        **_envelope(ticket, f"{purpose}:thread.assigned"),
-        owner=owner,
-        previous_owner=previous_owner,
-        agent_id=agent_id,
-        reason=reason[:1000],
-    )
-
-
-def reply_events(
-    ticket: Ticket,
-    *,
-    message_id: uuid.UUID,
-    text: str,
-    agent: HumanAgent,
-    user_id: str | None,
-    channel: str | None,
-    response_time_ms: int,
-) -> tuple[HumanResponded, MessageSent]:
-    responded = HumanResponded(
-        **_envelope(ticket, f"reply:{message_id}:human.responded"),
-        kind="reply",
-        ticket_id=ticket.ticket_id,
-        message_id=message_id,
-        text=text,
-        agent=agent,
-        response_time_ms=response_time_ms,
-    )
-    sent = MessageSent(
-        **_envelope(ticket, f"reply:{message_id}:message.sent"),
-        message_id=message_id,
-        in_reply_to=ticket.latest_message_id,
-        text=text,
-        user_id=user_id,
-        channel=channel,
-        agent_name=agent.name,
-        provider="human",
-    )
-    return responded, sent
-
-
-def answer_event(
-    ticket: Ticket, *, text: str, agent: HumanAgent, response_time_ms: int
-) -> HumanResponded:
-    purpose = "answer:human.responded"
-    event_id = ticket.event_id(purpose)
-    return HumanResponded(
-        **_envelope(ticket, purpose),
-        kind="answer",
-        ticket_id=ticket.ticket_id,
-        # The AI responder stores the answer as the tool call's result under this id.
-        message_id=derive_id(event_id, "tool-result"),
-        text=text,
-        agent=agent,
-        request_id=ticket.request_id,
-        tool_call_id=ticket.tool_call_id,
-        response_time_ms=response_time_ms,
-    )
-
-
-def approved_event(ticket: Ticket, *, text: str, edited: bool, agent: HumanAgent) -> DraftApproved:
-    assert ticket.draft_message_id is not None
-    return DraftApproved(
-        **_envelope(ticket, "approve:draft.approved"),
-        draft_message_id=ticket.draft_message_id,
-        ticket_id=ticket.ticket_id,
-        text=text,
-        edited=edited,
-        agent=agent,
-    )
-
-
-def rejected_event(ticket: Ticket, *, review: str, agent: HumanAgent) -> DraftRejected:
-    assert ticket.draft_message_id is not None
-    return DraftRejected(
-        **_envelope(ticket, "reject:draft.rejected"),
-        draft_message_id=ticket.draft_message_id,
-        ticket_id=ticket.ticket_id,
-        review=review,
-        agent=agent,
-    )
-
-
-def lease_expired_event(ticket: Ticket, *, claim_id: str) -> TicketLeaseExpired:
-    assert ticket.holder is not None
-    assert ticket.claimed_at is not None
-    assert ticket.lease_expires_at is not None
-    return TicketLeaseExpired(
-        **_envelope(ticket, f"lease_expired:{claim_id}"),
-        ticket_id=ticket.ticket_id,
-        kind=ticket.kind,
-        agent=ticket.holder.as_agent(),
-        claimed_at=ticket.claimed_at,
-        lease_expired_at=ticket.lease_expires_at,
-        department=ticket.department,
-    )
-
-
-def sla_breached_event(ticket: Ticket) -> TicketSlaBreached:
-    return TicketSlaBreached(
-        **_envelope(ticket, "sla_breached"),
-        ticket_id=ticket.ticket_id,
-        kind=ticket.kind,
-        status=ticket.status,
-        priority=ticket.priority,
-        department=ticket.department,
-        created_at=ticket.created_at,
-        sla_due_at=ticket.sla_due_at,
-        agent=ticket.holder.as_agent() if ticket.holder else None,
-    )

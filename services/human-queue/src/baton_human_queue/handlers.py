@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from baton_contracts import Event, RouteDecided, ToolHumanRequested
 
-from .service import Queue
+from .usecases import Intake
 
 
 def routed_to_people(event: RouteDecided) -> bool:
@@ -15,12 +15,12 @@ def routed_to_people(event: RouteDecided) -> bool:
     return event.handler == "human"
 
 
-async def on_route_decided(event: RouteDecided, *, queue: Queue) -> Sequence[Event]:
+async def on_route_decided(event: RouteDecided, *, intake: Intake) -> Sequence[Event]:
     """A route to people (subscribed with ``wants=routed_to_people``) opens a ticket."""
-    await queue.open_conversation(event)
+    await intake.open_conversation(event)
     return ()
 
 
-async def on_tool_human_requested(event: ToolHumanRequested, *, queue: Queue) -> Sequence[Event]:
-    await queue.open_request(event)
+async def on_tool_human_requested(event: ToolHumanRequested, *, intake: Intake) -> Sequence[Event]:
+    await intake.open_request(event)
     return ()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 
-from .domain import Ticket, milliseconds
+from .domain import milliseconds
+from .tickets import TicketBase
 
 
 @dataclass(frozen=True)
@@ -21,18 +21,6 @@ class ClaimSpan:
     claimed_at: datetime
     ended_at: datetime | None
     outcome: str | None
-
-    @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> ClaimSpan:
-        return cls(
-            claim_id=doc["_id"],
-            ticket_id=doc["ticket_id"],
-            agent_id=doc["agent_id"],
-            agent_name=doc["agent_name"],
-            claimed_at=doc["claimed_at"],
-            ended_at=doc.get("ended_at"),
-            outcome=doc.get("outcome"),
-        )
 
     def handling_ms(self, now: datetime) -> int:
         """Time the agent held the ticket; a claim still open counts until ``now``."""
@@ -88,7 +76,7 @@ def _avg(values: Sequence[int]) -> int | None:
 
 
 def labour_report(
-    tickets: Sequence[Ticket],
+    tickets: Sequence[TicketBase],
     spans: Sequence[ClaimSpan],
     *,
     since: datetime,

@@ -16,13 +16,17 @@ from collections import Counter as Tally
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from baton_contracts import TicketKind, TicketStatus, utc_now
 from baton_runtime import Document, Unreadable, record_message_sent, start_reply_metrics
 
-from .store import AgentStore, TicketStore
+from .tickets import TicketBase
+
+if TYPE_CHECKING:
+    from .ports import AgentStore
 
 KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval")
 OPEN: tuple[TicketStatus, ...] = ("pending", "assigned")
@@ -111,6 +115,14 @@ def human_reply_sent(*, user_message_at: datetime | None) -> None:
     record_message_sent(provider="human", answered_by="human", user_message_at=user_message_at)
 
 
+def responded(ticket: TicketBase, now: datetime) -> None:
+    """A person responded on ``ticket``: its first response is measured."""
+    if ticket.first_response_at is None:
+        RESPONSE_SECONDS.labels(kind=ticket.kind).observe(
+            max(0.0, (now - ticket.created_at).total_seconds())
+        )
+
+
 def first_claim(kind: str, *, created_at: datetime, claimed_at: datetime) -> None:
     TIME_TO_CLAIM_SECONDS.labels(kind=kind).observe(
         max(0.0, (claimed_at - created_at).total_seconds())
@@ -118,6 +130,14 @@ def first_claim(kind: str, *, created_at: datetime, claimed_at: datetime) -> Non
 
 
 # ---------------------------------------------------------------- the gauges, from MongoDB
+
+
+class QueueFigures(Protocol):
+    """What the gauges read of the tickets (:class:`~baton_human_queue.store.MongoTickets`)."""
+
+    async def open_summary(self) -> list[Document]: ...
+
+    async def resolved_since(self, since: datetime) -> list[Document]: ...
 
 
 @dataclass(frozen=True)
@@ -133,7 +153,7 @@ _UNREADABLE = Unreadable(reader="queue gauges", kind="ticket")
 
 
 def open_tickets(docs: Sequence[Document]) -> list[OpenTicket]:
-    """The open tickets' summaries (:meth:`TicketStore.open_summary`); a document that is no
+    """The open tickets' summaries (:meth:`QueueFigures.open_summary`); a document that is no
     ticket is left out (:class:`Unreadable`)."""
     return _UNREADABLE.parse(docs, _summary)
 
@@ -202,19 +222,16 @@ def _replace(gauge: Gauge, values: Iterable[tuple[tuple[str, ...], float]]) -> N
 
 
 async def refresh_queue_metrics(
-    tickets: TicketStore, agents: AgentStore, *, now: datetime | None = None
+    tickets: QueueFigures, agents: AgentStore, *, now: datetime | None = None
 ) -> None:
     now = now or utc_now()
     open_docs = await tickets.open_summary()
-    agent_docs = await agents.all()
+    records = await agents.all()
     resolutions = await tickets.resolved_since(now - THROUGHPUT_WINDOW)
 
     summaries = open_tickets(open_docs)
     labelled = labelled_departments(
-        department
-        for doc in agent_docs
-        if doc.get("active", True)
-        for department in doc.get("departments", ())
+        department for record in records if record.active for department in record.agent.departments
     )
     resolvers = [
         (str(r["agent_id"]), str(r["agent_name"]))

@@ -12,7 +12,7 @@ import aiohttp
 from pymongo import AsyncMongoClient, ReturnDocument
 
 from baton_contracts import utc_now
-from baton_human_queue.store import ticket_document
+from baton_human_queue.tickets import EscalationTicket, ticket_document
 from baton_testkit import System
 
 from .accounting import TIMEOUT
@@ -98,22 +98,19 @@ async def seed_tickets(collection: Any, count: int) -> list[str]:
     ids = []
     for _ in range(count):
         ticket_id = str(uuid.uuid4())
-        await collection.insert_one(
-            ticket_document(
-                ticket_id=ticket_id,
-                kind="escalation",
-                priority=10,
-                department="bench",
-                thread_id=f"bench-{uuid.uuid4().hex[:10]}",
-                user_tier=None,
-                user_message_id=uuid.uuid4(),
-                source_event_id=uuid.uuid4(),
-                correlation_id=uuid.uuid4(),
-                sla_due_at=now,
-                now=now,
-                opens_thread=False,
-                reason="bench",
-            )
+        ticket = EscalationTicket(
+            ticket_id=ticket_id,
+            priority=10,
+            department="bench",
+            thread_id=f"bench-{uuid.uuid4().hex[:10]}",
+            user_message_id=uuid.uuid4(),
+            source_event_id=uuid.uuid4(),
+            correlation_id=uuid.uuid4(),
+            sla_due_at=now,
+            created_at=now,
+            updated_at=now,
+            reason="bench",
         )
+        await collection.insert_one(ticket_document(ticket))
         ids.append(ticket_id)
     return ids

@@ -1,0 +1,43 @@
+"""Who calls the API: an agent, with its token, or the admin, with the admin token.
+
+No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+
+from baton_runtime import ApiError
+
+from ..agents import Agents, same_secret
+from ..domain import Agent
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An agent's API token; the `/v1/admin` endpoints take the admin token.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+class Auth:
+    """The API's two dependencies: :meth:`agent` (the signed-in agent) and :meth:`admin`."""
+
+    def __init__(self, agents: Agents, admin_token: SecretStr) -> None:
+        self._agents = agents
+        self._admin_token = admin_token
+
+    async def agent(self, credentials: Credentials) -> Agent:
+        if credentials is None:
+            raise ApiError(401, "unauthenticated", "send an agent token: Authorization: Bearer …")
+        agent = await self._agents.authenticate(credentials.credentials)
+        if agent is None:
+            raise ApiError(401, "invalid_token", "the bearer token is not a valid agent token")
+        return agent
+
+    async def admin(self, credentials: Credentials) -> None:
+        if credentials is None:
+            raise ApiError(401, "unauthenticated", "send the admin token: Authorization: Bearer …")
+        if not same_secret(credentials.credentials, self._admin_token.get_secret_value()):
+            raise ApiError(401, "invalid_token", "the bearer token is not the admin token")

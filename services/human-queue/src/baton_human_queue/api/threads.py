@@ -1,0 +1,49 @@
+"""The agent API's thread routes: a thread's messages and who owned it.
+
+No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from ..domain import Agent
+from ..usecases import Reading
+from .auth import Auth
+from .views import MessageView, OwnershipChange, ThreadMessages, ThreadOwnership, ThreadView
+
+ThreadId = Annotated[str, Path(min_length=1, max_length=128, description="The thread's id.")]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid token"},
+    403: {"description": "A thread of a department the agent does not serve"},
+    404: {"description": "Unknown thread"},
+}
+
+
+def threads_router(auth: Auth, *, reading: Reading) -> APIRouter:
+    router = APIRouter(prefix="/v1/threads", tags=["threads"], responses=ERRORS)
+    SignedIn = Annotated[Agent, Depends(auth.agent)]  # noqa: N806 - a type alias
+
+    @router.get("/{thread_id}/messages")
+    async def thread_messages(
+        agent: SignedIn,
+        thread_id: ThreadId,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> ThreadMessages:
+        """Every message of the thread, oldest first, tool traffic and drafts included."""
+        thread, messages = await reading.thread_messages(agent, thread_id, limit=limit)
+        return ThreadMessages(
+            thread=ThreadView.of(thread), messages=[MessageView.of(m) for m in messages]
+        )
+
+    @router.get("/{thread_id}/ownership")
+    async def thread_ownership(agent: SignedIn, thread_id: ThreadId) -> ThreadOwnership:
+        """Who owned the thread, and when: each change of owner (the AI, people, an
+        agent), oldest first, with its reason."""
+        changes = await reading.ownership(agent, thread_id)
+        return ThreadOwnership(
+            thread_id=thread_id, changes=[OwnershipChange.of(c) for c in changes]
+        )
+
+    return router

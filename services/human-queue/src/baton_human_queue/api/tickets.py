@@ -1,0 +1,170 @@
+"""The agent API's ticket routes: the queue, a ticket, claims and the holder's actions.
+
+No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations.
+"""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton_contracts import MAX_TEXT_LENGTH, TicketKind, TicketStatus
+
+from ..domain import MAX_REVIEW_LENGTH, Agent
+from ..tickets import OPEN_STATUSES, Handback
+from ..usecases import Claims, HolderActions, Reading
+from .auth import Auth
+from .views import (
+    AiView,
+    MessageView,
+    ReplyResult,
+    ThreadView,
+    TicketDetail,
+    TicketList,
+    TicketView,
+)
+
+TicketId = Annotated[str, Path(min_length=1, max_length=100, description="The ticket's id.")]
+StatusFilter = Literal["open", "pending", "assigned", "resolved", "all"]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid token"},
+    403: {"description": "Another department's ticket, or held by someone else"},
+    404: {"description": "Unknown ticket"},
+    409: {"description": "Claimed already, resolved, wrong kind, or claim expired"},
+    422: {"description": "Invalid body"},
+}
+
+
+class _Body(BaseModel):
+    # Callers cannot set fields the API does not offer (owner, agent, status, ...).
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReplyBody(_Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH, description="What the user reads.")
+
+
+class AnswerBody(_Body):
+    text: str = Field(
+        min_length=1, max_length=MAX_TEXT_LENGTH, description="The answer to the AI's question."
+    )
+
+
+class ApproveBody(_Body):
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TEXT_LENGTH,
+        description="The text to send instead of the draft; omit to send the draft as is.",
+    )
+
+
+class RejectBody(_Body):
+    review: str = Field(
+        min_length=1, max_length=MAX_REVIEW_LENGTH, description="Why the draft must not be sent."
+    )
+
+
+class ResolveBody(_Body):
+    handback: Handback = Field(
+        description="`ai`: the AI answers the thread's next messages; `none`: people keep it."
+    )
+
+
+def _statuses(value: StatusFilter) -> tuple[TicketStatus, ...]:
+    if value == "open":
+        return OPEN_STATUSES
+    if value == "all":
+        return ("pending", "assigned", "resolved")
+    return (value,)
+
+
+def tickets_router(
+    auth: Auth, *, reading: Reading, claims: Claims, holder: HolderActions
+) -> APIRouter:
+    router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=ERRORS)
+    SignedIn = Annotated[Agent, Depends(auth.agent)]  # noqa: N806 - a type alias
+
+    @router.get("")
+    async def list_tickets(
+        agent: SignedIn,
+        status: StatusFilter = "open",
+        department: Annotated[str | None, Query(max_length=100)] = None,
+        kind: TicketKind | None = None,
+        thread_id: Annotated[str | None, Query(max_length=128)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> TicketList:
+        """The queue as this agent sees it (its departments, and tickets without one):
+        highest priority first, then oldest first."""
+        found = await reading.search(
+            agent,
+            statuses=_statuses(status),
+            department=department,
+            kind=kind,
+            thread_id=thread_id,
+            limit=limit,
+        )
+        return TicketList(tickets=[TicketView.of(t) for t in found])
+
+    @router.get("/{ticket_id}")
+    async def get_ticket(agent: SignedIn, ticket_id: TicketId) -> TicketDetail:
+        """A ticket with what the AI handed over and the thread's recent messages. The
+        holder's look counts as activity and renews the claim."""
+        found = await reading.look(agent, ticket_id)
+        return TicketDetail(
+            ticket=TicketView.of(found.ticket),
+            ai=AiView.of(found.ticket),
+            thread=ThreadView.of(found.thread) if found.thread else None,
+            messages=[MessageView.of(m) for m in found.messages],
+        )
+
+    @router.post("/{ticket_id}/claim")
+    async def claim(agent: SignedIn, ticket_id: TicketId) -> TicketView:
+        """Claim the ticket for a lease; claiming a ticket you hold renews the lease.
+        Of concurrent claims exactly one wins; the others get 409."""
+        return TicketView.of(await claims.claim(agent, ticket_id))
+
+    @router.post("/{ticket_id}/release")
+    async def release(agent: SignedIn, ticket_id: TicketId) -> TicketView:
+        """Put the ticket back in the queue at once."""
+        return TicketView.of(await claims.release(agent, ticket_id))
+
+    @router.post("/{ticket_id}/reply")
+    async def reply(
+        agent: SignedIn,
+        ticket_id: TicketId,
+        body: ReplyBody,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> ReplyResult:
+        """Write to the user in the thread under your own name (conversation and
+        escalation tickets). With an `Idempotency-Key` header a retried request sends
+        nothing twice."""
+        result = await holder.reply(agent, ticket_id, body.text, idempotency_key=idempotency_key)
+        return ReplyResult(message_id=result.message_id, ticket=TicketView.of(result.ticket))
+
+    @router.post("/{ticket_id}/answer")
+    async def answer(agent: SignedIn, ticket_id: TicketId, body: AnswerBody) -> TicketView:
+        """Answer the AI's question (question tickets); the AI then continues its reply."""
+        return TicketView.of(await holder.answer(agent, ticket_id, body.text))
+
+    @router.post("/{ticket_id}/approve")
+    async def approve(
+        agent: SignedIn, ticket_id: TicketId, body: ApproveBody | None = None
+    ) -> TicketView:
+        """Approve the AI's draft (approval tickets), optionally with your edit."""
+        text = body.text if body is not None else None
+        return TicketView.of(await holder.approve(agent, ticket_id, text))
+
+    @router.post("/{ticket_id}/reject")
+    async def reject(agent: SignedIn, ticket_id: TicketId, body: RejectBody) -> TicketView:
+        """Reject the AI's draft with a review (approval tickets)."""
+        return TicketView.of(await holder.reject(agent, ticket_id, body.review))
+
+    @router.post("/{ticket_id}/resolve")
+    async def resolve(agent: SignedIn, ticket_id: TicketId, body: ResolveBody) -> TicketView:
+        """Close a conversation or escalation ticket, handing the thread back to the AI
+        (`ai`) or leaving it with people (`none`)."""
+        return TicketView.of(await holder.resolve(agent, ticket_id, body.handback))
+
+    return router

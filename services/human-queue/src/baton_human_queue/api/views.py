@@ -1,0 +1,183 @@
+"""What the API answers with: tickets, threads and their messages, as agents see them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, Field
+
+from baton_contracts import Owner, TicketKind, TicketStatus
+from baton_conversations import Message, Ownership, Thread
+
+from ..tickets import Ticket
+
+
+class AgentView(BaseModel):
+    agent_id: str
+    name: str
+    department: str | None
+
+
+class ResolutionView(BaseModel):
+    action: str
+    agent_id: str
+    agent_name: str
+    at: datetime
+    handback: str | None = None
+
+
+class TicketView(BaseModel):
+    """A ticket; the fields of other kinds than its own are null."""
+
+    ticket_id: str
+    kind: TicketKind
+    status: TicketStatus
+    priority: int
+    department: str | None
+    thread_id: str
+    user_tier: str | None
+    user_message_id: uuid.UUID
+    message_ids: list[uuid.UUID]
+    reason: str | None
+    question: str | None = None
+    context: str | None = None
+    suggestion: str | None = None
+    confidence: float | None = None
+    draft_message_id: uuid.UUID | None = None
+    draft_text: str | None = None
+    tool_call_id: str | None = None
+    request_id: uuid.UUID | None
+    assigned_agent: AgentView | None
+    claimed_at: datetime | None
+    lease_expires_at: datetime | None
+    sla_due_at: datetime
+    sla_breached: bool
+    first_response_at: datetime | None
+    resolution: ResolutionView | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> Self:
+        fields = ticket.model_dump()
+        return cls.model_validate({**fields, "assigned_agent": fields["holder"]})
+
+
+class TicketList(BaseModel):
+    tickets: list[TicketView]
+
+
+class AiView(BaseModel):
+    """What the AI handed over: its question, its suggested reply, or its draft."""
+
+    reason: str | None
+    question: str | None = None
+    context: str | None = None
+    suggestion: str | None = None
+    confidence: float | None = None
+    draft_message_id: uuid.UUID | None = None
+    draft_text: str | None = None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> Self:
+        return cls.model_validate(ticket.model_dump())
+
+
+class MessageView(BaseModel):
+    message_id: uuid.UUID
+    role: str
+    text: str
+    content: str | list[dict[str, Any]] = Field(
+        description="The text, or for tool traffic the tool-call / tool-result parts."
+    )
+    agent_name: str | None
+    provider: str | None
+    status: str | None = Field(description="For drafts: pending_approval, approved, rejected.")
+    visible_to_user: bool
+    in_reply_to: uuid.UUID | None
+    human: dict[str, Any] | None = Field(
+        description="For a person's message: agent id, name, department, response time."
+    )
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> Self:
+        provider_metadata = m.metadata.get("provider_metadata") or {}
+        return cls(
+            message_id=m.message_id,
+            role=m.role,
+            text=m.text,
+            content=m.content,
+            agent_name=m.agent_name,
+            provider=m.provider,
+            status=m.status,
+            visible_to_user=m.visible_to_user,
+            in_reply_to=m.in_reply_to,
+            human=provider_metadata.get("human"),
+            created_at=m.created_at,
+        )
+
+
+class ThreadView(BaseModel):
+    thread_id: str
+    user_id: str | None
+    channel: str | None
+    department: str | None
+    user_tier: str | None
+    owner: str
+    assigned_agent: str | None
+
+    @classmethod
+    def of(cls, t: Thread) -> Self:
+        return cls(
+            thread_id=t.thread_id,
+            user_id=t.user_id,
+            channel=t.channel,
+            department=t.department,
+            user_tier=t.user_tier,
+            owner=t.owner,
+            assigned_agent=t.assigned_agent,
+        )
+
+
+class TicketDetail(BaseModel):
+    ticket: TicketView
+    ai: AiView
+    thread: ThreadView | None
+    messages: list[MessageView] = Field(description="The thread's recent messages, oldest first.")
+
+
+class ReplyResult(BaseModel):
+    message_id: uuid.UUID
+    ticket: TicketView
+
+
+class ThreadMessages(BaseModel):
+    thread: ThreadView
+    messages: list[MessageView]
+
+
+class OwnershipChange(BaseModel):
+    at: datetime
+    owner: Owner = Field(description="The new owner: the AI or people.")
+    previous_owner: Owner | None
+    agent_id: str | None = Field(description="The agent holding the thread, if one does.")
+    reason: str
+
+    @classmethod
+    def of(cls, change: Ownership) -> Self:
+        return cls(
+            at=change.at,
+            owner=change.owner,
+            previous_owner=change.previous_owner,
+            agent_id=change.agent_id,
+            reason=change.reason,
+        )
+
+
+class ThreadOwnership(BaseModel):
+    thread_id: str
+    changes: list[OwnershipChange] = Field(description="The thread's owner changes, oldest first.")

@@ -1,0 +1,132 @@
+"""The events a ticket change announces. Their ids derive from the ticket and the change
+(:meth:`~baton_human_queue.tickets.TicketBase.event_id`), so doing it again repeats them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from baton_contracts import (
+    DraftApproved,
+    DraftRejected,
+    HumanAgent,
+    HumanResponded,
+    MessageSent,
+    TicketLeaseExpired,
+    TicketSlaBreached,
+    derive_id,
+)
+from baton_conversations import Thread
+
+from .tickets import ApprovalTicket, QuestionTicket, ThreadTicket, Ticket, TicketBase
+
+
+def _envelope(ticket: TicketBase, purpose: str) -> dict[str, Any]:
+    return {
+        "event_id": ticket.event_id(purpose),
+        "thread_id": ticket.thread_id,
+        "correlation_id": ticket.correlation_id,
+        "causation_id": ticket.source_event_id,
+    }
+
+
+def reply_events(
+    ticket: ThreadTicket,
+    *,
+    message_id: uuid.UUID,
+    text: str,
+    agent: HumanAgent,
+    thread: Thread,
+    response_time_ms: int,
+) -> tuple[HumanResponded, MessageSent]:
+    responded = HumanResponded(
+        **_envelope(ticket, f"reply:{message_id}:human.responded"),
+        kind="reply",
+        ticket_id=ticket.ticket_id,
+        message_id=message_id,
+        text=text,
+        agent=agent,
+        response_time_ms=response_time_ms,
+    )
+    sent = MessageSent(
+        **_envelope(ticket, f"reply:{message_id}:message.sent"),
+        message_id=message_id,
+        in_reply_to=ticket.latest_message_id,
+        text=text,
+        user_id=thread.user_id,
+        channel=thread.channel,
+        agent_name=agent.name,
+        provider="human",
+    )
+    return responded, sent
+
+
+def answer_event(
+    ticket: QuestionTicket, *, text: str, agent: HumanAgent, response_time_ms: int
+) -> HumanResponded:
+    purpose = "answer:human.responded"
+    event_id = ticket.event_id(purpose)
+    return HumanResponded(
+        **_envelope(ticket, purpose),
+        kind="answer",
+        ticket_id=ticket.ticket_id,
+        # The AI responder stores the answer as the tool call's result under this id.
+        message_id=derive_id(event_id, "tool-result"),
+        text=text,
+        agent=agent,
+        request_id=ticket.request_id,
+        tool_call_id=ticket.tool_call_id,
+        response_time_ms=response_time_ms,
+    )
+
+
+def approved_event(
+    ticket: ApprovalTicket, *, text: str, edited: bool, agent: HumanAgent
+) -> DraftApproved:
+    return DraftApproved(
+        **_envelope(ticket, "approve:draft.approved"),
+        draft_message_id=ticket.draft_message_id,
+        ticket_id=ticket.ticket_id,
+        text=text,
+        edited=edited,
+        agent=agent,
+    )
+
+
+def rejected_event(ticket: ApprovalTicket, *, review: str, agent: HumanAgent) -> DraftRejected:
+    return DraftRejected(
+        **_envelope(ticket, "reject:draft.rejected"),
+        draft_message_id=ticket.draft_message_id,
+        ticket_id=ticket.ticket_id,
+        review=review,
+        agent=agent,
+    )
+
+
+def lease_expired_event(ticket: Ticket, *, claim_id: str) -> TicketLeaseExpired:
+    assert ticket.holder is not None
+    assert ticket.claimed_at is not None
+    assert ticket.lease_expires_at is not None
+    return TicketLeaseExpired(
+        **_envelope(ticket, f"lease_expired:{claim_id}"),
+        ticket_id=ticket.ticket_id,
+        kind=ticket.kind,
+        agent=ticket.holder.as_agent(),
+        claimed_at=ticket.claimed_at,
+        lease_expired_at=ticket.lease_expires_at,
+        department=ticket.department,
+    )
+
+
+def sla_breached_event(ticket: Ticket) -> TicketSlaBreached:
+    return TicketSlaBreached(
+        **_envelope(ticket, "sla_breached"),
+        ticket_id=ticket.ticket_id,
+        kind=ticket.kind,
+        status=ticket.status,
+        priority=ticket.priority,
+        department=ticket.department,
+        created_at=ticket.created_at,
+        sla_due_at=ticket.sla_due_at,
+        agent=ticket.holder.as_agent() if ticket.holder else None,
+    )

@@ -1,0 +1,276 @@
+"""What a ticket change leads to: the runtime outbox's entries, stored with the change.
+
+Events are published (``publishing``). The other kinds are carried out by
+:class:`FollowUps`, whose appliers the composition root registers with the outbox: a
+person's reply is stored in the thread (``message``), the thread's owner changes
+(``assign``), the claims log and the feedback are written. Each is idempotent (ids derived
+from the change, unique keys), so carrying an entry out twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from baton_contracts import HumanAgent, HumanResponded, MessageSent, Owner, TicketKind
+from baton_conversations import Because, ConversationStore, Message
+from baton_runtime import Entry, publishing
+
+from .events import lease_expired_event
+from .tickets import ApprovalTicket, QuestionTicket, ThreadTicket, Ticket
+
+if TYPE_CHECKING:
+    from .ports import ClaimStore, FeedbackStore
+
+MESSAGE = "message"
+ASSIGN = "assign"
+CLAIM_OPENED = "claim_opened"
+CLAIM_CLOSED = "claim_closed"
+FEEDBACK = "feedback"
+
+Apply = Callable[[str], Awaitable[None]]
+FeedbackKind = Literal["approval", "rejection", "answer", "reply"]
+ClaimOutcome = Literal["released", "expired", "resolved"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReplyMessage(_Payload):
+    """A person's reply, to store in the thread with the events that announce it."""
+
+    message_id: uuid.UUID
+    thread_id: str
+    text: str
+    agent_name: str
+    metadata: dict[str, Any]
+    in_reply_to: uuid.UUID | None
+    created_at: AwareDatetime
+    responded: HumanResponded
+    sent: MessageSent
+
+    def to_message(self) -> Message:
+        return Message(
+            message_id=self.message_id,
+            thread_id=self.thread_id,
+            role="assistant",
+            content=self.text,
+            agent_name=self.agent_name,
+            provider="human",
+            metadata=dict(self.metadata),
+            in_reply_to=self.in_reply_to,
+            created_at=self.created_at,
+        )
+
+
+class OwnerChange(_Payload):
+    """A new owner for the thread, with the ids of the ``thread.assigned`` it makes."""
+
+    thread_id: str
+    owner: Owner
+    agent_id: str | None
+    reason: str
+    event_id: uuid.UUID
+    correlation_id: uuid.UUID
+    causation_id: uuid.UUID | None
+
+
+class ClaimOpened(_Payload):
+    claim_id: str
+    ticket_id: str
+    thread_id: str
+    kind: TicketKind
+    department: str | None
+    agent_id: str
+    agent_name: str
+    ticket_created_at: AwareDatetime
+    claimed_at: AwareDatetime
+
+
+class ClaimClosed(_Payload):
+    claim_id: str
+    ended_at: AwareDatetime
+    outcome: ClaimOutcome
+
+
+class AiOutput(_Payload):
+    """The AI output a person's feedback corrects or confirms."""
+
+    kind: Literal["draft", "question", "suggestion"]
+    text: str | None
+    message_id: uuid.UUID | None = None
+    request_id: uuid.UUID | None = None
+    tool_call_id: str | None = None
+    reason: str | None = None
+
+
+class Feedback(_Payload):
+    feedback_id: str
+    kind: FeedbackKind
+    ticket_id: str
+    thread_id: str
+    ai_output: AiOutput
+    human_text: str | None = None
+    review: str | None = None
+    edited: bool | None = None
+    agent: HumanAgent
+    at: AwareDatetime
+
+
+# ---------------------------------------------------------------- entries
+
+
+def store_reply(reply: ReplyMessage) -> Entry:
+    return Entry(f"{MESSAGE}:{reply.message_id}", MESSAGE, reply.model_dump_json())
+
+
+def assign(
+    ticket: Ticket, purpose: str, *, owner: Owner, agent_id: str | None, reason: str
+) -> Entry:
+    """The thread's owner change that ``purpose`` makes for ``ticket``."""
+    because = ticket.because(purpose)
+    change = OwnerChange(
+        thread_id=ticket.thread_id,
+        owner=owner,
+        agent_id=agent_id,
+        reason=reason[:1000],
+        event_id=because.event_id,
+        correlation_id=because.correlation_id,
+        causation_id=because.causation_id,
+    )
+    return Entry(f"{ASSIGN}:{change.event_id}", ASSIGN, change.model_dump_json())
+
+
+def open_claim(claim: ClaimOpened) -> Entry:
+    return Entry(f"{CLAIM_OPENED}:{claim.claim_id}", CLAIM_OPENED, claim.model_dump_json())
+
+
+def close_claim(claim_id: str, ended_at: datetime, outcome: ClaimOutcome) -> Entry:
+    closed = ClaimClosed(claim_id=claim_id, ended_at=ended_at, outcome=outcome)
+    return Entry(f"{CLAIM_CLOSED}:{claim_id}", CLAIM_CLOSED, closed.model_dump_json())
+
+
+def record_feedback(feedback: Feedback) -> Entry:
+    return Entry(f"{FEEDBACK}:{feedback.feedback_id}", FEEDBACK, feedback.model_dump_json())
+
+
+def lapse(ticket: Ticket, claim_id: str) -> list[Entry]:
+    """Follow-ups of a claim whose lease ran out: the same ids whoever notices it (the
+    sweep, or the next claimer)."""
+    assert ticket.lease_expires_at is not None
+    entries = [close_claim(claim_id, ticket.lease_expires_at, "expired")]
+    if isinstance(ticket, ThreadTicket):
+        holder = ticket.holder.name if ticket.holder else "the agent"
+        entries.append(
+            assign(
+                ticket,
+                f"expire:{claim_id}",
+                owner="human",
+                agent_id=None,
+                reason=f"the claim of {holder} on ticket {ticket.ticket_id} expired",
+            )
+        )
+    entries.append(publishing(lease_expired_event(ticket, claim_id=claim_id)))
+    return entries
+
+
+def feedback_of(
+    ticket: ThreadTicket | QuestionTicket | ApprovalTicket,
+    kind: FeedbackKind,
+    agent: HumanAgent,
+    now: datetime,
+    *,
+    purpose: str | None = None,
+    **human: object,
+) -> Feedback:
+    """A person's feedback on the AI output ``ticket`` carries."""
+    if isinstance(ticket, ApprovalTicket):
+        output = AiOutput(
+            kind="draft",
+            text=ticket.draft_text,
+            message_id=ticket.draft_message_id,
+            request_id=ticket.request_id,
+            reason=ticket.reason,
+        )
+    elif isinstance(ticket, QuestionTicket):
+        output = AiOutput(
+            kind="question",
+            text=ticket.question,
+            request_id=ticket.request_id,
+            tool_call_id=ticket.tool_call_id,
+            reason=ticket.reason,
+        )
+    else:
+        output = AiOutput(
+            kind="suggestion",
+            text=ticket.suggestion,
+            request_id=ticket.request_id,
+            reason=ticket.reason,
+        )
+    return Feedback.model_validate(
+        {
+            "feedback_id": str(ticket.event_id(f"feedback:{purpose or kind}")),
+            "kind": kind,
+            "ticket_id": ticket.ticket_id,
+            "thread_id": ticket.thread_id,
+            "ai_output": output,
+            "agent": agent,
+            "at": now,
+            **human,
+        }
+    )
+
+
+# ---------------------------------------------------------------- carrying them out
+
+
+class FollowUps:
+    """Carries out the follow-ups that are not events."""
+
+    def __init__(
+        self, *, conversations: ConversationStore, claims: ClaimStore, feedback: FeedbackStore
+    ) -> None:
+        self._conversations = conversations
+        self._claims = claims
+        self._feedback = feedback
+
+    def kinds(self) -> dict[str, Apply]:
+        """The appliers by entry kind, for ``Outbox(publisher, kinds=...)``."""
+        return {
+            MESSAGE: self.store_reply,
+            ASSIGN: self.assign,
+            CLAIM_OPENED: self.claim_opened,
+            CLAIM_CLOSED: self.claim_closed,
+            FEEDBACK: self.feedback,
+        }
+
+    async def store_reply(self, data: str) -> None:
+        """Stored once under its id; a repeat finishes announcing it if that was cut short."""
+        reply = ReplyMessage.model_validate_json(data)
+        await self._conversations.append(reply.to_message(), announce=[reply.responded, reply.sent])
+
+    async def assign(self, data: str) -> None:
+        """The conversation core changes the owner once per event id, and announces it."""
+        change = OwnerChange.model_validate_json(data)
+        thread = await self._conversations.require_thread(change.thread_id)
+        await self._conversations.assign(
+            thread,
+            owner=change.owner,
+            agent_id=change.agent_id,
+            reason=change.reason,
+            because=Because(change.event_id, change.correlation_id, change.causation_id),
+        )
+
+    async def claim_opened(self, data: str) -> None:
+        await self._claims.opened(ClaimOpened.model_validate_json(data))
+
+    async def claim_closed(self, data: str) -> None:
+        await self._claims.closed(ClaimClosed.model_validate_json(data))
+
+    async def feedback(self, data: str) -> None:
+        await self._feedback.add(Feedback.model_validate_json(data))

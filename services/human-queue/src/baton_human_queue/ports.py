@@ -1,0 +1,192 @@
+"""What the queue's use cases need of their stores: small interfaces, implemented on MongoDB
+in :mod:`baton_human_queue.store` and in memory for unit tests.
+
+A ticket changes through one conditional write whose condition is what the caller saw
+(status, claim, lease): ``None`` means the ticket changed meanwhile, and the caller reads it
+again and decides again. The write stores the change's follow-ups with it; ``deliver``
+carries them out afterwards (see :mod:`baton_human_queue.followups`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from baton_contracts import TicketKind, TicketStatus
+from baton_conversations import Ownership
+from baton_runtime import Entry
+
+from .domain import Agent
+from .followups import ClaimClosed, ClaimOpened, Feedback
+from .labour import ClaimSpan
+from .tickets import AiNotes, Holder, Resolution, Ticket
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A ticket as a change left it, and the follow-ups waiting on it, in order: the
+    change's own, after any an earlier change left undone."""
+
+    ticket: Ticket
+    follow_ups: list[Entry]
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    statuses: Sequence[TicketStatus]
+    departments: Sequence[str] | None
+    """Only these departments' tickets and those without one; None: every ticket."""
+    department: str | None = None
+    kind: TicketKind | None = None
+    thread_id: str | None = None
+    limit: int = 100
+
+
+class TicketStore(Protocol):
+    async def add(self, ticket: Ticket) -> bool:
+        """Store a new ticket; False when it exists (a replay) or, for a conversation or
+        escalation, when its thread has one open already."""
+        ...
+
+    async def get(self, ticket_id: str) -> Ticket | None: ...
+
+    async def open_for_thread(self, thread_id: str) -> Ticket | None:
+        """The thread's open conversation or escalation ticket."""
+        ...
+
+    async def search(self, query: TicketQuery) -> list[Ticket]:
+        """Tickets in queue order: highest priority first, then oldest."""
+        ...
+
+    async def attach(
+        self, ticket_id: str, message_id: uuid.UUID, *, notes: AiNotes, now: datetime
+    ) -> Ticket | None:
+        """Add a user message (once) and the AI's notes to a ticket still open."""
+        ...
+
+    async def claim(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str | None,
+        holder: Holder,
+        claim_id: str,
+        until: datetime,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        """Take a ticket that is pending, or whose lease ran out, under ``seen_claim_id``."""
+        ...
+
+    async def renew(
+        self, ticket_id: str, *, claim_id: str, until: datetime, now: datetime
+    ) -> Ticket | None:
+        """Move a live claim's lease to ``until``."""
+        ...
+
+    async def release(
+        self, ticket_id: str, *, claim_id: str, now: datetime, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        """Put an assigned ticket under ``claim_id`` back in the queue, lease or not."""
+        ...
+
+    async def reply(
+        self,
+        ticket_id: str,
+        *,
+        claim_id: str,
+        reply_id: uuid.UUID,
+        until: datetime,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        """Record the holder's reply ``reply_id`` (not recorded yet) while the claim lives;
+        the first response stops the SLA clock, the lease moves to ``until``."""
+        ...
+
+    async def resolve(
+        self,
+        ticket_id: str,
+        *,
+        claim_id: str,
+        resolution: Resolution,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        """Close a ticket whose claim ``claim_id`` lives; its thread may get a new one."""
+        ...
+
+    async def expire(
+        self, ticket_id: str, *, claim_id: str, now: datetime, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        """Put a ticket whose lease under ``claim_id`` ran out back in the queue."""
+        ...
+
+    async def flag_sla_breach(
+        self, ticket_id: str, *, now: datetime, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        """Flag an open ticket without a response as past its SLA, once."""
+        ...
+
+    async def deliver(self, ticket_id: str, follow_ups: Sequence[Entry]) -> None:
+        """Carry out ``follow_ups`` in order and take them off the ticket; an error leaves
+        them for the sweep and is raised."""
+        ...
+
+    async def sweep_follow_ups(self, *, older_than: timedelta) -> int:
+        """Carry out what a crash left on tickets; returns how many tickets were finished."""
+        ...
+
+    async def lapsed(self, now: datetime, *, limit: int) -> list[Ticket]:
+        """Assigned tickets whose lease ran out by ``now``."""
+        ...
+
+    async def sla_due(self, now: datetime, *, limit: int) -> list[Ticket]:
+        """Open tickets without a response whose SLA is due by ``now`` and not flagged."""
+        ...
+
+    async def created_between(self, since: datetime, until: datetime) -> list[Ticket]: ...
+
+
+class ClaimStore(Protocol):
+    """One record per claim, for the labour report."""
+
+    async def opened(self, claim: ClaimOpened) -> None: ...
+
+    async def closed(self, claim: ClaimClosed) -> None: ...
+
+    async def for_tickets(self, ticket_ids: Sequence[str]) -> list[ClaimSpan]: ...
+
+
+class FeedbackStore(Protocol):
+    """People's corrections of AI output: approvals (edited or not), rejections, answers."""
+
+    async def add(self, feedback: Feedback) -> None: ...
+
+    async def since(self, since: datetime | None) -> list[Feedback]:
+        """Oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    agent: Agent
+    active: bool
+    created_at: datetime
+
+
+class AgentStore(Protocol):
+    async def add(self, agent: Agent, *, token_hash: str, now: datetime) -> None: ...
+
+    async def by_token_hash(self, token_hash: str) -> tuple[Agent, str] | None: ...
+
+    async def all(self) -> list[AgentRecord]: ...
+
+
+class OwnershipHistory(Protocol):
+    """Who owned a thread, and when (the conversation core's ``OwnershipLog``)."""
+
+    async def of_thread(self, thread_id: str, *, limit: int = 200) -> list[Ownership]: ...

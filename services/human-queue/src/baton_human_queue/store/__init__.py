@@ -1,0 +1,6 @@
+"""The queue's stores in MongoDB, behind the interfaces of :mod:`baton_human_queue.ports`."""
+
+from .records import MongoAgents, MongoClaims, MongoFeedback
+from .tickets import MongoTickets
+
+__all__ = ["MongoAgents", "MongoClaims", "MongoFeedback", "MongoTickets"]

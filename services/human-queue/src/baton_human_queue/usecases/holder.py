@@ -1,0 +1,263 @@
+"""What the holder of a ticket does with it: reply in the thread, answer the AI's question,
+approve or reject its draft, resolve the conversation (handing it back, or not)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from baton_contracts import Owner, derive_id, utc_now
+from baton_conversations import ConversationStore
+from baton_runtime import Entry, publishing
+
+from .. import metrics
+from ..domain import (
+    MAX_REVIEW_LENGTH,
+    Agent,
+    approved_text,
+    check_holder,
+    check_kind,
+    check_text,
+    lease_until,
+    milliseconds,
+    repeated_resolution,
+    ticket_for,
+)
+from ..events import answer_event, approved_event, rejected_event, reply_events
+from ..followups import (
+    ReplyMessage,
+    assign,
+    close_claim,
+    feedback_of,
+    record_feedback,
+    store_reply,
+)
+from ..ports import TicketStore
+from ..tickets import (
+    Action,
+    ApprovalTicket,
+    Handback,
+    Holder,
+    QuestionTicket,
+    Resolution,
+    ThreadTicket,
+    Ticket,
+    TicketBase,
+)
+from ._common import ATTEMPTS, QueueConfig, follow_through, keeps_changing, visible
+
+log = logging.getLogger(__name__)
+
+FollowUps = Callable[[Ticket, Holder, datetime], list[Entry]]
+"""The follow-ups of resolving a ticket with an action, from the ticket and its holder."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    ticket: Ticket
+    message_id: uuid.UUID
+
+
+class HolderActions:
+    def __init__(
+        self,
+        *,
+        tickets: TicketStore,
+        conversations: ConversationStore,
+        config: QueueConfig,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._tickets = tickets
+        self._conversations = conversations
+        self._config = config
+        self._now = clock
+
+    async def reply(
+        self, agent: Agent, ticket_id: str, text: str, *, idempotency_key: str | None
+    ) -> Reply:
+        """Write to the user in the thread, as the agent, under the agent's name. With an
+        idempotency key, the same request again finds its reply and sends nothing."""
+        check_text(text, max_length=self._config.max_text_length)
+        fallback_id = uuid.uuid4()
+        for _ in range(ATTEMPTS):
+            ticket = await visible(self._tickets, agent, ticket_id)
+            conversation = ticket_for(ticket, "reply", ThreadTicket)
+            message_id = fallback_id
+            if idempotency_key is not None:
+                message_id = derive_id(
+                    uuid.UUID(ticket.ticket_id), f"reply:{agent.agent_id}:{idempotency_key}"
+                )
+            if message_id in conversation.replies:
+                return Reply(ticket, message_id)
+            now = self._now()
+            holder, claim_id = check_holder(agent, ticket, now)
+            changed = await self._tickets.reply(
+                ticket_id,
+                claim_id=claim_id,
+                reply_id=message_id,
+                until=lease_until(now, self._config.lease_s),
+                now=now,
+                follow_ups=await self._reply_follow_ups(
+                    conversation, holder, message_id, text, now
+                ),
+            )
+            if changed is not None:
+                metrics.responded(ticket, now)
+                metrics.ACTIONS.labels(action="reply").inc()
+                replied = await follow_through(self._tickets, changed)
+                await self._count_reply(ticket)
+                return Reply(replied, message_id)
+        raise keeps_changing(ticket_id)
+
+    async def _reply_follow_ups(
+        self, ticket: ThreadTicket, holder: Holder, message_id: uuid.UUID, text: str, now: datetime
+    ) -> list[Entry]:
+        thread = await self._conversations.require_thread(ticket.thread_id)
+        human = holder.as_agent()
+        waited = milliseconds(ticket.created_at, now)
+        responded, sent = reply_events(
+            ticket,
+            message_id=message_id,
+            text=text,
+            agent=human,
+            thread=thread,
+            response_time_ms=waited,
+        )
+        reply = ReplyMessage(
+            message_id=message_id,
+            thread_id=ticket.thread_id,
+            text=text,
+            agent_name=human.name,
+            metadata={
+                "provider_metadata": {
+                    "human": {**human.model_dump(), "response_time_ms": waited},
+                },
+                "ticket_id": ticket.ticket_id,
+            },
+            in_reply_to=ticket.latest_message_id,
+            created_at=now,
+            responded=responded,
+            sent=sent,
+        )
+        follow_ups = [store_reply(reply)]
+        if ticket.suggestion:
+            feedback = feedback_of(
+                ticket, "reply", human, now, purpose=f"reply:{message_id}", human_text=text
+            )
+            follow_ups.append(record_feedback(feedback))
+        return follow_ups
+
+    async def _count_reply(self, ticket: TicketBase) -> None:
+        """Count the reply with the AI's, its latency from the user message it answers."""
+        try:
+            asked = await self._conversations.get_message(ticket.latest_message_id)
+        except Exception:
+            # The reply is stored and on its way; a failed lookup only costs one sample.
+            log.warning("no latency sample for a reply on ticket %s", ticket.ticket_id)
+            asked = None
+        metrics.human_reply_sent(user_message_at=asked.created_at if asked else None)
+
+    async def answer(self, agent: Agent, ticket_id: str, text: str) -> Ticket:
+        """Answer the AI's question; the AI continues its turn with the answer."""
+        check_text(text, max_length=self._config.max_text_length)
+
+        def follow_ups(ticket: Ticket, holder: Holder, now: datetime) -> list[Entry]:
+            question = ticket_for(ticket, "answer", QuestionTicket)
+            human = holder.as_agent()
+            event = answer_event(
+                question,
+                text=text,
+                agent=human,
+                response_time_ms=milliseconds(ticket.created_at, now),
+            )
+            feedback = feedback_of(ticket, "answer", human, now, human_text=text)
+            return [record_feedback(feedback), publishing(event)]
+
+        return await self._resolve(agent, ticket_id, "answer", follow_ups)
+
+    async def approve(self, agent: Agent, ticket_id: str, text: str | None) -> Ticket:
+        """Approve the AI's draft, as written or with the agent's edit."""
+        if text is not None:
+            check_text(text, max_length=self._config.max_text_length)
+
+        def follow_ups(ticket: Ticket, holder: Holder, now: datetime) -> list[Entry]:
+            draft = ticket_for(ticket, "approve", ApprovalTicket)
+            final, edited = approved_text(draft.draft_text, text)
+            human = holder.as_agent()
+            event = approved_event(draft, text=final, edited=edited, agent=human)
+            feedback = feedback_of(ticket, "approval", human, now, human_text=final, edited=edited)
+            return [record_feedback(feedback), publishing(event)]
+
+        return await self._resolve(agent, ticket_id, "approve", follow_ups)
+
+    async def reject(self, agent: Agent, ticket_id: str, review: str) -> Ticket:
+        """Reject the AI's draft; the AI follows its rejection fallback."""
+        check_text(review, max_length=MAX_REVIEW_LENGTH, what="review")
+
+        def follow_ups(ticket: Ticket, holder: Holder, now: datetime) -> list[Entry]:
+            draft = ticket_for(ticket, "reject", ApprovalTicket)
+            human = holder.as_agent()
+            event = rejected_event(draft, review=review, agent=human)
+            feedback = feedback_of(ticket, "rejection", human, now, review=review)
+            return [record_feedback(feedback), publishing(event)]
+
+        return await self._resolve(agent, ticket_id, "reject", follow_ups)
+
+    async def resolve(self, agent: Agent, ticket_id: str, handback: Handback) -> Ticket:
+        """Close a conversation ticket; ``ai`` hands the thread back to the AI."""
+
+        def follow_ups(ticket: Ticket, holder: Holder, now: datetime) -> list[Entry]:
+            owner: Owner = "ai" if handback == "ai" else "human"
+            reason = (
+                f"{agent.name} resolved ticket {ticket.ticket_id} and handed the thread "
+                "back to the AI"
+                if handback == "ai"
+                else f"{agent.name} resolved ticket {ticket.ticket_id}; people keep the thread"
+            )
+            return [assign(ticket, "resolve", owner=owner, agent_id=None, reason=reason)]
+
+        return await self._resolve(agent, ticket_id, "resolve", follow_ups, handback=handback)
+
+    async def _resolve(
+        self,
+        agent: Agent,
+        ticket_id: str,
+        action: Action,
+        follow_ups: FollowUps,
+        *,
+        handback: Handback | None = None,
+    ) -> Ticket:
+        """Resolve the ticket with ``action``; the same request again by the same agent
+        finds it done and returns it."""
+        for _ in range(ATTEMPTS):
+            ticket = await visible(self._tickets, agent, ticket_id)
+            check_kind(ticket, action)
+            if repeated_resolution(agent, ticket, action):
+                return ticket
+            now = self._now()
+            holder, claim_id = check_holder(agent, ticket, now)
+            resolution = Resolution(
+                action=action,
+                agent_id=agent.agent_id,
+                agent_name=agent.name,
+                at=now,
+                handback=handback,
+            )
+            changed = await self._tickets.resolve(
+                ticket_id,
+                claim_id=claim_id,
+                resolution=resolution,
+                now=now,
+                follow_ups=[
+                    close_claim(claim_id, now, "resolved"),
+                    *follow_ups(ticket, holder, now),
+                ],
+            )
+            if changed is not None:
+                metrics.responded(ticket, now)
+                metrics.ACTIONS.labels(action=action).inc()
+                return await follow_through(self._tickets, changed)
+        raise keeps_changing(ticket_id)

@@ -1,0 +1,432 @@
+"""In-memory stand-ins for the human queue's stores, for unit tests of its use cases.
+
+A ticket change applies only if the ticket is as the caller saw it, as the conditional
+writes on MongoDB do, and keeps its follow-ups on the ticket until they are delivered
+(carried out by a real :class:`~baton_runtime.Outbox`). Reads and writes yield to the event
+loop like a round trip would, so concurrent callers interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton_contracts import Event, ThreadAssigned
+from baton_conversations import Ownership
+from baton_human_queue.domain import Agent, lease_expired, sla_breach_due
+from baton_human_queue.followups import ClaimClosed, ClaimOpened, Feedback
+from baton_human_queue.labour import ClaimSpan
+from baton_human_queue.ports import AgentRecord, Changed, TicketQuery
+from baton_human_queue.store.tickets import UNCLAIMED
+from baton_human_queue.tickets import (
+    OPEN_STATUSES,
+    AiNotes,
+    Holder,
+    Resolution,
+    ThreadTicket,
+    Ticket,
+    read_ticket,
+    ticket_document,
+)
+from baton_runtime import Entry, Outbox
+
+from .memory import MemoryPublisher
+
+
+class Clock:
+    """The time the use cases see; tests move it on."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+class FlakyPublisher(MemoryPublisher):
+    """A publisher Kafka can be away from: while ``down``, publishing fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def publish(self, events: Iterable[Event]) -> None:
+        if self.down:
+            raise ConnectionError("Kafka is unreachable")
+        await super().publish(events)
+
+
+@dataclass
+class _Stored:
+    ticket: Ticket
+    outbox: list[Entry] = field(default_factory=list)
+    outbox_at: datetime | None = None
+
+
+def _open_thread(ticket: Ticket) -> bool:
+    return isinstance(ticket, ThreadTicket) and ticket.status != "resolved"
+
+
+class MemoryTickets:
+    def __init__(self, outbox: Outbox, clock: Callable[[], datetime]) -> None:
+        self._outbox = outbox
+        self._now = clock
+        self.stored: dict[str, _Stored] = {}
+
+    def follow_ups_of(self, ticket_id: str) -> list[Entry]:
+        """What waits on the ticket to be carried out."""
+        return list(self.stored[ticket_id].outbox)
+
+    # ------------------------------------------------------------ reading
+
+    async def add(self, ticket: Ticket) -> bool:
+        await asyncio.sleep(0)
+        if ticket.ticket_id in self.stored:
+            return False
+        if _open_thread(ticket) and any(
+            _open_thread(s.ticket) and s.ticket.thread_id == ticket.thread_id
+            for s in self.stored.values()
+        ):
+            return False
+        self.stored[ticket.ticket_id] = _Stored(read_ticket(ticket_document(ticket)))
+        return True
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        await asyncio.sleep(0)
+        stored = self.stored.get(ticket_id)
+        return stored.ticket if stored else None
+
+    async def open_for_thread(self, thread_id: str) -> Ticket | None:
+        await asyncio.sleep(0)
+        return next(
+            (
+                s.ticket
+                for s in self.stored.values()
+                if _open_thread(s.ticket) and s.ticket.thread_id == thread_id
+            ),
+            None,
+        )
+
+    async def search(self, query: TicketQuery) -> list[Ticket]:
+        await asyncio.sleep(0)
+
+        def wanted(t: Ticket) -> bool:
+            return (
+                t.status in query.statuses
+                and (
+                    query.departments is None
+                    or t.department is None
+                    or t.department in query.departments
+                )
+                and (query.department is None or t.department == query.department)
+                and (query.kind is None or t.kind == query.kind)
+                and (query.thread_id is None or t.thread_id == query.thread_id)
+            )
+
+        found = [s.ticket for s in self.stored.values() if wanted(s.ticket)]
+        found.sort(key=lambda t: (-t.priority, t.created_at))
+        return found[: query.limit]
+
+    async def lapsed(self, now: datetime, *, limit: int) -> list[Ticket]:
+        await asyncio.sleep(0)
+        return [
+            s.ticket
+            for s in self.stored.values()
+            if s.ticket.status == "assigned" and lease_expired(s.ticket, now)
+        ][:limit]
+
+    async def sla_due(self, now: datetime, *, limit: int) -> list[Ticket]:
+        await asyncio.sleep(0)
+        return [s.ticket for s in self.stored.values() if sla_breach_due(s.ticket, now)][:limit]
+
+    async def created_between(self, since: datetime, until: datetime) -> list[Ticket]:
+        await asyncio.sleep(0)
+        found = [s.ticket for s in self.stored.values() if since <= s.ticket.created_at < until]
+        return sorted(found, key=lambda t: t.created_at)
+
+    # ------------------------------------------------------------ changing
+
+    async def attach(
+        self, ticket_id: str, message_id: uuid.UUID, *, notes: AiNotes, now: datetime
+    ) -> Ticket | None:
+        changed = await self._change(
+            ticket_id,
+            lambda t: t.status in OPEN_STATUSES,
+            lambda t: {
+                "message_ids": [
+                    *t.message_ids,
+                    *([] if message_id in t.message_ids else [message_id]),
+                ],
+                **notes.model_dump(exclude_none=True),
+                "updated_at": now,
+            },
+            (),
+        )
+        return changed.ticket if changed else None
+
+    async def claim(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str | None,
+        holder: Holder,
+        claim_id: str,
+        until: datetime,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        return await self._change(
+            ticket_id,
+            lambda t: (
+                t.claim_id == seen_claim_id
+                and (t.status == "pending" or (t.status == "assigned" and lease_expired(t, now)))
+            ),
+            lambda t: {
+                "status": "assigned",
+                "holder": holder.model_dump(),
+                "claim_id": claim_id,
+                "claimed_at": now,
+                "lease_expires_at": until,
+                "first_claimed_at": t.first_claimed_at or now,
+                "updated_at": now,
+            },
+            follow_ups,
+        )
+
+    async def renew(
+        self, ticket_id: str, *, claim_id: str, until: datetime, now: datetime
+    ) -> Ticket | None:
+        changed = await self._change(
+            ticket_id,
+            _live_claim(claim_id, now),
+            lambda t: {"lease_expires_at": until, "updated_at": now},
+            (),
+        )
+        return changed.ticket if changed else None
+
+    async def release(
+        self, ticket_id: str, *, claim_id: str, now: datetime, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        return await self._change(
+            ticket_id,
+            lambda t: t.status == "assigned" and t.claim_id == claim_id,
+            lambda t: {**UNCLAIMED, "updated_at": now},
+            follow_ups,
+        )
+
+    async def reply(
+        self,
+        ticket_id: str,
+        *,
+        claim_id: str,
+        reply_id: uuid.UUID,
+        until: datetime,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        live = _live_claim(claim_id, now)
+        return await self._change(
+            ticket_id,
+            lambda t: live(t) and reply_id not in getattr(t, "replies", ()),
+            lambda t: {
+                "lease_expires_at": until,
+                "first_response_at": t.first_response_at or now,
+                "replies": [*getattr(t, "replies", ()), reply_id],
+                "updated_at": now,
+            },
+            follow_ups,
+        )
+
+    async def resolve(
+        self,
+        ticket_id: str,
+        *,
+        claim_id: str,
+        resolution: Resolution,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        return await self._change(
+            ticket_id,
+            _live_claim(claim_id, now),
+            lambda t: {
+                "status": "resolved",
+                "resolved_at": now,
+                "resolution": resolution.model_dump(),
+                "lease_expires_at": None,
+                "first_response_at": t.first_response_at or now,
+                "updated_at": now,
+            },
+            follow_ups,
+        )
+
+    async def expire(
+        self, ticket_id: str, *, claim_id: str, now: datetime, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        return await self._change(
+            ticket_id,
+            lambda t: t.status == "assigned" and t.claim_id == claim_id and lease_expired(t, now),
+            lambda t: {**UNCLAIMED, "updated_at": now},
+            follow_ups,
+        )
+
+    async def flag_sla_breach(
+        self, ticket_id: str, *, now: datetime, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        return await self._change(
+            ticket_id,
+            lambda t: sla_breach_due(t, now),
+            lambda t: {"sla_breached": True, "sla_breached_at": now, "updated_at": now},
+            follow_ups,
+        )
+
+    async def _change(
+        self,
+        ticket_id: str,
+        condition: Callable[[Ticket], bool],
+        fields: Callable[[Ticket], dict[str, Any]],
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        await asyncio.sleep(0)
+        stored = self.stored.get(ticket_id)
+        if stored is None or not condition(stored.ticket):
+            return None
+        stored.ticket = read_ticket({**ticket_document(stored.ticket), **fields(stored.ticket)})
+        if follow_ups:
+            stored.outbox += follow_ups
+            stored.outbox_at = self._now()
+        return Changed(stored.ticket, list(stored.outbox))
+
+    # ------------------------------------------------------------ follow-ups
+
+    async def deliver(self, ticket_id: str, follow_ups: Sequence[Entry]) -> None:
+        if not follow_ups:
+            return
+        await self._outbox.carry_out(follow_ups)
+        stored = self.stored[ticket_id]
+        stored.outbox = [e for e in stored.outbox if e not in follow_ups]
+        if not stored.outbox:
+            stored.outbox_at = None
+
+    async def sweep_follow_ups(self, *, older_than: timedelta) -> int:
+        now = self._now()
+        finished = 0
+        for ticket_id, stored in list(self.stored.items()):
+            if stored.outbox_at is None or stored.outbox_at > now - older_than:
+                continue
+            stored.outbox_at = now
+            try:
+                await self.deliver(ticket_id, list(stored.outbox))
+            except Exception:  # noqa: S112 - left for the next sweep, as on MongoDB
+                continue
+            finished += 1
+        return finished
+
+
+def _live_claim(claim_id: str, now: datetime) -> Callable[[Ticket], bool]:
+    return lambda t: (
+        t.status == "assigned"
+        and t.claim_id == claim_id
+        and t.lease_expires_at is not None
+        and t.lease_expires_at > now
+    )
+
+
+class MemoryClaims:
+    """The claims log; while ``down`` (MongoDB unreachable), writing it fails."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, ClaimSpan] = {}
+        self.down = False
+
+    async def opened(self, claim: ClaimOpened) -> None:
+        if self.down:
+            raise ConnectionError("MongoDB is unreachable")
+        self.claims.setdefault(
+            claim.claim_id,
+            ClaimSpan(
+                claim_id=claim.claim_id,
+                ticket_id=claim.ticket_id,
+                agent_id=claim.agent_id,
+                agent_name=claim.agent_name,
+                claimed_at=claim.claimed_at,
+                ended_at=None,
+                outcome=None,
+            ),
+        )
+
+    async def closed(self, claim: ClaimClosed) -> None:
+        span = self.claims.get(claim.claim_id)
+        if span is not None and span.ended_at is None:
+            self.claims[claim.claim_id] = ClaimSpan(
+                **{**span.__dict__, "ended_at": claim.ended_at, "outcome": claim.outcome}
+            )
+
+    async def for_tickets(self, ticket_ids: Sequence[str]) -> list[ClaimSpan]:
+        found = [c for c in self.claims.values() if c.ticket_id in ticket_ids]
+        return sorted(found, key=lambda c: c.claimed_at)
+
+
+class MemoryFeedback:
+    def __init__(self) -> None:
+        self.feedback: dict[str, Feedback] = {}
+
+    async def add(self, feedback: Feedback) -> None:
+        self.feedback.setdefault(feedback.feedback_id, feedback)
+
+    async def since(self, since: datetime | None) -> list[Feedback]:
+        found = [f for f in self.feedback.values() if since is None or f.at >= since]
+        return sorted(found, key=lambda f: f.at)
+
+
+class MemoryAgents:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[Agent, str, datetime]] = {}
+
+    async def add(self, agent: Agent, *, token_hash: str, now: datetime) -> None:
+        self.rows[token_hash] = (agent, token_hash, now)
+
+    async def by_token_hash(self, token_hash: str) -> tuple[Agent, str] | None:
+        row = self.rows.get(token_hash)
+        return (row[0], row[1]) if row else None
+
+    async def all(self) -> list[AgentRecord]:
+        return [
+            AgentRecord(agent, active=True, created_at=at)
+            for agent, _, at in sorted(self.rows.values(), key=lambda r: r[2])
+        ]
+
+
+class MemoryOwnership:
+    """The ownership log, fed with the ``thread.assigned`` events a test publishes."""
+
+    def __init__(self) -> None:
+        self.changes: dict[uuid.UUID, ThreadAssigned] = {}
+
+    async def record(self, event: ThreadAssigned) -> None:
+        self.changes.setdefault(event.event_id, event)
+
+    async def of_thread(self, thread_id: str, *, limit: int = 200) -> list[Ownership]:
+        found = sorted(
+            (e for e in self.changes.values() if e.thread_id == thread_id),
+            key=lambda e: e.occurred_at,
+        )
+        return [
+            Ownership(
+                at=e.occurred_at,
+                owner=e.owner,
+                previous_owner=e.previous_owner,
+                agent_id=e.agent_id,
+                reason=e.reason,
+                event_id=str(e.event_id),
+            )
+            for e in found[:limit]
+        ]

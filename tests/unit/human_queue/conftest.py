@@ -1,0 +1,178 @@
+"""The queue's use cases on in-memory stores, the conversation core and a publisher: what a
+unit test of a queue action needs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from baton_contracts import Event, RouteDecided, ThreadAssigned, ToolHumanRequested
+from baton_conversations import Message, Thread
+from baton_human_queue.domain import Agent
+from baton_human_queue.followups import FollowUps
+from baton_human_queue.tickets import Ticket
+from baton_human_queue.usecases import (
+    Claims,
+    HolderActions,
+    Intake,
+    QueueConfig,
+    Reading,
+    Reports,
+    Sweep,
+)
+from baton_runtime import Outbox
+from tests.support.memory import MemoryConversations
+from tests.support.queue_memory import (
+    Clock,
+    FlakyPublisher,
+    MemoryClaims,
+    MemoryFeedback,
+    MemoryOwnership,
+    MemoryTickets,
+)
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ALEX = Agent("agent-alex", "Alex", ("billing",))
+SAM = Agent("agent-sam", "Sam", ("billing", "support"))
+BO = Agent("agent-bo", "Bo", ("shipping",))
+EVERYONE = Agent("agent-all", "Everyone", ("billing", "support", "shipping"))
+
+
+@dataclass
+class Queue:
+    clock: Clock
+    publisher: FlakyPublisher
+    conversations: MemoryConversations
+    tickets: MemoryTickets
+    claim_log: MemoryClaims
+    feedback: MemoryFeedback
+    ownership: MemoryOwnership
+    config: QueueConfig
+    intake: Intake
+    claims: Claims
+    holder: HolderActions
+    sweep: Sweep
+    reading: Reading
+    reports: Reports
+
+    def published(self, event_type: type[Event]) -> list[Any]:
+        return self.publisher.of_type(event_type)
+
+    async def thread(self, department: str | None = "billing", tier: str | None = None) -> Thread:
+        thread = await self.conversations.open_thread(
+            user_id="u-1",
+            channel="web",
+            department=department,
+            metadata={"tier": tier} if tier else {},
+        )
+        return thread
+
+    async def user_says(self, thread: Thread, text: str = "hello") -> uuid.UUID:
+        message = Message(
+            message_id=uuid.uuid4(),
+            thread_id=thread.thread_id,
+            role="user",
+            content=text,
+            provider="user",
+            created_at=self.clock(),
+        )
+        await self.conversations.append(message)
+        return message.message_id
+
+    async def conversation(self, department: str | None = "billing") -> Ticket:
+        """A thread the router gave to people, and its ticket."""
+        thread = await self.thread(department)
+        await self.intake.open_conversation(routed(thread, await self.user_says(thread)))
+        return await self.only_ticket(thread)
+
+    async def request(self, kind: str, department: str | None = "billing", **fields: Any) -> Ticket:
+        """A thread where the AI asks a person (``kind``), and its ticket."""
+        thread = await self.thread(department)
+        event = requested(thread, kind, await self.user_says(thread), **fields)
+        await self.intake.open_request(event)
+        return await self.only_ticket(thread)
+
+    async def only_ticket(self, thread: Thread) -> Ticket:
+        [ticket] = await self.reading.search(
+            EVERYONE, statuses=("pending", "assigned", "resolved"), thread_id=thread.thread_id
+        )
+        return ticket
+
+    async def claimed(
+        self, kind: str = "conversation", agent: Agent = ALEX, **fields: Any
+    ) -> Ticket:
+        ticket = await (
+            self.conversation() if kind == "conversation" else self.request(kind, **fields)
+        )
+        return await self.claims.claim(agent, ticket.ticket_id)
+
+    async def record_ownership(self) -> None:
+        """Feed the ownership log what was published, as its consumer would."""
+        for event in self.published(ThreadAssigned):
+            await self.ownership.record(event)
+
+
+def routed(thread: Thread, message_id: uuid.UUID, **fields: Any) -> RouteDecided:
+    return RouteDecided.first(
+        thread_id=thread.thread_id,
+        message_id=message_id,
+        handler="human",
+        strategy="rule",
+        reason="the user asked for a person",
+        text="I want a human",
+        **fields,
+    )
+
+
+def requested(
+    thread: Thread, kind: str, message_id: uuid.UUID, **fields: Any
+) -> ToolHumanRequested:
+    defaults: dict[str, Any] = {
+        "thread_id": thread.thread_id,
+        "request_id": uuid.uuid4(),
+        "reason": f"test {kind}",
+    }
+    if kind == "approval":
+        defaults |= {"draft_message_id": uuid.uuid4(), "draft_text": "Your refund is on its way."}
+    if kind == "question":
+        defaults |= {"question": "Did order 7 ship?", "tool_call_id": "call_1"}
+    return ToolHumanRequested.first(kind=kind, message_id=message_id, **(defaults | fields))
+
+
+@pytest.fixture
+def queue() -> Queue:
+    clock = Clock(NOW)
+    publisher = FlakyPublisher()
+    conversations = MemoryConversations(publisher)
+    claim_log, feedback, ownership = MemoryClaims(), MemoryFeedback(), MemoryOwnership()
+    follow_ups = FollowUps(conversations=conversations, claims=claim_log, feedback=feedback)
+    tickets = MemoryTickets(Outbox(publisher, kinds=follow_ups.kinds(), clock=clock), clock)
+    config = QueueConfig(lease_s=600, max_text_length=100, context_messages=5, outbox_grace_s=5)
+    return Queue(
+        clock=clock,
+        publisher=publisher,
+        conversations=conversations,
+        tickets=tickets,
+        claim_log=claim_log,
+        feedback=feedback,
+        ownership=ownership,
+        config=config,
+        intake=Intake(tickets=tickets, conversations=conversations, config=config, clock=clock),
+        claims=Claims(tickets=tickets, config=config, clock=clock),
+        holder=HolderActions(
+            tickets=tickets, conversations=conversations, config=config, clock=clock
+        ),
+        sweep=Sweep(tickets=tickets, config=config, clock=clock),
+        reading=Reading(
+            tickets=tickets,
+            conversations=conversations,
+            ownership=ownership,
+            config=config,
+            clock=clock,
+        ),
+        reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback, clock=clock),
+    )
