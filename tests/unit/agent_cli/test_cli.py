@@ -228,3 +228,50 @@ def test_show_prints_the_ticket(agent: Agent, api: FakeAgentApi) -> None:
     run = agent("show", "T1")
     assert run.out.startswith("ticket      T1\n")
     assert "  question: Sunday?\n" in run.out
+
+
+def test_ownership_lists_a_threads_owners_oldest_first(agent: Agent, api: FakeAgentApi) -> None:
+    changes: list[dict[str, str | None]] = [
+        {
+            "at": "2025-03-01T12:00:00+00:00",
+            "owner": "human",
+            "previous_owner": "ai",
+            "agent_id": None,
+            "reason": "the user asked for a person",
+        },
+        {
+            "at": "2025-03-01T12:05:00+00:00",
+            "owner": "human",
+            "previous_owner": "human",
+            "agent_id": "a1",
+            "reason": "Alex claimed ticket T1",
+        },
+    ]
+    api.answer("GET /v1/threads/th-1/ownership", {"thread_id": "th-1", "changes": changes})
+
+    run = agent("ownership", "th-1")
+
+    assert run.code == 0, run.err
+    header, first, second = run.out.splitlines()
+    assert header.split() == ["AT", "FROM", "TO", "REASON"]
+    noon = f"{datetime.fromisoformat('2025-03-01T12:00:00+00:00').astimezone():%Y-%m-%d %H:%M:%S}"
+    assert first.startswith(noon)
+    assert "the AI" in first
+    assert first.endswith("the user asked for a person")
+    assert "people (a1)" in second
+    assert json.loads(agent("ownership", "th-1", "--json").out)["changes"] == changes
+
+
+def test_ownership_of_a_thread_without_changes_or_of_another_department(
+    agent: Agent, api: FakeAgentApi
+) -> None:
+    api.answer("GET /v1/threads/th-1/ownership", {"thread_id": "th-1", "changes": []})
+    assert agent("ownership", "th-1").out == "no ownership changes\n"
+
+    api.answer(
+        "GET /v1/threads/th-2/ownership",
+        {"detail": "thread th-2 belongs to department 'legal'", "code": "wrong_department"},
+        status=403,
+    )
+    refused = agent("ownership", "th-2")
+    assert (refused.code, refused.err) == (1, "error: thread th-2 belongs to department 'legal'\n")

@@ -8,6 +8,7 @@
     baton-agent approve TICKET_ID [--text "edited text"]
     baton-agent reject TICKET_ID --review "why"
     baton-agent resolve TICKET_ID [--handback ai|none]
+    baton-agent ownership THREAD_ID        who owned the thread, and when
 
 Every command takes ``--json`` to print the API's JSON instead of a table. A text (or
 token) of ``-`` is read from standard input. An error the API returns is printed as

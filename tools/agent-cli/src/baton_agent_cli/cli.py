@@ -89,6 +89,8 @@ def parser() -> argparse.ArgumentParser:
         default="ai",
         help="ai (default): the AI answers the next messages; none: people keep the thread",
     )
+    what = "who owned a thread, and when: the AI, people, an agent"
+    command("ownership", what).add_argument("thread_id", metavar="THREAD_ID")
     return root
 
 

@@ -17,7 +17,7 @@ import httpx
 
 from .api import Api, Json
 from .config import Login, config_path, save_login
-from .render import lease_until, print_json, print_queue, print_ticket
+from .render import lease_until, print_json, print_ownership, print_queue, print_ticket
 
 Printer = Callable[[Json, TextIO], None]
 Command = Callable[[Api, argparse.Namespace, datetime], tuple[Json, Printer]]
@@ -94,6 +94,11 @@ def resolve_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Js
     return result, _says(lambda r: f"resolved {r['ticket_id']}; {to}")
 
 
+def ownership_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    result = api.get(f"/v1/threads/{quote(args.thread_id, safe='')}/ownership")
+    return result, lambda r, out: print_ownership(r["changes"], out)
+
+
 COMMANDS: Mapping[str, Command] = {
     "queue": queue_command,
     "show": show_command,
@@ -104,6 +109,7 @@ COMMANDS: Mapping[str, Command] = {
     "approve": approve_command,
     "reject": reject_command,
     "resolve": resolve_command,
+    "ownership": ownership_command,
 }
 
 

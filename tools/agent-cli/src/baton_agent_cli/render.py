@@ -186,3 +186,29 @@ def print_ticket(detail: Json, out: TextIO, now: datetime) -> None:
         print(f"  {stamp}  {message_label(message)}", file=out)
         for line in message_text(message).splitlines() or [""]:
             print(f"      {line}", file=out)
+
+
+def owner(owner: str | None, agent_id: str | None) -> str:
+    if owner is None:
+        return "-"
+    name = "the AI" if owner == "ai" else "people"
+    return f"{name} ({agent_id})" if agent_id else name
+
+
+def print_ownership(changes: Sequence[Json], out: TextIO) -> None:
+    """A thread's owner changes, oldest first: when, from whom, to whom, and why."""
+    if not changes:
+        print("no ownership changes", file=out)
+        return
+    rows = []
+    for change in changes:
+        at = _parse(change["at"])
+        rows.append(
+            [
+                f"{at.astimezone():%Y-%m-%d %H:%M:%S}" if at else "",
+                owner(change.get("previous_owner"), None),
+                owner(change["owner"], change.get("agent_id")),
+                change.get("reason") or "",
+            ]
+        )
+    table(["AT", "FROM", "TO", "REASON"], rows, out)
