@@ -40,12 +40,14 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(
         default=5.0,
         gt=0,
-        description="How often expired leases, SLA breaches and unsent events are swept.",
+        description="How often expired leases, SLA breaches and unfinished follow-ups of "
+        "ticket changes are swept.",
     )
     outbox_grace_s: float = Field(
         default=5.0,
         ge=0,
-        description="Age at which the sweep publishes events a request left unpublished.",
+        description="Age at which the sweep carries out what a ticket change left undone "
+        "(events, the reply, the thread's owner).",
     )
     sla_s: dict[int, float] = Field(
         default_factory=lambda: dict(DEFAULT_SLA_S),
