@@ -26,14 +26,8 @@ from baton_human_queue.usecases import (
 )
 from baton_runtime import Outbox
 from tests.support.memory import MemoryConversations
-from tests.support.queue_memory import (
-    Clock,
-    FlakyPublisher,
-    MemoryClaims,
-    MemoryFeedback,
-    MemoryOwnership,
-    MemoryTickets,
-)
+from tests.support.queue_memory import Clock, FlakyPublisher, MemoryTickets
+from tests.support.queue_records import MemoryClaims, MemoryFeedback, MemoryOwnership
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ALEX = Agent("agent-alex", "Alex", ("billing",))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from baton_human_queue.agents import TOKEN_PREFIX, Agents, InvalidAgentError, hash_token
-from tests.support.queue_memory import MemoryAgents
+from tests.support.queue_records import MemoryAgents
 
 
 async def test_a_new_agent_gets_a_token_that_is_stored_only_as_a_hash() -> None:

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from baton_human_queue.agents import Agents
 from baton_human_queue.api import api_router
 from baton_runtime import install_error_handlers
-from tests.support.queue_memory import MemoryAgents
+from tests.support.queue_records import MemoryAgents
 
 from .conftest import ALEX, Queue
 
