@@ -149,12 +149,26 @@ class MemoryConsumer:
 
 
 class MemoryConversations:
-    """The conversation core in dicts. Announcing events go straight to ``publisher``."""
+    """The conversation core in dicts. Announcing events go to ``publisher``; like the
+    core's outbox, what a failing publisher could not take waits for :meth:`sweep`."""
 
-    def __init__(self, publisher: MemoryPublisher | None = None) -> None:
+    def __init__(self, publisher: Any = None) -> None:
         self.publisher = publisher or MemoryPublisher()
         self.threads: dict[str, Thread] = {}
         self.messages: dict[uuid.UUID, Message] = {}
+        self.waiting: list[Event] = []
+
+    async def _announce(self, events: Sequence[Event]) -> None:
+        try:
+            await self.publisher.publish(events)
+        except Exception:
+            self.waiting += events
+
+    async def sweep(self) -> int:
+        """Publish what waits; how many events went out."""
+        waiting, self.waiting = self.waiting, []
+        await self._announce(waiting)
+        return len(waiting) - len(self.waiting)
 
     async def open_thread(
         self,
@@ -207,7 +221,7 @@ class MemoryConversations:
         self.threads[thread.thread_id] = thread
         stored = replace(message, seq=thread.last_seq)
         self.messages[stored.message_id] = stored
-        await self.publisher.publish(announce(thread) if callable(announce) else announce)
+        await self._announce(announce(thread) if callable(announce) else announce)
         return Appended(stored, created=True, thread=thread)
 
     async def get_message(self, message_id: uuid.UUID) -> Message | None:
@@ -272,7 +286,7 @@ class MemoryConversations:
             assigned_agent=agent_id,
             assignments=(*current.assignments, change),
         )
-        await self.publisher.publish([event])
+        await self._announce([event])
         return event
 
     def thread_messages(self, thread_id: str) -> Sequence[Message]:

@@ -40,10 +40,9 @@ from ._mongo import (
     database,
     find_by_ids,
     insert_each,
-    insert_many_once,
     insert_once,
 )
-from ._outbox import Entry, Outbox, merge, publishing
+from ._outbox import Apply, Entry, Outbox, merge, publishing
 from ._records import Record
 from ._runner import TRANSIENT_ERRORS, EventRunner, Rejected, RetryPolicy, Subscription
 from ._service import (
@@ -72,6 +71,7 @@ __all__ = [
     "REBALANCE_TIMEOUT_MS",
     "TRANSIENT_ERRORS",
     "ApiError",
+    "Apply",
     "DeadLetters",
     "Document",
     "Entry",
@@ -107,7 +107,6 @@ __all__ = [
     "find_by_ids",
     "health_router",
     "insert_each",
-    "insert_many_once",
     "insert_once",
     "install_error_handlers",
     "llm_outcome",

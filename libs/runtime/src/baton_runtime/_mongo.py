@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Histogram
-from pymongo import AsyncMongoClient, DeleteOne, UpdateOne, monitoring
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
@@ -118,45 +118,6 @@ async def insert_each(
             results[error["index"]] = kind(error.get("errmsg", ""), error.get("code"), error)
         return results
     return [None] * len(documents)
-
-
-async def insert_many_once(
-    collection: AsyncCollection[Document], documents: Sequence[Document]
-) -> None:
-    """:func:`insert_once` for many documents in one command: those whose ``_id`` exists are
-    left as they are, the others are inserted. Any other write error is raised."""
-    for error in await insert_each(collection, documents):
-        if error is not None and not isinstance(error, DuplicateKeyError):
-            raise error
-
-
-async def update_each(
-    collection: AsyncCollection[Document], updates: Sequence[tuple[Document, Document]]
-) -> None:
-    """``(filter, change)`` updates of one document each, in one command, in their order."""
-    if len(updates) == 1:
-        [(query, change)] = updates
-        await collection.update_one(query, change)
-    elif updates:
-        await collection.bulk_write([UpdateOne(query, change) for query, change in updates])
-
-
-async def set_each(
-    collection: AsyncCollection[Document], ids: Sequence[str], changes: Document
-) -> None:
-    """``$set`` ``changes`` on the documents ``ids`` in one command, as one update by ``_id``
-    each: a single ``{"_id": {"$in": ids}}`` update would make FerretDB scan the collection
-    (it uses its index only to look up one ``_id``)."""
-    await update_each(collection, [({"_id": key}, {"$set": changes}) for key in ids])
-
-
-async def delete_each(collection: AsyncCollection[Document], ids: Sequence[str]) -> None:
-    """Delete the documents ``ids`` in one command, one delete by ``_id`` each (see
-    :func:`set_each` for why not one ``$in``)."""
-    if len(ids) == 1:
-        await collection.delete_one({"_id": ids[0]})
-    elif ids:
-        await collection.bulk_write([DeleteOne({"_id": key}) for key in ids], ordered=False)
 
 
 async def find_by_ids(

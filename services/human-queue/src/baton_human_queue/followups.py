@@ -10,7 +10,6 @@ from the change, unique keys), so carrying an entry out twice changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from baton_contracts import HumanAgent, HumanResponded, MessageSent, Owner, TicketKind
 from baton_conversations import Because, ConversationStore, Message
-from baton_runtime import Entry, publishing
+from baton_runtime import Apply, Entry, publishing
 
 from .events import lease_expired_event
 from .tickets import ApprovalTicket, QuestionTicket, ThreadTicket, Ticket
@@ -32,7 +31,6 @@ CLAIM_OPENED = "claim_opened"
 CLAIM_CLOSED = "claim_closed"
 FEEDBACK = "feedback"
 
-Apply = Callable[[str], Awaitable[None]]
 FeedbackKind = Literal["approval", "rejection", "answer", "reply"]
 ClaimOutcome = Literal["released", "expired", "resolved"]
 
