@@ -323,22 +323,24 @@ async def dead_letter(pipeline: Pipeline) -> None:
 
 
 async def unreadable_note(pipeline: Pipeline, mongo: AsyncMongoClient[Document]) -> None:
-    """A note in ingest's outbox that Baton did not write: the recovery sweep leaves it out
-    and counts it."""
-    notes = mongo[pipeline.mongo.database]["pending_messages"]
+    """A message whose outbox Baton did not write: ingest's sweep leaves it out and counts
+    it."""
+    messages = mongo[pipeline.mongo.database]["messages"]
 
     def count() -> float:
-        labels = {"reader": "recovery sweep", "kind": "note"}
+        labels = {"reader": "outbox sweep of messages", "kind": "follow-up"}
         return REGISTRY.get_sample_value("baton_unreadable_documents_total", labels) or 0.0
 
     before = count()
-    note_id = f"!unreadable-{token()}"
-    await notes.insert_one({"_id": note_id, "at": utc_now() - timedelta(minutes=1)})
+    doc_id = f"!unreadable-{token()}"
+    await messages.insert_one(
+        {"_id": doc_id, "outbox": [{"no": "entry"}], "outbox_at": utc_now() - timedelta(minutes=1)}
+    )
 
     async def counted() -> bool:
         return count() > before
 
     try:
-        await eventually(counted, timeout=30, what="the sweep to count the unreadable note")
+        await eventually(counted, timeout=30, what="the sweep to count the unreadable outbox")
     finally:
-        await notes.delete_one({"_id": note_id})
+        await messages.delete_one({"_id": doc_id})

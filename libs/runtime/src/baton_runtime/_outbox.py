@@ -166,7 +166,7 @@ class Outbox:
         now = self._now()
         unreadable = self._unreadable.setdefault(
             collection.full_name,
-            Unreadable(reader=f"outbox sweep of {collection.name}", kind="outbox"),
+            Unreadable(reader=f"outbox sweep of {collection.name}", kind="follow-up"),
         )
         cursor = collection.find(
             {OUTBOX_AT: {"$lte": now - older_than}}, projection={OUTBOX: 1, OUTBOX_AT: 1}
