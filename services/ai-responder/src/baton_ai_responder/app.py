@@ -46,9 +46,8 @@ def build_model(settings: Settings) -> OpenAIChatModel:
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unset",
         timeout=settings.llm_timeout_s,
         max_retries=0,
-        # The SDK's aiohttp transport rather than its default, httpx: under load the model
-        # calls' HTTP plumbing was a third of this service's CPU, and aiohttp does the
-        # connection pool and HTTP parsing in fewer layers, partly in C.
+        # The SDK's aiohttp transport rather than its default, httpx: fewer layers for the
+        # connection pool and HTTP parsing, partly in C (decision 7).
         http_client=openai.DefaultAioHttpClient(),
     )
     return OpenAIChatModel(

@@ -222,10 +222,8 @@ class OpenAIChatModel:
         if tools:
             body["tools"] = list(tools)
         # The same request as chat.completions.create(), through the client's post(): create()
-        # first walks every parameter against the SDK's TypedDict annotations to apply aliases
-        # and formats. Baton's parameters have none, and under load that walk alone took a
-        # quarter of the ai-responder's CPU. Transport, errors and the response model are the
-        # SDK's either way.
+        # walks every parameter against the SDK's annotations for aliases Baton's parameters
+        # do not have (decision 7). Transport, errors and the response model are the SDK's.
         response = await self._client.post("/chat/completions", cast_to=ChatCompletion, body=body)
         latency = loop.time() - started
         if not response.choices:

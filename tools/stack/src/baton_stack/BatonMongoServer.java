@@ -70,16 +70,12 @@ public final class BatonMongoServer {
             System.err.println("usage: BatonMongoServer <data file> <host> <port> <commit ms>");
             System.exit(2);
         }
-        // A page cache of 48 MB rather than H2's 16 MB: pages evicted under load were read back
-        // and decoded again. Not much more: H2 writes pages copy-on-write, so the cache keeps
-        // replacing long-lived pages with new ones, and with 256 MB the collector's refinement
-        // threads took twice the CPU under the benchmark's load.
+        // A page cache of 48 MB rather than H2's 16 MB: evicted pages are read and decoded again.
         //
-        // No automatic compaction (fill rate 0): H2's background writer rewrote chunks of the
-        // store while commands changed it, once failed under the benchmark's load ("Position 0"
-        // in FileStore.rewriteChunks) and closed the store, so that every later command failed.
-        // Chunks without live pages are still dropped at every commit; the file keeps the space
-        // of chunks that hold a few live pages, which for a local stack is the better trade.
+        // No automatic compaction (fill rate 0): H2's background writer rewrites chunks of the
+        // store while commands change it, which can fail ("Position 0" in
+        // FileStore.rewriteChunks) and close the store for every later command. Chunks without
+        // live pages are still dropped at every commit.
         store = new MVStore.Builder()
                 .fileName(args[0])
                 .cacheSize(48)
@@ -98,9 +94,8 @@ public final class BatonMongoServer {
 
     /**
      * Index keys ({@link KeyValue}), ordered by their values as mongo-java-server compares values,
-     * and stored as BSON. H2's default type handles objects it does not know by Java
-     * serialization: it stores them so and orders them by comparing two serializations at every
-     * step of every index search, which under Baton's load was most of the server's CPU time.
+     * and stored as BSON. H2's default type orders objects it does not know by comparing their
+     * Java serializations, which is not mongo-java-server's order of values.
      */
     static final class IndexKeyType extends ObjectDataType {
         private static final Comparator<Object> VALUES = ValueComparator.ascWithoutListHandling();
@@ -179,11 +174,7 @@ public final class BatonMongoServer {
         }
     }
 
-    /**
-     * Each writing thread's encode buffer, kept from one document to the next. H2 writes a page
-     * copy-on-write, so every change re-encodes the whole page, up to 48 documents; a fresh
-     * buffer for each, grown by doubling, made about a fifth of the server's garbage.
-     */
+    /** Each writing thread's encode buffer, kept from one document to the next. */
     private static final ThreadLocal<ByteBuf> ENCODE_BUFFER =
             ThreadLocal.withInitial(() -> Unpooled.buffer(64 * 1024));
 
@@ -255,10 +246,8 @@ public final class BatonMongoServer {
      * with whatever else was encoding it, a reply or the store's background writer: a
      * ConcurrentModificationException, after which H2 closes the store.
      *
-     * <p>Data size: keeping it encodes the whole document to BSON once per insert and delete and
-     * twice per update, only to measure it, and then rewrites a counter in the collection's meta
-     * map under a lock. That was a sixth of the server's garbage under Baton's load, for a figure
-     * nothing of Baton reads: collStats and dbStats report a size of 0 for a new collection.
+     * <p>Data size: keeping it encodes every document once more, for a figure nothing of Baton
+     * reads (collStats and dbStats report a size of 0).
      */
     static final class CopyingCollection extends H2Collection {
         CopyingCollection(
