@@ -36,7 +36,7 @@ async def _thread(ingest: Ingest) -> str:
 
 async def _waiting(db: AsyncDatabase[Document]) -> list[Document]:
     """Messages whose announcement has not gone out."""
-    return [doc async for doc in db["messages"].find({"outbox_at": {"$exists": True}})]
+    return [doc async for doc in db["messages"].find({"outbox.0": {"$exists": True}})]
 
 
 async def _unannounced(db: AsyncDatabase[Document], text: str) -> tuple[str, Document]:

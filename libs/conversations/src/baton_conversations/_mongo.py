@@ -7,7 +7,8 @@ only code that writes them.
   the events that announce it (the runtime's outbox). So a thread's latest messages are one
   read of the thread, which every handler makes anyway, and one lookup by ids.
 * A message's id derives from the event that produced it: storing it again finds the first
-  one (and finishes announcing it, if that had not happened).
+  one (and finishes announcing it, if that had not happened). The position the replay took
+  stays unused: positions are ordered and unique, not gapless.
 * An ownership change writes the owner and its ``thread.assigned`` event in one update,
   conditional on the owner the caller saw, and remembers the change's event id, so a
   replay changes nothing.
@@ -157,7 +158,7 @@ class Conversations:
     async def append(self, message: Message, *, announce: Announce = ()) -> Appended:
         message_id = str(message.message_id)
         position = await self._threads.find_one_and_update(
-            {"_id": message.thread_id, "recent": {"$ne": message_id}},
+            {"_id": message.thread_id},
             {
                 "$inc": {"last_seq": 1},
                 "$push": {"recent": {"$each": [message_id], "$slice": -RECENT}},
@@ -167,19 +168,7 @@ class Conversations:
             return_document=ReturnDocument.AFTER,
         )
         if position is None:
-            earlier = await self._stored(message_id)
-            if earlier is not None:
-                return earlier
-            # Unknown thread, or the id is listed but its insert never happened (the
-            # writer stopped in between): it takes a new position.
-            position = await self._threads.find_one_and_update(
-                {"_id": message.thread_id},
-                {"$inc": {"last_seq": 1}, "$set": {"updated_at": utc_now()}},
-                projection=THREAD_FIELDS,
-                return_document=ReturnDocument.AFTER,
-            )
-            if position is None:
-                raise UnknownThreadError(f"thread {message.thread_id!r} does not exist")
+            raise UnknownThreadError(f"thread {message.thread_id!r} does not exist")
         thread = Thread.from_document(position)
         stored = replace(message, seq=thread.last_seq)
         events = announce(thread) if callable(announce) else announce
@@ -187,6 +176,7 @@ class Conversations:
         try:
             await self._inserts.submit({**stored.to_document(), **self._outbox.fields(entries)})
         except DuplicateKeyError:
+            # Stored before (a replay): the position just taken stays unused.
             earlier = await self._stored(message_id)
             if earlier is None:
                 raise

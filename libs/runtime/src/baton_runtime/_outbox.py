@@ -11,10 +11,11 @@ follow-ups, the document keeps them, and a sweep (:meth:`Outbox.sweep`) carries 
 once they are older than a grace period. A follow-up must therefore be idempotent: events
 keep their ids (consumers drop repeats), writes use ids derived from the change.
 
-A document with follow-ups has ``outbox_at``, the time they were stored; taking the last of
-them off removes it, so the sweep finds exactly the documents with work left (under a sparse
-index on real MongoDB). A sweep takes a document by moving ``outbox_at`` on, so two sweepers
-never carry out the same entries at once.
+Entries are taken off by their ids, so follow-ups another change added meanwhile stay. A
+document's ``outbox_at`` is the time follow-ups were last stored in it; the sweep reads the
+documents whose outbox is not empty and whose ``outbox_at`` is older than the grace period
+(under a partial index on real MongoDB), and takes each by moving ``outbox_at`` on, so two
+sweepers never carry out the same entries at once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 OUTBOX_AT = "outbox_at"
+WAITING = f"{OUTBOX}.0"
+"""A document has follow-ups waiting when its outbox has a first entry."""
 EVENT = "event"
 
 Apply = Callable[[str], Awaitable[None]]
@@ -87,7 +90,7 @@ class Outbox:
         self._publisher = publisher
         self._kinds = dict(kinds or {})
         self._now = clock
-        self._clears: dict[str, GroupedWrites[tuple[object, list[dict[str, str]]]]] = {}
+        self._clears: dict[str, GroupedWrites[tuple[object, list[str]]]] = {}
         self._unreadable: dict[str, Unreadable] = {}
 
     # ------------------------------------------------------------ storing
@@ -110,7 +113,10 @@ class Outbox:
 
     @staticmethod
     async def ensure_index(collection: AsyncCollection[Document]) -> None:
-        await collection.create_index([(OUTBOX_AT, ASCENDING)], sparse=True)
+        """The index the sweep's query uses: only documents with follow-ups are in it."""
+        await collection.create_index(
+            [(OUTBOX_AT, ASCENDING)], partialFilterExpression={WAITING: {"$exists": True}}
+        )
 
     # ------------------------------------------------------------ carrying out
 
@@ -150,7 +156,7 @@ class Outbox:
             clears = self._clears[name] = GroupedWrites(
                 lambda items: _clear_each(collection, items)
             )
-        await clears.submit((doc_id, [e.to_document() for e in entries]))
+        await clears.submit((doc_id, [e.id for e in entries]))
 
     # ------------------------------------------------------------ sweeping
 
@@ -169,16 +175,11 @@ class Outbox:
             Unreadable(reader=f"outbox sweep of {collection.name}", kind="follow-up"),
         )
         cursor = collection.find(
-            {OUTBOX_AT: {"$lte": now - older_than}}, projection={OUTBOX: 1, OUTBOX_AT: 1}
+            {OUTBOX_AT: {"$lte": now - older_than}, WAITING: {"$exists": True}},
+            projection={OUTBOX: 1, OUTBOX_AT: 1},
         ).limit(limit + unreadable.count)
         finished = 0
         for doc, entries in unreadable.parse(await cursor.to_list(), _entries_of):
-            if not entries:
-                # Emptied by a clear that could not drop the time with the entries.
-                await collection.update_one(
-                    {"_id": doc["_id"], OUTBOX: {"$size": 0}}, {"$unset": {OUTBOX_AT: ""}}
-                )
-                continue
             # Moved on by at least a millisecond (what a stored time keeps), so that taking
             # it always changes the document and two sweepers cannot both take it.
             taken_at = max(now, doc[OUTBOX_AT] + timedelta(milliseconds=1))
@@ -217,19 +218,15 @@ def merge(*updates: Document) -> Document:
 
 
 async def _clear_each(
-    collection: AsyncCollection[Document], items: Sequence[tuple[object, list[dict[str, str]]]]
+    collection: AsyncCollection[Document], items: Sequence[tuple[object, list[str]]]
 ) -> None:
-    """Take delivered entries off their documents in one command. Usually a document holds
-    just those entries, and outbox and time go together; where more were added meanwhile,
-    only the delivered ones are pulled (and a later delivery or the sweep drops the time)."""
-    exact = [
-        UpdateOne({"_id": doc_id, OUTBOX: entries}, {"$unset": {OUTBOX: "", OUTBOX_AT: ""}})
-        for doc_id, entries in items
+    """Take delivered entries off their documents, by entry id, in one command."""
+    pulls = [
+        UpdateOne({"_id": doc_id}, {"$pull": {OUTBOX: {"id": {"$in": ids}}}})
+        for doc_id, ids in items
     ]
-    result = await collection.bulk_write(exact, ordered=False)
-    if result.matched_count == len(items):
-        return
-    await collection.bulk_write(
-        [UpdateOne({"_id": doc_id}, {"$pullAll": {OUTBOX: entries}}) for doc_id, entries in items],
-        ordered=False,
-    )
+    if len(pulls) == 1:
+        [(doc_id, ids)] = items
+        await collection.update_one({"_id": doc_id}, {"$pull": {OUTBOX: {"id": {"$in": ids}}}})
+    else:
+        await collection.bulk_write(pulls, ordered=False)
