@@ -10,7 +10,7 @@ import pytest
 
 from baton_contracts import topics
 from baton_runtime import KafkaSettings
-from baton_testkit import LocalStack, System, new_namespace
+from baton_testkit import FAST_RECOVERY, LocalStack, System, new_namespace
 from tests.support.infra import ROOT
 from tests.support.recorder import Recorder, record_topics
 
@@ -39,7 +39,9 @@ async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faul
         await stack.down()
         pytest.fail(f"the fault-injection stack did not start: {exc}", pytrace=False)
     namespace = new_namespace("f")
-    system = System(stack, namespace, logs=tmp_path_factory.mktemp("fault-logs"))
+    system = System(
+        stack, namespace, logs=tmp_path_factory.mktemp("fault-logs"), overrides=FAST_RECOVERY
+    )
     try:
         await system.start_all()
         kafka = KafkaSettings(bootstrap_servers=stack.kafka, topic_prefix=f"{namespace}.")

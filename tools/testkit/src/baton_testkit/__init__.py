@@ -4,11 +4,12 @@ of its own, load as gateways make it, and watchers of the pipeline's topics."""
 from .load import FAQ_TEXT, Accepted, Load, drive, new_threads, open_loop, post_message
 from .ports import free_port
 from .replies import Observed, watch_replies
-from .system import STACK_COMMAND, LocalStack, Program, System, new_namespace
+from .system import FAST_RECOVERY, STACK_COMMAND, LocalStack, Program, System, new_namespace
 from .watch import Seen, follow_topics
 
 __all__ = [
     "FAQ_TEXT",
+    "FAST_RECOVERY",
     "STACK_COMMAND",
     "Accepted",
     "Load",

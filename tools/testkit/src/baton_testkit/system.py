@@ -118,6 +118,17 @@ class Program:
         return f"http://127.0.0.1:{self.port}"
 
 
+FAST_RECOVERY: Mapping[str, str] = {
+    "INGEST_RECOVERY_INTERVAL_S": "1",
+    "INGEST_RECOVERY_GRACE_S": "2",
+    "AI_RESPONDER_LLM_TIMEOUT_S": "2",
+    "AI_RESPONDER_LLM_BACKOFF_S": "0.1",
+    "HUMAN_QUEUE_SWEEP_INTERVAL_S": "1",
+}
+"""Settings for fault injection: what a crash left is swept up within seconds, and a model
+that hangs is given up on quickly. Without them a system runs on the services' defaults."""
+
+
 @dataclass
 class System:
     stack: LocalStack
@@ -149,13 +160,8 @@ class System:
             "OPENAI_BASE_URL": f"{model.url}/v1",
             "OPENAI_API_KEY": "scripted",
             "LOG_LEVEL": "WARNING",
-            "INGEST_RECOVERY_INTERVAL_S": "1",
-            "INGEST_RECOVERY_GRACE_S": "2",
-            "AI_RESPONDER_LLM_TIMEOUT_S": "2",
-            "AI_RESPONDER_LLM_BACKOFF_S": "0.1",
             "HUMAN_QUEUE_ENV": "test",
             "HUMAN_QUEUE_ADMIN_TOKEN": self.admin_token,
-            "HUMAN_QUEUE_SWEEP_INTERVAL_S": "1",
             **self.overrides,
             f"{program.env_prefix}HOST": "127.0.0.1",
             f"{program.env_prefix}PORT": str(port),
