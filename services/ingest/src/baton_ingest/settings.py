@@ -16,10 +16,12 @@ class Settings(BaseSettings):
     port: int = 8001
     max_text_length: int = Field(default=4000, ge=1, le=MAX_TEXT_LENGTH)
     recovery_interval_s: float = Field(
-        default=5.0,
+        default=30.0,
         gt=0,
-        description="How often the conversations' outboxes are swept for events a crash left "
-        "unpublished (a stored message's message.received, an ownership change).",
+        description="How often the conversations' outboxes are swept for events a crash or a "
+        "Kafka outage left unpublished (a stored message's message.received, an ownership "
+        "change). A recovery path: MongoDB answers the sweep from a partial index, "
+        "mongo-java-server scans the threads and messages for it.",
     )
     recovery_grace_s: float = Field(
         default=10.0, ge=0, description="Age an outbox must reach before the sweep takes it."
