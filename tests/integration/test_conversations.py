@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -13,9 +15,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from baton_contracts import MessageReceived, ThreadAssigned
 from baton_conversations import Because, Conversations, Message, UnknownThreadError
 from baton_conversations._mongo import RECENT
-from baton_runtime import Document, MongoSettings, Outbox
+from baton_runtime import Document, MongoSettings, publishing
 from tests.support.commands import CommandCounter, counting_client
-from tests.support.memory import MemoryPublisher
+from tests.support.memory import DeadPublisher, MemoryPublisher
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def publisher() -> MemoryPublisher:
 
 @pytest.fixture
 async def core(db: AsyncDatabase[Document], publisher: MemoryPublisher) -> Conversations:
-    conversations = Conversations(db, Outbox(publisher))
+    conversations = Conversations(db, publisher)
     await conversations.ensure_indexes()
     return conversations
 
@@ -36,7 +38,7 @@ async def counted(
 ) -> AsyncIterator[tuple[Conversations, CommandCounter]]:
     """The core in another process, as far as caches go, with its commands counted."""
     client, counter = counting_client(mongo_settings)
-    yield Conversations(client[db.name], Outbox(MemoryPublisher())), counter
+    yield Conversations(client[db.name], MemoryPublisher()), counter
     await client.close()
 
 
@@ -125,7 +127,7 @@ async def test_a_position_whose_insert_never_happened_stays_unused(
 
 async def test_concurrent_writers_take_distinct_positions(core: Conversations) -> None:
     t = await new_thread(core)
-    others = [Conversations(core._threads.database, Outbox(MemoryPublisher())) for _ in range(3)]
+    others = [Conversations(core._threads.database, MemoryPublisher()) for _ in range(3)]
     results = await asyncio.gather(
         *(writer.append(message(t, f"m{i}")) for i, writer in enumerate(others * 4))
     )
@@ -150,14 +152,30 @@ async def test_a_second_read_fetches_only_what_is_new(
     assert counter.commands == ["find threads", "find messages"]  # the one new message
 
 
-async def test_appending_costs_two_commands(
+async def test_appending_costs_two_commands_to_a_caller_that_read_the_thread(
     core: Conversations, counted: tuple[Conversations, CommandCounter]
 ) -> None:
     writer, counter = counted
     t = await new_thread(core)
-    await writer.append(message(t, "hi"))
-    # its position in the thread (which also lists it), then the message
-    assert counter.commands == ["findAndModify threads", "insert messages"]
+    thread = await writer.require_thread(t)
+    counter.commands.clear()
+    await writer.append(message(t, "hi"), thread=thread)
+    await writer.append(message(t, "and more"), thread=thread)
+    # each: the message at the next position, then the thread lists it
+    assert counter.commands == ["insert messages", "update threads"] * 2
+    assert [m.seq for m in await writer.window(t, limit=5)] == [1, 2]
+
+
+async def test_concurrent_appends_share_their_commands(
+    core: Conversations, counted: tuple[Conversations, CommandCounter]
+) -> None:
+    writer, counter = counted
+    threads = [await core.require_thread(await new_thread(core)) for _ in range(6)]
+    counter.commands.clear()
+    await asyncio.gather(*(writer.append(message(t.thread_id, "hi"), thread=t) for t in threads))
+    # The first insert and listing go at once; those that arrive meanwhile share the next.
+    assert counter.commands.count("insert messages") <= 2
+    assert counter.commands.count("update threads") <= 2
 
 
 async def test_a_draft_is_read_afresh_until_it_is_settled(core: Conversations) -> None:
@@ -228,3 +246,39 @@ async def test_an_ownership_change_applies_to_the_owner_as_it_is_now(
     assert (moved.previous_owner, moved.agent_id) == ("human", "agent-2")
     assert skipped is None
     assert (await core.require_thread(t)).assigned_agent == "agent-2"
+
+
+async def test_a_message_stored_but_not_listed_is_listed_by_its_replay(
+    core: Conversations, db: AsyncDatabase[Document]
+) -> None:
+    t = await new_thread(core)
+    lost = message(t, "stored, then the writer stopped")
+    # What a writer that stopped between its two writes left: the message, unlisted.
+    await db["messages"].insert_one(replace(lost, seq=1).to_document())
+    assert await texts(core, t) == []
+
+    again = await core.append(lost)
+    assert not again.created
+    assert await texts(core, t) == ["stored, then the writer stopped"]
+
+
+async def test_the_sweep_lists_and_announces_what_a_crash_left(
+    db: AsyncDatabase[Document], publisher: MemoryPublisher
+) -> None:
+    dying = Conversations(db, DeadPublisher())
+    t = (await dying.open_thread(user_id="u", channel=None, department=None, metadata={})).thread_id
+    said = message(t, "hello")
+    event = MessageReceived.first(thread_id=t, message_id=said.message_id, text="hello")
+    # The message and its follow-ups (its listing first), as a crash right after the insert
+    # left them.
+    listing = Conversations._listing(t, 1, str(said.message_id))
+    await db["messages"].insert_one(
+        {
+            **replace(said, seq=1).to_document(),
+            **dying._outbox.fields([listing, publishing(event)]),
+        }
+    )
+    sweeper = Conversations(db, publisher)
+    assert await sweeper.sweep(older_than=timedelta(0)) == 1
+    assert await texts(sweeper, t) == ["hello"]
+    assert publisher.published == [event]

@@ -489,7 +489,7 @@ class ShortLease:
     @property
     def conversations(self) -> Conversations:
         # Only opens and reads threads here: nothing goes through its outbox.
-        return Conversations(self.db, Outbox(MemoryPublisher()))
+        return Conversations(self.db, MemoryPublisher())
 
     async def publish(self, event: Event) -> None:
         await KafkaEventPublisher(self.producer, self.kafka).publish([event])

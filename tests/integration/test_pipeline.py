@@ -25,7 +25,7 @@ from baton_contracts import (
 from baton_conversations import Conversations
 from baton_ingest.domain import Submission
 from baton_ingest.usecases import Ingest
-from baton_runtime import Document, Outbox
+from baton_runtime import Document
 from baton_runtime.dlq import replay
 from tests.support.memory import DeadPublisher
 from tests.support.pipeline import AGENT, Pipeline
@@ -583,7 +583,7 @@ async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep
     thread_id = await pipeline.new_thread()
     db = mongo_client[pipeline.mongo.database]
     # Stored, and the process could not publish its message.received: ingest's sweep does.
-    crashed = Ingest(conversations=Conversations(db, Outbox(DeadPublisher())), max_text_length=4000)
+    crashed = Ingest(conversations=Conversations(db, DeadPublisher()), max_text_length=4000)
     accepted = await crashed.submit(Submission(thread_id=thread_id, text=f"lost? {tok}"))
 
     [received] = await pipeline.recorder.wait_for(MessageReceived, in_thread(thread_id))
@@ -615,7 +615,7 @@ async def test_dead_letters_replay_after_the_fix(
     ]
 
     # The fix: the thread now exists. The replay sends the message through again.
-    await Conversations(mongo_client[pipeline.mongo.database], Outbox(DeadPublisher())).open_thread(
+    await Conversations(mongo_client[pipeline.mongo.database], DeadPublisher()).open_thread(
         user_id="u-late", channel="web", department=None, metadata={}, thread_id=thread_id
     )
     done = await replay(pipeline.kafka, topics.MESSAGE_RECEIVED)

@@ -207,7 +207,9 @@ class MemoryConversations:
             raise UnknownThreadError(f"thread {thread_id!r} does not exist")
         return thread
 
-    async def append(self, message: Message, *, announce: Announce = ()) -> Appended:
+    async def append(
+        self, message: Message, *, announce: Announce = (), thread: Thread | None = None
+    ) -> Appended:
         earlier = self.messages.get(message.message_id)
         if earlier is not None:
             return Appended(earlier, created=False)

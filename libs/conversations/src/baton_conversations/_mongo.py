@@ -1,14 +1,18 @@
 """The conversation core in MongoDB: the ``threads`` and ``messages`` collections, and the
 only code that writes them.
 
-* A message takes its position in the thread from the thread document: one update moves
-  ``last_seq`` on and lists the message's id among the thread's ``recent`` ones. The message
-  is then inserted with that position (``seq``, unique per thread) and, in the same insert,
-  the events that announce it (the runtime's outbox). So a thread's latest messages are one
-  read of the thread, which every handler makes anyway, and one lookup by ids.
+* A message takes the position after the last one its thread lists (``last_seq``): it is
+  inserted there, the unique index on ``(thread_id, seq)`` making the insert an atomic claim
+  (a writer that loses the race tries the next one), together with the events that announce
+  it (the runtime's outbox). Then the thread lists it among its ``recent`` ones and moves
+  ``last_seq`` on. So a thread's latest messages are one read of the thread, which every
+  handler makes anyway, and one lookup by ids; and concurrent writers share their inserts
+  and their thread updates, a command for many.
+* Listing a message with its thread is the insert's follow-up: for a message announced by
+  events, the first entry of its outbox (a crash leaves it to the sweep); for the others,
+  done right after the insert, and again by the replay that a crash in between leads to.
 * A message's id derives from the event that produced it: storing it again finds the first
-  one (and finishes announcing it, if that had not happened). The position the replay took
-  stays unused: positions are ordered and unique, not gapless.
+  one, lists it, and finishes announcing it, if that had not happened.
 * An ownership change writes the owner and its ``thread.assigned`` event in one update,
   conditional on the owner the caller saw, and remembers the change's event id, so a
   replay changes nothing.
@@ -18,14 +22,17 @@ What a crash leaves in an outbox, :meth:`Conversations.sweep` carries out.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -33,7 +40,9 @@ from baton_contracts import Owner, ThreadAssigned, utc_now
 from baton_runtime import (
     Document,
     Entry,
+    EventPublisher,
     Grouped,
+    GroupedWrites,
     Outbox,
     find_by_ids,
     insert_each,
@@ -49,6 +58,8 @@ log = logging.getLogger(__name__)
 
 RECENT = 50
 """How many of its latest message ids a thread document lists."""
+LIST = "list"
+"""The follow-up that lists a stored message with its thread."""
 ASSIGNMENTS = 20
 """How many of its latest ownership changes a thread document remembers."""
 ATTEMPTS = 5
@@ -61,7 +72,7 @@ class _Settled:
     """A bounded map of messages that can no longer change, by id, least recently used out."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
+        self.size = size
         self._entries: OrderedDict[str, Message] = OrderedDict()
 
     def get(self, message_id: str) -> Message | None:
@@ -75,7 +86,7 @@ class _Settled:
             key = str(message.message_id)
             self._entries[key] = message
             self._entries.move_to_end(key)
-            if len(self._entries) > self._size:
+            if len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return message
 
@@ -85,12 +96,20 @@ class Conversations:
     lookups and inserts: under load one command carries many."""
 
     def __init__(
-        self, db: AsyncDatabase[Document], outbox: Outbox, *, cache_size: int = 20_000
+        self,
+        db: AsyncDatabase[Document],
+        publisher: EventPublisher,
+        *,
+        cache_size: int = 20_000,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._threads = db["threads"]
         self._messages = db["messages"]
-        self._outbox = outbox
+        self._outbox = Outbox(publisher, kinds={LIST: self._list_entry}, clock=clock)
         self._settled = _Settled(cache_size)
+        # The positions this process took last, by thread: its next append to a thread it
+        # has just written starts after them, whatever thread document it holds.
+        self._taken: OrderedDict[str, int] = OrderedDict()
         self._thread_reads: Grouped[str, Document | None] = Grouped(
             lambda ids: find_by_ids(self._threads, ids, projection=THREAD_FIELDS)
         )
@@ -100,6 +119,7 @@ class Conversations:
         self._inserts: Grouped[Document, None] = Grouped(
             lambda docs: insert_each(self._messages, docs)
         )
+        self._listings: GroupedWrites[tuple[str, int, str]] = GroupedWrites(self._list_each)
 
     async def ensure_indexes(self) -> None:
         await self._messages.create_index(
@@ -155,43 +175,91 @@ class Conversations:
 
     # ------------------------------------------------------------ messages
 
-    async def append(self, message: Message, *, announce: Announce = ()) -> Appended:
+    async def append(
+        self, message: Message, *, announce: Announce = (), thread: Thread | None = None
+    ) -> Appended:
         message_id = str(message.message_id)
-        position = await self._threads.find_one_and_update(
-            {"_id": message.thread_id},
-            {
-                "$inc": {"last_seq": 1},
-                "$push": {"recent": {"$each": [message_id], "$slice": -RECENT}},
-                "$set": {"updated_at": utc_now()},
-            },
-            projection=THREAD_FIELDS,
-            return_document=ReturnDocument.AFTER,
-        )
-        if position is None:
-            raise UnknownThreadError(f"thread {message.thread_id!r} does not exist")
-        thread = Thread.from_document(position)
-        stored = replace(message, seq=thread.last_seq)
-        events = announce(thread) if callable(announce) else announce
+        known = thread or await self.require_thread(message.thread_id)
+        seq = max(known.last_seq, self._taken.get(known.thread_id, 0)) + 1
+        events = announce(known) if callable(announce) else announce
         entries = [publishing(event) for event in events]
-        try:
-            await self._inserts.submit({**stored.to_document(), **self._outbox.fields(entries)})
-        except DuplicateKeyError:
-            # Stored before (a replay): the position just taken stays unused.
-            earlier = await self._stored(message_id)
-            if earlier is None:
-                raise
-            return earlier
-        await self._announce(message_id, entries)
-        return Appended(self._settled.keep(stored), created=True, thread=thread)
+        if entries:
+            entries.insert(0, self._listing(known.thread_id, seq, message_id))
+        for _ in range(ATTEMPTS * 20):
+            stored = replace(message, seq=seq)
+            try:
+                await self._inserts.submit({**stored.to_document(), **self._outbox.fields(entries)})
+            except DuplicateKeyError:
+                earlier = await self._stored(message_id)
+                if earlier is not None:
+                    return earlier  # stored before: a replay
+                seq += 1  # another writer holds the position
+                if entries:
+                    entries[0] = self._listing(known.thread_id, seq, message_id)
+                continue
+            self._took(known.thread_id, seq)
+            if entries:
+                await self._announce(message_id, entries)
+            else:
+                await self._listings.submit((known.thread_id, seq, message_id))
+            after = replace(
+                known,
+                last_seq=max(known.last_seq, seq),
+                recent=(*known.recent, message_id)[-RECENT:],
+            )
+            return Appended(self._settled.keep(stored), created=True, thread=after)
+        raise RuntimeError(f"no free position in thread {known.thread_id}")
+
+    def _took(self, thread_id: str, seq: int) -> None:
+        self._taken[thread_id] = max(seq, self._taken.get(thread_id, 0))
+        self._taken.move_to_end(thread_id)
+        if len(self._taken) > self._settled.size:
+            self._taken.popitem(last=False)
+
+    @staticmethod
+    def _listing(thread_id: str, seq: int, message_id: str) -> Entry:
+        data = json.dumps({"thread_id": thread_id, "seq": seq, "message_id": message_id})
+        return Entry(f"{LIST}:{message_id}", LIST, data)
+
+    async def _list_entry(self, data: str) -> None:
+        listing = json.loads(data)
+        await self._listings.submit(
+            (listing["thread_id"], int(listing["seq"]), listing["message_id"])
+        )
+
+    async def _list_each(self, listings: list[tuple[str, int, str]]) -> None:
+        """List stored messages with their threads, in one command: the thread's last
+        position moves on to theirs, and their ids join its latest."""
+        now = utc_now()
+        updates = [
+            (
+                {"_id": thread_id},
+                {
+                    "$max": {"last_seq": seq},
+                    "$push": {"recent": {"$each": [message_id], "$slice": -RECENT}},
+                    "$set": {"updated_at": now},
+                },
+            )
+            for thread_id, seq, message_id in listings
+        ]
+        if len(updates) == 1:
+            await self._threads.update_one(*updates[0])
+        else:
+            await self._threads.bulk_write([UpdateOne(*u) for u in updates], ordered=False)
 
     async def _stored(self, message_id: str) -> Appended | None:
-        """A message stored before, its announcement finished if it was not."""
+        """A message stored before, listed and announced if that had not finished."""
         doc = await self._messages.find_one({"_id": message_id})
         if doc is None:
             return None
+        earlier = Message.from_document(doc)
         waiting = [Entry.from_document(e) for e in doc.get("outbox") or ()]
-        await self._announce(message_id, waiting)
-        return Appended(self._settled.keep(Message.from_document(doc)), created=False)
+        if waiting:
+            await self._announce(message_id, waiting)
+        else:
+            # Listing it again is harmless: readers drop an id listed twice.
+            await self._listings.submit((earlier.thread_id, earlier.seq, message_id))
+        return Appended(self._settled.keep(earlier), created=False)
 
     async def _announce(self, message_id: str, entries: list[Entry]) -> None:
         try:
@@ -215,10 +283,12 @@ class Conversations:
         read = await self.get_thread(thread) if isinstance(thread, str) else thread
         if read is None:
             return []
-        messages = await self._by_ids(read.recent)
+        # The latest ids are the window, unless hidden messages are to be left out of it.
+        listed = read.recent if visible_only else read.recent[-limit:]
+        messages = await self._by_ids(listed)
         if visible_only:
             messages = [m for m in messages if m.visible_to_user]
-        if len(messages) < limit and read.last_seq > len(read.recent):
+        if len(messages) < limit and read.last_seq > len(listed):
             # Older than the positions the thread lists: read back from the oldest listed.
             before = min((m.seq for m in messages), default=read.last_seq + 1)
             messages = [*await self._before(read.thread_id, before, limit, visible_only), *messages]
@@ -234,7 +304,7 @@ class Conversations:
             else:
                 missing.append(message_id)
         if missing:
-            docs = await find_by_ids(self._messages, missing)
+            docs = await asyncio.gather(*map(self._message_reads.submit, missing))
             for doc in docs:
                 if doc is not None:
                     found[doc["_id"]] = self._settled.keep(Message.from_document(doc))

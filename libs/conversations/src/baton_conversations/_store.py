@@ -35,8 +35,11 @@ class ConversationStore(Protocol):
         """The thread, or :class:`~baton_conversations.UnknownThreadError` (a 404)."""
         ...
 
-    async def append(self, message: Message, *, announce: Announce = ()) -> Appended:
-        """Store ``message`` at the end of its thread, with the events announcing it."""
+    async def append(
+        self, message: Message, *, announce: Announce = (), thread: Thread | None = None
+    ) -> Appended:
+        """Store ``message`` at the end of its thread, with the events announcing it;
+        ``thread`` is the thread as the caller has just read it (read here without it)."""
         ...
 
     async def get_message(self, message_id: uuid.UUID) -> Message | None: ...

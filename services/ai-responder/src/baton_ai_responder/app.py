@@ -76,7 +76,7 @@ def create_app(
         on_stop.append(built.close)  # a model handed in is its owner's to close
     publisher = KafkaEventPublisher(broker, settings.kafka)
     outbox = Outbox(publisher)
-    conversations = Conversations(db, outbox)
+    conversations = Conversations(db, publisher)
     requests = MongoRequests(db)
     deps = AiDeps(
         conversations=conversations,

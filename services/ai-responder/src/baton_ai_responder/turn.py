@@ -130,7 +130,8 @@ class Turn:
         )
 
     async def _append(self, message: Message) -> Message:
-        return (await self._deps.conversations.append(message)).message
+        # The thread as the handler read it: the core knows what it appended since.
+        return (await self._deps.conversations.append(message, thread=self._thread)).message
 
     def _metadata(self, completion: Completion) -> dict[str, Any]:
         return {

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    conversations = Conversations(db, Outbox(publisher))
+    conversations = Conversations(db, publisher)
     ownership = OwnershipLog(db)
     claim_log = MongoClaims(db)
     feedback = MongoFeedback(db)

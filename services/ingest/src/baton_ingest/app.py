@@ -11,7 +11,6 @@ from baton_contracts import MessageSubmitted, topics
 from baton_conversations import Conversations
 from baton_runtime import (
     KafkaEventPublisher,
-    Outbox,
     build_broker,
     connect_mongo,
     database,
@@ -35,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
     publisher = KafkaEventPublisher(broker, settings.kafka)
-    conversations = Conversations(db, Outbox(publisher))
+    conversations = Conversations(db, publisher)
     ingest = Ingest(conversations=conversations, max_text_length=settings.max_text_length)
 
     consumer = subscribe(

@@ -55,7 +55,7 @@ def create_app(
     outbox = Outbox(publisher)
     escalations = MongoEscalations(db)
     router = Router(
-        conversations=Conversations(db, outbox),
+        conversations=Conversations(db, publisher),
         escalations=escalations,
         classifier=classifier or build_classifier(settings),
         config=RoutingConfig(
