@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, UpdateOne
@@ -49,12 +49,16 @@ Apply = Callable[[str], Awaitable[None]]
 @dataclass(frozen=True)
 class Entry:
     """One follow-up: an event to publish (kind ``event``), or work of a kind the owner of
-    the document carries out (:class:`Outbox`'s ``kinds``). ``data`` is JSON, so a stored
-    entry compares equal to the one written."""
+    the document carries out (:class:`Outbox`'s ``kinds``). ``data`` is JSON, as stored."""
 
     id: str
     kind: str
     data: str
+    event: Event | None = field(default=None, compare=False, repr=False)
+    """The event itself, for an entry made in this process: not decoded again."""
+
+    def decoded(self) -> Event:
+        return self.event if self.event is not None else decode(self.data)
 
     def to_document(self) -> dict[str, str]:
         return {"id": self.id, "kind": self.kind, "data": self.data}
@@ -66,11 +70,11 @@ class Entry:
 
 def publishing(event: Event) -> Entry:
     """The follow-up that publishes ``event``."""
-    return Entry(f"event:{event.event_id}", EVENT, event.model_dump_json())
+    return Entry(f"event:{event.event_id}", EVENT, event.model_dump_json(), event)
 
 
 def events_of(entries: Iterable[Entry]) -> list[Event]:
-    return [decode(entry.data) for entry in entries if entry.kind == EVENT]
+    return [entry.decoded() for entry in entries if entry.kind == EVENT]
 
 
 class Outbox:
@@ -135,7 +139,7 @@ class Outbox:
         events: list[Event] = []
         for entry in entries:
             if entry.kind == EVENT:
-                events.append(decode(entry.data))
+                events.append(entry.decoded())
                 continue
             if events:
                 await self._publisher.publish(events)
