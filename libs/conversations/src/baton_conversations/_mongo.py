@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 RECENT = 50
 """How many of its latest message ids a thread document lists."""
+POSITION_INDEX = "thread_seq"
 LIST = "list"
 """The follow-up that lists a stored message with its thread."""
 ASSIGNMENTS = 20
@@ -66,6 +67,14 @@ ATTEMPTS = 5
 """Tries of an ownership change whose thread changed between reading and writing."""
 # The thread as handlers read it: its outbox is the relay's business.
 THREAD_FIELDS = {"outbox": 0}
+
+
+def _position_taken(exc: DuplicateKeyError) -> bool:
+    """Whether the insert failed on the thread's position (not on the message's id)."""
+    details = exc.details or {}
+    if "keyPattern" in details:
+        return "seq" in details["keyPattern"]
+    return f"index: {POSITION_INDEX} " in str(details.get("errmsg", ""))
 
 
 class _Settled:
@@ -123,7 +132,7 @@ class Conversations:
 
     async def ensure_indexes(self) -> None:
         await self._messages.create_index(
-            [("thread_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="thread_seq"
+            [("thread_id", ASCENDING), ("seq", ASCENDING)], unique=True, name=POSITION_INDEX
         )
         await self._threads.create_index([("owner", ASCENDING), ("updated_at", DESCENDING)])
         await self._outbox.ensure_index(self._threads)
@@ -189,11 +198,14 @@ class Conversations:
             stored = replace(message, seq=seq)
             try:
                 await self._inserts.submit({**stored.to_document(), **self._outbox.fields(entries)})
-            except DuplicateKeyError:
-                earlier = await self._stored(message_id)
-                if earlier is not None:
-                    return earlier  # stored before: a replay
-                seq += 1  # another writer holds the position
+            except DuplicateKeyError as exc:
+                if not _position_taken(exc):
+                    earlier = await self._stored(message_id)
+                    if earlier is not None:
+                        return earlier  # stored before: a replay
+                # Another writer holds the position: start after what the thread lists now.
+                fresh = await self.require_thread(known.thread_id)
+                seq = max(seq, fresh.last_seq, self._taken.get(known.thread_id, 0)) + 1
                 if entries:
                     entries[0] = self._listing(known.thread_id, seq, message_id)
                 continue
