@@ -14,6 +14,8 @@ MODEL_THROUGHPUT_RATIO = 0.8
 """The share of the zero-latency rate the pipeline sustains with a one-second model."""
 KAFKA_RATIO = 0.4
 """The zero-latency rate's share of a raw Kafka relay's."""
+LONE_MESSAGE_CPU_MS = 24.0
+"""CPU a message may cost all processes together when it comes alone (25 msg/s)."""
 
 
 def _within(value: float | None, limit: float) -> bool | None:
@@ -48,6 +50,8 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     ratio = throughput.get("ratio_to_zero_latency") if throughput else None
     fixed_s = throughput["model"]["fixed_ms"] / 1000 if throughput else 1.0
     kafka = pipeline.get("ratio_to_baseline")
+    lone = results.get("lone_message")
+    lone_ms = lone["cpu_ms_per_message"]["total"] if lone else None
     return [
         {
             "target": f"head-of-line: no ordinary reply's added latency above "
@@ -71,6 +75,13 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
             "target": f"zero-latency rate at least {KAFKA_RATIO} of a raw Kafka relay's",
             "figure": None if kafka is None else f"{kafka:.2f} x",
             "met": _at_least(kafka, KAFKA_RATIO),
+        },
+        {
+            "target": f"a lone message at most {LONE_MESSAGE_CPU_MS:.0f} ms of CPU in all",
+            "figure": None
+            if lone_ms is None
+            else f"{lone_ms:.1f} ms at {lone['rate_per_second']:.0f} msg/s",
+            "met": _within(lone_ms, LONE_MESSAGE_CPU_MS),
         },
     ]
 
