@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from baton_conversations import Message
-from baton_conversations._mongo import _Settled
+from baton_conversations._cache import Settled
 
 
 def message(status: str | None = None) -> Message:
@@ -19,7 +19,7 @@ def message(status: str | None = None) -> Message:
 
 
 def test_the_least_recently_used_message_goes_first() -> None:
-    cache = _Settled(2)
+    cache = Settled(2)
     a, b, c = message(), message(), message()
     cache.keep(a)
     cache.keep(b)
@@ -31,7 +31,7 @@ def test_the_least_recently_used_message_goes_first() -> None:
 
 
 def test_only_drafts_awaiting_a_decision_are_left_out() -> None:
-    cache = _Settled(10)
+    cache = Settled(10)
     for status in (None, "approved", "rejected"):
         kept = cache.keep(message(status))
         assert cache.get(str(kept.message_id)) == kept

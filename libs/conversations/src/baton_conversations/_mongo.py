@@ -51,6 +51,7 @@ from baton_runtime import (
     publishing,
 )
 
+from ._cache import Settled
 from ._model import Appended, Because, Message, Thread, UnknownThreadError
 from ._store import Announce
 
@@ -77,29 +78,6 @@ def _position_taken(exc: DuplicateKeyError) -> bool:
     return f"index: {POSITION_INDEX} " in str(details.get("errmsg", ""))
 
 
-class _Settled:
-    """A bounded map of messages that can no longer change, by id, least recently used out."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[str, Message] = OrderedDict()
-
-    def get(self, message_id: str) -> Message | None:
-        message = self._entries.get(message_id)
-        if message is not None:
-            self._entries.move_to_end(message_id)
-        return message
-
-    def keep(self, message: Message) -> Message:
-        if message.settled:
-            key = str(message.message_id)
-            self._entries[key] = message
-            self._entries.move_to_end(key)
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return message
-
-
 class Conversations:
     """Threads and messages in MongoDB (see the module). Concurrent callers share their
     lookups and inserts: under load one command carries many."""
@@ -115,7 +93,7 @@ class Conversations:
         self._threads = db["threads"]
         self._messages = db["messages"]
         self._outbox = Outbox(publisher, kinds={LIST: self._list_entry}, clock=clock)
-        self._settled = _Settled(cache_size)
+        self._settled = Settled(cache_size)
         # The positions this process took last, by thread: its next append to a thread it
         # has just written starts after them, whatever thread document it holds.
         self._taken: OrderedDict[str, int] = OrderedDict()
