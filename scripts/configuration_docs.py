@@ -50,6 +50,7 @@ SOURCES: tuple[Source, ...] = (
     Source("Kafka", ("baton_runtime:KafkaSettings", "baton_runtime.settings:KafkaSettings")),
     Source("MongoDB", ("baton_runtime:MongoSettings", "baton_runtime.settings:MongoSettings")),
     Source("LLM pricing", ("baton_runtime:LlmPricing", "baton_runtime.metrics:LlmPricing")),
+    Source("Escalation limits", ("baton_conversations:EscalationSettings",)),
     Source("ingest", ("baton_ingest.settings:Settings",)),
     Source("router", ("baton_router.settings:Settings",)),
     Source("ai-responder", ("baton_ai_responder.settings:Settings",)),

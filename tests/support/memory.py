@@ -18,6 +18,7 @@ from baton_conversations import (
     Appended,
     Because,
     Message,
+    Refused,
     Thread,
     UnknownThreadError,
 )
@@ -178,6 +179,7 @@ class MemoryConversations:
         department: str | None,
         metadata: dict[str, str],
         thread_id: str | None = None,
+        gateway_id: str | None = None,
     ) -> Thread:
         if thread_id in self.threads:
             return self.threads[thread_id]
@@ -194,6 +196,7 @@ class MemoryConversations:
             metadata=dict(metadata),
             created_at=now,
             updated_at=now,
+            gateway_id=gateway_id,
         )
         self.threads[thread.thread_id] = thread
         return thread
@@ -295,3 +298,29 @@ class MemoryConversations:
         return sorted(
             (m for m in self.messages.values() if m.thread_id == thread_id), key=lambda m: m.seq
         )
+
+
+class MemoryEscalations:
+    """The escalation budget in a dict: ``per_user`` and ``per_thread`` escalations, for
+    ever."""
+
+    def __init__(self, *, per_user: int = 5, per_thread: int = 3) -> None:
+        self.per_user = per_user
+        self.per_thread = per_thread
+        self.by_user: dict[str, int] = {}
+        self.by_thread: dict[str, int] = {}
+
+    async def take(self, thread: Thread) -> Refused | None:
+        user = thread.user_id
+        if user is not None and self.by_user.get(user, 0) >= self.per_user:
+            return Refused(f"{self.per_user} for this user")
+        if self.by_thread.get(thread.thread_id, 0) >= self.per_thread:
+            return Refused(f"{self.per_thread} in this thread")
+        if user is not None:
+            self.by_user[user] = self.by_user.get(user, 0) + 1
+        self.by_thread[thread.thread_id] = self.by_thread.get(thread.thread_id, 0) + 1
+        return None
+
+    @property
+    def taken(self) -> int:
+        return sum(self.by_thread.values())

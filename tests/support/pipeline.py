@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from baton_ai_responder.app import create_app as create_ai_responder
 from baton_ai_responder.settings import Settings as AiSettings
 from baton_contracts import Event, HumanAgent, topics
+from baton_conversations import EscalationSettings
 from baton_human_queue.app import create_app as create_human_queue
 from baton_human_queue.settings import Settings as QueueSettings
 from baton_ingest.app import create_app as create_ingest
@@ -88,7 +89,7 @@ def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str)
             classifier_enabled=True,
             openai_base_url=f"{model_url}/v1",
             openai_api_key="test-key",
-            escalation_limit_per_user=2,
+            escalation=EscalationSettings(limit_per_user=2),
         ),
         "ai": AiSettings(
             kafka=kafka,
@@ -98,6 +99,7 @@ def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str)
             llm_timeout_s=2.0,
             llm_backoff_s=0.05,
             review_token_threshold=1500,
+            escalation=EscalationSettings(limit_per_user=2),
         ),
         "queue": QueueSettings(
             kafka=kafka, mongo=mongo, env="test", admin_token=ADMIN_TOKEN, sweep_interval_s=0.5

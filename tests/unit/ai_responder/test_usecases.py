@@ -35,7 +35,7 @@ from baton_contracts import (
 )
 from baton_conversations import Message
 from baton_runtime import Rejected
-from tests.support.memory import MemoryConversations
+from tests.support.memory import MemoryConversations, MemoryEscalations
 
 AGENT = HumanAgent(agent_id="agent-1", name="Alex", department="support")
 
@@ -86,12 +86,16 @@ def calls(*tool_calls: ToolCall) -> Completion:
 
 
 class Setup:
-    def __init__(self, *answers: Completion | Exception, fallback: str = "regenerate") -> None:
+    def __init__(
+        self, *answers: Completion | Exception, fallback: str = "regenerate", per_thread: int = 3
+    ) -> None:
         self.conversations = MemoryConversations()
+        self.escalations = MemoryEscalations(per_thread=per_thread)
         self.requests = MemoryRequests()
         self.model = ScriptedModel(*answers)
         deps = AiDeps(
             conversations=self.conversations,
+            escalations=self.escalations,
             requests=self.requests,
             model=self.model,
             tools=default_registry(),
@@ -260,3 +264,39 @@ async def test_a_rejected_draft_is_written_again_once_then_handed_over() -> None
     handed = await ai.responder.rejected(rejection(second))
     assert only(handed, ToolHumanRequested).kind == "escalation"
     assert len(ai.assigned()) == 1
+
+
+async def test_past_the_escalation_limit_the_ai_keeps_the_thread_and_answers() -> None:
+    ai = Setup(reply("Maybe 9?", confidence=0.3), per_thread=0)
+    _, events = await ai.route("When do you open?")
+    sent = only(events, MessageSent)
+    assert sent.text == "Maybe 9?"
+    assert ai.assigned() == []
+    stored = await ai.conversations.get_message(sent.message_id)
+    assert stored is not None
+    assert "escalation limit reached" in stored.metadata["kept_by_limit"]
+
+
+async def test_past_the_limit_a_kept_reply_still_passes_the_approval_gate() -> None:
+    ai = Setup(reply("A refund? Perhaps.", confidence=0.3), per_thread=0)
+    _, events = await ai.route("Can I get a refund?")
+    assert only(events, ToolHumanRequested).kind == "approval"
+    assert ai.assigned() == []
+
+
+async def test_past_the_limit_no_colleague_is_asked_and_the_model_is_told() -> None:
+    ask = ToolCall("call-1", "ask_human", {"question": "Is order 7 shipped?", "context": "c"})
+    ai = Setup(calls(ask), reply("I cannot confirm that right now."), per_thread=0)
+    _, events = await ai.route("Where is order 7?")
+    assert not [e for e in events if isinstance(e, ToolHumanRequested)]
+    assert only(events, MessageSent).text == "I cannot confirm that right now."
+    told = [m for m in ai.model.calls[1] if m.get("role") == "tool"]
+    assert "escalation limit is reached" in told[0]["content"]
+
+
+async def test_past_the_limit_the_escalate_tool_hands_nothing_over() -> None:
+    escalate = ToolCall("call-2", "escalate", {"reason": "angry"})
+    ai = Setup(calls(escalate), reply("I am sorry; let me help."), per_thread=0)
+    _, events = await ai.route("This is terrible")
+    assert ai.assigned() == []
+    assert only(events, MessageSent).text == "I am sorry; let me help."

@@ -9,18 +9,15 @@ from baton_router.policy import (
     DEFAULT_RULES,
     Classification,
     Decision,
-    EscalationLimits,
-    RecentEscalations,
     RoutedMessage,
     Rule,
     RuleSet,
-    apply_limits,
     decide,
+    rate_limited,
 )
 from baton_router.settings import Settings
 
 RULES = DEFAULT_RULES.rules
-LIMITS = EscalationLimits(per_user=2, per_thread=1, window_s=3600)
 
 
 def message(
@@ -118,16 +115,15 @@ def test_classifier_failure_falls_back_and_says_so() -> None:
     assert decision.reason == "classifier failed, default applies: timeout"
 
 
-def test_escalation_limits() -> None:
+def test_an_escalation_past_a_limit_leaves_the_ai_on_the_thread_and_says_why() -> None:
     escalation = Decision("human", "rule", "asks-for-human: x")
-    assert apply_limits(escalation, RecentEscalations(1, 0), LIMITS) == escalation
-    per_user = apply_limits(escalation, RecentEscalations(2, 0), LIMITS)
-    assert (per_user.handler, per_user.strategy) == ("ai", "rate_limited")
-    assert "for this user in 60 min (limit 2)" in per_user.reason
-    per_thread = apply_limits(escalation, RecentEscalations(0, 1), LIMITS)
-    assert "in this thread" in per_thread.reason
-    owned = Decision("human", "owner_flag", "owned")
-    assert apply_limits(owned, RecentEscalations(99, 99), LIMITS) == owned
+    limited = rate_limited(escalation, "2 for this user in 60 min")
+    assert (limited.handler, limited.strategy) == ("ai", "rate_limited")
+    assert limited.reason == (
+        "escalation limit reached: 2 for this user in 60 min; "
+        "would have escalated because asks-for-human: x"
+    )
+    assert not limited.escalates
 
 
 def test_rules_load_from_a_file_or_the_environment(tmp_path: pytest.TempPathFactory) -> None:

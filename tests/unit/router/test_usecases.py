@@ -9,31 +9,10 @@ import pytest
 
 from baton_contracts import MessageReceived, RouteDecided, ThreadAssigned
 from baton_router.classifier import ClassifierError
-from baton_router.policy import (
-    DEFAULT_RULES,
-    Classification,
-    EscalationLimits,
-    RecentEscalations,
-    RoutedMessage,
-)
+from baton_router.policy import DEFAULT_RULES, Classification, RoutedMessage
 from baton_router.usecases import Router, RoutingConfig
 from baton_runtime import Rejected
-from tests.support.memory import MemoryConversations
-
-
-class MemoryEscalations:
-    def __init__(self) -> None:
-        self.recorded: dict[str, tuple[str | None, str]] = {}
-
-    async def recent(
-        self, *, user_id: str | None, thread_id: str, window_s: int
-    ) -> RecentEscalations:
-        by_user = sum(1 for u, _ in self.recorded.values() if user_id and u == user_id)
-        in_thread = sum(1 for _, t in self.recorded.values() if t == thread_id)
-        return RecentEscalations(by_user, in_thread)
-
-    async def record(self, escalation_id: str, *, user_id: str | None, thread_id: str) -> None:
-        self.recorded.setdefault(escalation_id, (user_id, thread_id))
+from tests.support.memory import MemoryConversations, MemoryEscalations
 
 
 class ScriptedClassifier:
@@ -51,14 +30,13 @@ class ScriptedClassifier:
 async def setup(
     classifier: ScriptedClassifier | None = None, *, per_user: int = 5
 ) -> tuple[Router, MemoryConversations, MemoryEscalations, str]:
-    conversations, escalations = MemoryConversations(), MemoryEscalations()
+    conversations, escalations = MemoryConversations(), MemoryEscalations(per_user=per_user)
     router = Router(
         conversations=conversations,
         escalations=escalations,
         classifier=classifier,
         config=RoutingConfig(
             rules=DEFAULT_RULES.rules,
-            limits=EscalationLimits(per_user=per_user, per_thread=3, window_s=3600),
             min_confidence=0.6,
         ),
     )
@@ -94,7 +72,7 @@ async def test_a_rule_hands_the_thread_to_people_and_the_core_announces_it() -> 
         "ai",
         event.event_id,
     )
-    assert len(escalations.recorded) == 1
+    assert escalations.taken == 1
 
 
 async def test_a_thread_people_own_stays_with_them_and_keeps_its_agent() -> None:
@@ -105,7 +83,7 @@ async def test_a_thread_people_own_stays_with_them_and_keeps_its_agent() -> None
     assert (decision.handler, decision.strategy) == ("human", "owner_flag")
     assert conversations.publisher.published == []
     assert (await conversations.require_thread(thread_id)).assigned_agent == "agent-1"
-    assert escalations.recorded == {}
+    assert escalations.taken == 0
 
 
 async def test_the_classifier_decides_when_no_rule_does_and_its_failure_falls_back() -> None:

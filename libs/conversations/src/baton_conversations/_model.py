@@ -38,6 +38,9 @@ class Thread:
     """The ids of the messages at the thread's last positions, oldest first."""
     assignments: tuple[str, ...] = ()
     """The event ids of the thread's latest ownership changes (replays are recognised)."""
+    gateway_id: str | None = None
+    """The gateway that opened the thread, the only one that may read and write it over
+    ingest's API (None: opened some other way)."""
 
     @classmethod
     def from_document(cls, doc: Document) -> Thread:
@@ -56,6 +59,7 @@ class Thread:
             last_seq=int(doc.get("last_seq", 0)),
             recent=tuple(doc.get("recent") or ()),
             assignments=tuple(doc.get("assignments") or ()),
+            gateway_id=doc.get("gateway_id"),
         )
 
 

@@ -126,6 +126,7 @@ class Conversations:
         department: str | None,
         metadata: dict[str, str],
         thread_id: str | None = None,
+        gateway_id: str | None = None,
     ) -> Thread:
         now = utc_now()
         doc: Document = {
@@ -143,6 +144,7 @@ class Conversations:
             "last_seq": 0,
             "recent": [],
             "assignments": [],
+            "gateway_id": gateway_id,
         }
         if not await insert_once(self._threads, doc):
             existing = await self._threads.find_one({"_id": doc["_id"]}, projection=THREAD_FIELDS)

@@ -25,8 +25,10 @@ class ConversationStore(Protocol):
         department: str | None,
         metadata: dict[str, str],
         thread_id: str | None = None,
+        gateway_id: str | None = None,
     ) -> Thread:
-        """A new thread (with ``thread_id``, that one, or the existing thread of that id)."""
+        """A new thread (with ``thread_id``, that one, or the existing thread of that id),
+        owned by ``gateway_id``, the gateway that opens it, if any."""
         ...
 
     async def get_thread(self, thread_id: str) -> Thread | None: ...

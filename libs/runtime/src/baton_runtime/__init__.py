@@ -20,6 +20,7 @@ from ._kafka import (
 )
 from ._metrics import (
     ESCALATIONS,
+    ESCALATIONS_REFUSED,
     LLM_CALLS,
     LLM_IN_FLIGHT,
     LLM_LATENCY_SECONDS,
@@ -61,6 +62,7 @@ from ._subscribe import event_runner, subscribe
 
 __all__ = [
     "ESCALATIONS",
+    "ESCALATIONS_REFUSED",
     "GRACE_SECONDS",
     "LLM_CALLS",
     "LLM_IN_FLIGHT",

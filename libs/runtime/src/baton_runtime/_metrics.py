@@ -68,6 +68,12 @@ ESCALATIONS = Counter(
     "llm_unavailable, max_steps, draft_rejected).",
     ["reason"],
 )
+ESCALATIONS_REFUSED = Counter(
+    "baton_escalations_refused_total",
+    "Escalations refused because the conversation passed its escalation limit, by the path "
+    "that asked (rule, classifier, question, escalate_tool, low_confidence, requires_human).",
+    ["reason"],
+)
 MESSAGES_SENT = Counter(
     "baton_messages_sent_total",
     "Messages made visible to users (message.sent), by provider (openai, human).",
@@ -147,10 +153,13 @@ def start_reply_metrics(provider: str, answered_by: Iterable[str]) -> None:
         END_TO_END_SECONDS.labels(who)
 
 
-def start_escalation_metrics(reasons: Iterable[str]) -> None:
-    """Create the series of the escalations a service counts at zero."""
+def start_escalation_metrics(reasons: Iterable[str], *, limited: Iterable[str] = ()) -> None:
+    """Create the series of the escalations a service counts, and of those its limits
+    refuse, at zero."""
     for reason in reasons:
         ESCALATIONS.labels(reason)
+    for reason in limited:
+        ESCALATIONS_REFUSED.labels(reason)
 
 
 def record_message_sent(

@@ -9,7 +9,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
-from baton_conversations import Conversations
+from baton_conversations import Conversations, Escalations
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
@@ -78,8 +78,10 @@ def create_app(
     outbox = Outbox(publisher)
     conversations = Conversations(db, publisher)
     requests = MongoRequests(db)
+    escalations = Escalations(db, settings.escalation)
     deps = AiDeps(
         conversations=conversations,
+        escalations=escalations,
         requests=requests,
         model=model,
         tools=tools or default_registry(),
@@ -136,6 +138,10 @@ def create_app(
         kafka=settings.kafka,
         topics=topics.ALL,
         consumers=consumers,
-        on_start=[conversations.ensure_indexes, requests.ensure_indexes],
+        on_start=[
+            conversations.ensure_indexes,
+            requests.ensure_indexes,
+            escalations.ensure_indexes,
+        ],
         on_stop=on_stop,
     )

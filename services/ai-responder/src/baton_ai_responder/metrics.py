@@ -30,5 +30,6 @@ start_escalation_metrics(
         "llm_unavailable",
         "max_steps",
         "draft_rejected",
-    )
+    ),
+    limited=("question", "escalate_tool", "low_confidence", "requires_human"),
 )

@@ -24,9 +24,19 @@ class Verdict:
 
 
 def judge_reply(
-    reply: AssistantReply, *, user_text: str, total_tokens: int, policy: ReplyPolicy
+    reply: AssistantReply,
+    *,
+    user_text: str,
+    total_tokens: int,
+    policy: ReplyPolicy,
+    may_escalate: bool = True,
 ) -> Verdict:
-    """Send the reply, hold it for a person's approval, or hand the thread to a person."""
+    """Send the reply, hold it for a person's approval, or hand the thread to a person
+    (unless ``may_escalate`` is off: the escalation limit is reached)."""
+    if not may_escalate:
+        return _send_or_approve(
+            reply, user_text=user_text, total_tokens=total_tokens, policy=policy
+        )
     if reply.requires_human:
         why = reply.reason or "no reason given"
         return Verdict("escalate", f"the AI asked for a person: {why}", "requires_human")
@@ -38,6 +48,12 @@ def judge_reply(
             f"low confidence ({reply.confidence:.2f} < {threshold:.2f}){detail}",
             "low_confidence",
         )
+    return _send_or_approve(reply, user_text=user_text, total_tokens=total_tokens, policy=policy)
+
+
+def _send_or_approve(
+    reply: AssistantReply, *, user_text: str, total_tokens: int, policy: ReplyPolicy
+) -> Verdict:
     text = f"{user_text}\n{reply.reply}".casefold()
     topic = next((t for t in policy.approval_topics if t.casefold() in text), None)
     if topic is not None:

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from baton_conversations import EscalationSettings
 from baton_runtime import KafkaSettings, MongoSettings
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("AI_RESPONDER_OPENAI_API_KEY", "OPENAI_API_KEY"),
     )
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
 

@@ -21,8 +21,8 @@ from baton_contracts import (
     ToolHumanRequested,
     derive_id,
 )
-from baton_conversations import Because, ConversationStore, Message, Thread
-from baton_runtime import ESCALATIONS, record_message_sent
+from baton_conversations import Because, ConversationStore, EscalationBudget, Message, Thread
+from baton_runtime import ESCALATIONS, ESCALATIONS_REFUSED, record_message_sent
 
 from .context import build_context, with_question
 from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage
@@ -48,6 +48,7 @@ class TurnConfig:
 @dataclass(frozen=True)
 class AiDeps:
     conversations: ConversationStore
+    escalations: EscalationBudget
     requests: RequestStore
     model: ChatModel
     tools: ToolRegistry
@@ -113,17 +114,31 @@ class Turn:
                 total_tokens=completion.usage.total_tokens,
                 policy=config.reply_policy,
             )
+            kept: str | None = None
             if verdict.action == "escalate":
-                return await self.hand_off(
-                    reason=verdict.reason,
-                    category=verdict.kind,
-                    suggestion=completion.reply.reply,
-                    confidence=completion.reply.confidence,
+                refused = await self._refused(verdict.kind)
+                if refused is None:
+                    return await self.hand_off(
+                        reason=verdict.reason,
+                        category=verdict.kind,
+                        suggestion=completion.reply.reply,
+                        confidence=completion.reply.confidence,
+                    )
+                # Past the limit the AI keeps the thread, and its reply passes the same gate.
+                kept = (
+                    f"escalation limit reached ({refused}); would have escalated: {verdict.reason}"
+                )
+                verdict = judge_reply(
+                    completion.reply,
+                    user_text=user_text,
+                    total_tokens=completion.usage.total_tokens,
+                    policy=config.reply_policy,
+                    may_escalate=False,
                 )
             if verdict.action == "approve":
                 APPROVALS_REQUESTED.labels(verdict.kind).inc()
-                return await self._draft(completion, verdict.reason)
-            return await self._send(completion)
+                return await self._draft(completion, verdict.reason, kept=kept)
+            return await self._send(completion, kept=kept)
         return await self.hand_off(
             reason=f"max_steps: no reply after {config.max_steps} model calls",
             category="max_steps",
@@ -171,26 +186,55 @@ class Turn:
         for call in calls:
             if call.name == ESCALATE and escalation is None:
                 escalation = call
-                result = "The conversation was handed to a human support agent."
-            elif call.name == ASK_HUMAN and pending is None:
+                continue  # its result depends on the escalation limits
+            if call.name == ASK_HUMAN and pending is None:
                 pending = call
                 continue  # its result is the person's answer, later
-            elif call.name in HUMAN_TOOLS:
+            if call.name in HUMAN_TOOLS:
                 result = "Only one question for a person at a time; ask again later if needed."
             else:
                 result = await deps.tools.run(call.name, call.arguments)
             await self._tool_result(step, call, result)
 
         if escalation is not None:
-            if pending is not None:
-                await self._tool_result(step, pending, "Not asked: the conversation was escalated.")
-            reason = str(escalation.arguments.get("reason") or "the AI escalated")
-            return await self.hand_off(
-                reason=f"escalate: {reason}"[:1000], category="escalate_tool"
+            refused = await self._refused("escalate_tool")
+            if refused is None:
+                await self._tool_result(
+                    step, escalation, "The conversation was handed to a human support agent."
+                )
+                if pending is not None:
+                    await self._tool_result(
+                        step, pending, "Not asked: the conversation was escalated."
+                    )
+                reason = str(escalation.arguments.get("reason") or "the AI escalated")
+                return await self.hand_off(
+                    reason=f"escalate: {reason}"[:1000], category="escalate_tool"
+                )
+            await self._tool_result(
+                step,
+                escalation,
+                f"Not handed to a person: the escalation limit is reached ({refused}). "
+                "Keep helping the customer yourself.",
             )
         if pending is not None:
-            return await self._ask(step, pending)
+            refused = await self._refused("question")
+            if refused is None:
+                return await self._ask(step, pending)
+            await self._tool_result(
+                step,
+                pending,
+                f"No colleague can be asked now: the escalation limit is reached ({refused}). "
+                "Answer with what you know, and say what you cannot confirm.",
+            )
         return None
+
+    async def _refused(self, path: str) -> str | None:
+        """Take one escalation from the thread's budget; which limit stops it, if one does."""
+        refused = await self._deps.escalations.take(self._thread)
+        if refused is None:
+            return None
+        ESCALATIONS_REFUSED.labels(path).inc()
+        return refused.reason
 
     async def _tool_result(self, step: int, call: ToolCall, result: str) -> None:
         await self._append(
@@ -228,7 +272,7 @@ class Turn:
             )
         ]
 
-    async def _send(self, completion: Completion) -> list[Event]:
+    async def _send(self, completion: Completion, *, kept: str | None = None) -> list[Event]:
         assert completion.reply is not None
         stored = await self._append(
             Message(
@@ -238,7 +282,11 @@ class Turn:
                 content=completion.reply.reply,
                 agent_name=self._deps.config.agent_name,
                 provider=PROVIDER,
-                metadata={**self._metadata(completion), "confidence": completion.reply.confidence},
+                metadata={
+                    **self._metadata(completion),
+                    "confidence": completion.reply.confidence,
+                    **({"kept_by_limit": kept} if kept else {}),
+                },
                 in_reply_to=self._user_message_id,
             )
         )
@@ -250,7 +298,9 @@ class Turn:
     def sent(self, message: Message) -> MessageSent:
         return message_sent(self._cause, self._thread, message)
 
-    async def _draft(self, completion: Completion, reason: str) -> list[Event]:
+    async def _draft(
+        self, completion: Completion, reason: str, *, kept: str | None = None
+    ) -> list[Event]:
         assert completion.reply is not None
         draft_id = self._id("draft")
         stored = await self._append(
@@ -264,6 +314,7 @@ class Turn:
                 metadata={
                     **self._metadata(completion),
                     "confidence": completion.reply.confidence,
+                    **({"kept_by_limit": kept} if kept else {}),
                     "approval_reason": reason,
                     "draft_attempt": self._draft_attempt,
                 },

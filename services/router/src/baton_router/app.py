@@ -8,7 +8,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import MessageReceived, topics
-from baton_conversations import Conversations
+from baton_conversations import Conversations, Escalations
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
@@ -17,6 +17,7 @@ from baton_runtime import (
     connect_mongo,
     database,
     event_runner,
+    every,
     service_app,
     subscribe,
 )
@@ -24,7 +25,6 @@ from baton_runtime import (
 from .classifier import Classifier, LlmClassifier
 from .handlers import on_message_received
 from .settings import Settings
-from .store import MongoEscalations
 from .usecases import Router, RoutingConfig
 
 SERVICE = "baton-router"
@@ -53,14 +53,13 @@ def create_app(
     db = database(mongo, settings.mongo)
     publisher = KafkaEventPublisher(broker, settings.kafka)
     outbox = Outbox(publisher)
-    escalations = MongoEscalations(db)
+    escalations = Escalations(db, settings.escalation)
     router = Router(
         conversations=Conversations(db, publisher),
         escalations=escalations,
         classifier=classifier or build_classifier(settings),
         config=RoutingConfig(
             rules=settings.rule_set().rules,
-            limits=settings.limits(),
             min_confidence=settings.classifier_min_confidence,
         ),
     )
@@ -88,4 +87,8 @@ def create_app(
         topics=topics.ALL,
         consumers=[consumer],
         on_start=[escalations.ensure_indexes],
+        # The counters of windows that are over go, once a window.
+        background=[
+            every(settings.escalation.window_s, escalations.forget_past, what="escalation counters")
+        ],
     )

@@ -19,4 +19,4 @@ ROUTING_DECISIONS = Counter(
 for _handler in get_args(Handler):
     for _strategy in get_args(RouteStrategy):
         ROUTING_DECISIONS.labels(_handler, _strategy)
-start_escalation_metrics(ESCALATING_STRATEGIES)
+start_escalation_metrics(ESCALATING_STRATEGIES, limited=ESCALATING_STRATEGIES)

@@ -7,8 +7,9 @@ Strategies apply in a fixed order, first match wins:
 3. ``classifier``: an optional LLM classifier's ``{handler, reason, confidence}``.
 4. ``default``: the AI answers.
 
-An escalation that would exceed the per-user or per-thread limit is overridden: the AI
-keeps the conversation (strategy ``rate_limited``) and the reason says which limit.
+An escalation that would exceed the per-user or per-thread limit (the conversation core's
+escalation budget) is overridden: the AI keeps the conversation (strategy ``rate_limited``)
+and the reason says which limit.
 """
 
 from __future__ import annotations
@@ -128,19 +129,6 @@ class Classification(BaseModel):
     confidence: float = Field(ge=0, le=1)
 
 
-@dataclass(frozen=True)
-class EscalationLimits:
-    per_user: int
-    per_thread: int
-    window_s: int
-
-
-@dataclass(frozen=True)
-class RecentEscalations:
-    by_user: int
-    in_thread: int
-
-
 ESCALATING_STRATEGIES: tuple[RouteStrategy, ...] = ("rule", "classifier")
 """The strategies whose routes to people are new escalations (not an owned thread, not a
 rate limit)."""
@@ -175,7 +163,7 @@ def decide(
     classifier: ClassifierOutcome,
     min_confidence: float,
 ) -> Decision:
-    """Who answers ``message``, before rate limiting (see :func:`apply_limits`)."""
+    """Who answers ``message``, before rate limiting (see :func:`rate_limited`)."""
     if owner == "human":
         return Decision("human", "owner_flag", "a human owns this thread")
     rule = first_matching_rule(rules, message)
@@ -198,25 +186,11 @@ def decide(
     return Decision("ai", "default", "no rule matched")
 
 
-def apply_limits(
-    decision: Decision, recent: RecentEscalations, limits: EscalationLimits
-) -> Decision:
-    """Keep the AI on the conversation when this escalation would pass a limit."""
-    if not decision.escalates:
-        return decision
-    window = f"{limits.window_s // 60} min" if limits.window_s >= 60 else f"{limits.window_s} s"
-    if recent.by_user >= limits.per_user:
-        return Decision(
-            "ai",
-            "rate_limited",
-            f"escalation limit reached: {recent.by_user} for this user in {window} "
-            f"(limit {limits.per_user}); would have escalated because {decision.reason}",
-        )
-    if recent.in_thread >= limits.per_thread:
-        return Decision(
-            "ai",
-            "rate_limited",
-            f"escalation limit reached: {recent.in_thread} in this thread in {window} "
-            f"(limit {limits.per_thread}); would have escalated because {decision.reason}",
-        )
-    return decision
+def rate_limited(decision: Decision, limit: str) -> Decision:
+    """The AI keeps the conversation: this escalation would pass ``limit`` (which one, in a
+    few words, e.g. "5 for this user in 60 min")."""
+    return Decision(
+        "ai",
+        "rate_limited",
+        f"escalation limit reached: {limit}; would have escalated because {decision.reason}",
+    )

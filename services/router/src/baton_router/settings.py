@@ -7,9 +7,10 @@ import yaml
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from baton_conversations import EscalationSettings
 from baton_runtime import KafkaSettings, MongoSettings
 
-from .policy import DEFAULT_RULES, EscalationLimits, RuleSet
+from .policy import DEFAULT_RULES, RuleSet
 
 
 class Settings(BaseSettings):
@@ -35,15 +36,13 @@ class Settings(BaseSettings):
         le=1000,
         description="Classifier calls in flight at once in this process; more wait for a slot.",
     )
-    escalation_limit_per_user: int = Field(default=5, ge=0)
-    escalation_limit_per_thread: int = Field(default=3, ge=0)
-    escalation_window_s: int = Field(default=3600, ge=1)
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("ROUTER_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ROUTER_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
 
@@ -53,10 +52,3 @@ class Settings(BaseSettings):
         if self.rules_file:
             return RuleSet.model_validate(yaml.safe_load(self.rules_file.read_text()))
         return DEFAULT_RULES
-
-    def limits(self) -> EscalationLimits:
-        return EscalationLimits(
-            per_user=self.escalation_limit_per_user,
-            per_thread=self.escalation_limit_per_thread,
-            window_s=self.escalation_window_s,
-        )

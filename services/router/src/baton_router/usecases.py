@@ -6,28 +6,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from baton_contracts import MessageReceived, RouteDecided, derive_id
-from baton_conversations import Because, ConversationStore
-from baton_runtime import ESCALATIONS, Rejected
+from baton_contracts import MessageReceived, RouteDecided
+from baton_conversations import Because, ConversationStore, EscalationBudget
+from baton_runtime import ESCALATIONS, ESCALATIONS_REFUSED, Rejected
 
 from .classifier import Classifier, ClassifierError
 from .metrics import ROUTING_DECISIONS
 from .policy import (
     ClassifierOutcome,
-    EscalationLimits,
     RoutedMessage,
     Rule,
-    apply_limits,
     decide,
     first_matching_rule,
+    rate_limited,
 )
-from .store import EscalationLog
 
 
 @dataclass(frozen=True)
 class RoutingConfig:
     rules: Sequence[Rule]
-    limits: EscalationLimits
     min_confidence: float
 
 
@@ -36,7 +33,7 @@ class Router:
         self,
         *,
         conversations: ConversationStore,
-        escalations: EscalationLog,
+        escalations: EscalationBudget,
         classifier: Classifier | None,
         config: RoutingConfig,
     ) -> None:
@@ -80,19 +77,15 @@ class Router:
             min_confidence=config.min_confidence,
         )
         if decision.escalates:
-            recent = await self._escalations.recent(
-                user_id=message.user_id, thread_id=thread.thread_id, window_s=config.limits.window_s
-            )
-            decision = apply_limits(decision, recent, config.limits)
+            # Counted for the thread's user, whatever the message claims.
+            refused = await self._escalations.take(thread)
+            if refused is not None:
+                ESCALATIONS_REFUSED.labels(decision.strategy).inc()
+                decision = rate_limited(decision, refused.reason)
 
         ROUTING_DECISIONS.labels(decision.handler, decision.strategy).inc()
         if decision.escalates:
             ESCALATIONS.labels(decision.strategy).inc()
-            await self._escalations.record(
-                str(derive_id(event.event_id, "escalation")),
-                user_id=message.user_id,
-                thread_id=thread.thread_id,
-            )
         if decision.handler == "human":
             # The core announces the change itself (thread.assigned), in the same write. A
             # thread people own already keeps its agent.

@@ -24,7 +24,8 @@ from .stored import Mongo
 
 OVERRIDES = {
     "LOG_LEVEL": "WARNING",
-    "ROUTER_ESCALATION_LIMIT_PER_USER": "1000000",
+    "ESCALATION_LIMIT_PER_USER": "1000000",
+    "ESCALATION_LIMIT_PER_THREAD": "1000000",
     # Beyond the slowest call the lognormal model draws in a run, and the slow calls.
     "AI_RESPONDER_LLM_TIMEOUT_S": "120",
 }
