@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from baton_conversations import UnknownThreadError
-from baton_human_queue.domain import WrongDepartmentError
+from baton_human_queue.domain import NoTicketError, WrongDepartmentError
 
 from .conftest import ALEX, BO, EVERYONE, SAM, Queue
 
@@ -90,6 +90,17 @@ async def test_a_threads_ownership_is_its_changes_oldest_first(queue: Queue) -> 
         await queue.reading.ownership(ALEX, "no-such-thread")
 
 
-async def test_a_thread_without_a_department_is_everyones(queue: Queue) -> None:
+async def test_a_thread_without_a_department_is_everyones_once_handed_to_people(
+    queue: Queue,
+) -> None:
+    ticket = await queue.conversation(department=None)
+    assert await queue.reading.ownership(BO, ticket.thread_id) == []
+
+
+async def test_a_thread_never_handed_to_people_is_no_agents_business(queue: Queue) -> None:
     thread = await queue.thread(department=None)
-    assert await queue.reading.ownership(BO, thread.thread_id) == []
+    await queue.user_says(thread, "the AI answers this one")
+    with pytest.raises(NoTicketError, match="has no ticket"):
+        await queue.reading.thread_messages(ALEX, thread.thread_id, limit=10)
+    with pytest.raises(NoTicketError):
+        await queue.reading.ownership(BO, thread.thread_id)

@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton_contracts import HumanAgent, TicketKind
+from baton_contracts import HumanAgent, TicketKind, TicketStatus
 from baton_runtime import RefusedError
 
 from .tickets import Action, Holder, Ticket, TicketBase
@@ -41,6 +41,9 @@ DEFAULT_SLA_S: Mapping[int, float] = {0: 3600.0, 20: 900.0, 50: 300.0}
 MAX_REVIEW_LENGTH = 4000
 
 
+ALL_STATUSES: tuple[TicketStatus, ...] = ("pending", "assigned", "resolved")
+
+
 class QueueError(RefusedError):
     """A request the queue refuses. Subclasses set the HTTP ``status`` and ``code``."""
 
@@ -53,6 +56,13 @@ class UnknownTicketError(QueueError):
 class WrongDepartmentError(QueueError):
     status = 403
     code = "wrong_department"
+
+
+class NoTicketError(QueueError):
+    """A thread none of whose tickets the agent may see: it was never handed to them."""
+
+    status = 403
+    code = "no_ticket"
 
 
 class NotHolderError(QueueError):

@@ -10,7 +10,9 @@ from baton_contracts import TicketKind, TicketStatus, utc_now
 from baton_conversations import ConversationStore, Message, Ownership, Thread
 
 from ..domain import (
+    ALL_STATUSES,
     Agent,
+    NoTicketError,
     check_department_filter,
     check_thread_visible,
     lease_expired,
@@ -94,9 +96,21 @@ class Reading:
         return TicketContext(ticket, thread, messages)
 
     async def thread(self, agent: Agent, thread_id: str) -> Thread:
-        """A thread ``agent`` may read: one of its departments', or one without."""
+        """A thread ``agent`` may read: of its departments (or of none), and handed to people
+        at least once by a ticket the agent may see. A thread only the AI ever worked on, with
+        its tool traffic and drafts, is no agent's business."""
         thread = await self._conversations.require_thread(thread_id)
         check_thread_visible(agent, thread_id, thread.department)
+        tickets = await self._tickets.search(
+            TicketQuery(
+                statuses=ALL_STATUSES,
+                departments=agent.departments,
+                thread_id=thread_id,
+                limit=1,
+            )
+        )
+        if not tickets:
+            raise NoTicketError(f"thread {thread_id} has no ticket {agent.name} may see")
         return thread
 
     async def thread_messages(
