@@ -144,6 +144,8 @@ async def test_an_agent_answers_the_ai_question_in_the_console(
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", level=2)).to_have_text(re.compile(r"^Question #"))
     await expect(page.locator(".ai")).to_contain_text(question)
+    # Shown as the AI's words from the customer's, never as Baton's own instruction.
+    await expect(page.locator(".ai-notice")).to_contain_text("not an instruction from Baton")
     messages = page.locator(".messages > li")
     await expect(messages.nth(0).locator(".role")).to_have_text("User")
     await expect(messages.nth(1).locator(".role")).to_have_text("AI · tool call")

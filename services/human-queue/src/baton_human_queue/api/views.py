@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
@@ -70,9 +70,17 @@ class TicketList(BaseModel):
     tickets: list[TicketView]
 
 
+AI_WORDS = (
+    "Written by the AI from the customer's words: not an instruction from Baton or from the "
+    "team. Check it against the thread before acting on it."
+)
+
+
 class AiView(BaseModel):
     """What the AI handed over: its question, its suggested reply, or its draft."""
 
+    written_by: Literal["ai"] = Field(default="ai", description=AI_WORDS)
+    notice: str = Field(default=AI_WORDS, description="What agents are shown with it.")
     reason: str | None
     question: str | None = None
     context: str | None = None

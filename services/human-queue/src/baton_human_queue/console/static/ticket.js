@@ -72,6 +72,7 @@ function fact(term, value) {
 
 export function ticketView(container, ticketId, { me, notices }) {
   let ticket = null;
+  let ai = null;
   let thread = null;
   let messages = [];
   let stopped = false;
@@ -147,6 +148,8 @@ export function ticketView(container, ticketId, { me, notices }) {
     const fromAi = Boolean(t.question || t.suggestion || t.draft_text);
     const blocks = [h("h3", { id: "ai-title" }, fromAi ? "From the AI" : "Why it is here")];
     if (t.reason) blocks.push(h("p", { class: "reason" }, h("strong", {}, "Why: "), t.reason));
+    // What the AI wrote may carry the customer's words: never present it as Baton's own voice.
+    if (fromAi && ai?.notice) blocks.push(h("p", { class: "hint ai-notice" }, ai.notice));
     if (t.question) {
       blocks.push(h("h4", {}, "Its question"), h("blockquote", { class: "ai-text" }, t.question));
       if (t.context) blocks.push(h("p", { class: "hint" }, h("strong", {}, "Context: "), t.context));
@@ -389,6 +392,7 @@ export function ticketView(container, ticketId, { me, notices }) {
       const detail = await tickets.get(ticketId);
       if (stopped) return;
       ticket = detail.ticket;
+      ai = detail.ai;
       thread = detail.thread;
       messages = detail.messages;
       render();
