@@ -49,6 +49,7 @@ class Source:
 SOURCES: tuple[Source, ...] = (
     Source("Kafka", ("baton_runtime:KafkaSettings", "baton_runtime.settings:KafkaSettings")),
     Source("MongoDB", ("baton_runtime:MongoSettings", "baton_runtime.settings:MongoSettings")),
+    Source("HTTP", ("baton_runtime:HttpSettings",)),
     Source("LLM pricing", ("baton_runtime:LlmPricing", "baton_runtime.metrics:LlmPricing")),
     Source("Escalation limits", ("baton_conversations:EscalationSettings",)),
     Source("ingest", ("baton_ingest.settings:Settings",)),
@@ -72,7 +73,7 @@ INTRO = """\
 
 Every service reads its settings from the environment (pydantic-settings); names are not
 case-sensitive. Secrets are `SecretStr` and never logged. Each service reads its own
-prefix and the shared Kafka and MongoDB tables below; a field typed as another settings
+prefix and the shared Kafka, MongoDB and HTTP tables below; a field typed as another settings
 class is read from that class's variables, not from the service's prefix. `LOG_LEVEL`
 (default `INFO`) sets the log level of every service and of the scripted model.
 """

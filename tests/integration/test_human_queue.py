@@ -680,8 +680,8 @@ async def test_health_metrics_and_openapi(pipeline: Pipeline) -> None:
     for name in ("baton_queue_open_tickets", "baton_queue_claims_total", "baton_queue_sla_"):
         assert name in metrics
     spec = (await http.get("/openapi.json")).json()
-    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert spec["components"]["securitySchemes"]["agentToken"]["scheme"] == "bearer"
     claim = spec["paths"]["/v1/tickets/{ticket_id}/claim"]["post"]
-    assert claim["security"] == [{"HTTPBearer": []}]
+    assert claim["security"] == [{"agentToken": []}]
     assert {"401", "403", "404", "409"} <= set(claim["responses"])
     assert (await http.get("/docs")).status_code == 200

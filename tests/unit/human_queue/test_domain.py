@@ -248,6 +248,19 @@ def test_text_must_have_content_within_the_limit() -> None:
         check_text("abc", max_length=2)
 
 
+@pytest.mark.parametrize(
+    "text", ["a\x00b", "bell\x07", "esc\x1b[2J", "del\x7f", "c1\x85", "x\ud800"]
+)
+def test_text_holds_no_control_characters_nor_lone_surrogates(text: str) -> None:
+    with pytest.raises(InvalidTextError, match="control characters"):
+        check_text(text, max_length=100)
+
+
+def test_tabs_line_breaks_and_any_real_character_are_text() -> None:
+    text = "Line one\r\nline\ttwo\n\u00e9\u200d\U0001f44d\ufffd"
+    assert check_text(text, max_length=100) == text
+
+
 def test_approval_sends_the_draft_or_the_edit() -> None:
     assert approved_text("Draft.", None) == ("Draft.", False)
     assert approved_text("Draft.", "Draft.") == ("Draft.", False)

@@ -1,15 +1,18 @@
 """Baton's runtime: the infrastructure every service shares.
 
 Kafka and MongoDB wiring, the key-ordered at-least-once consumer, the outbox and the
-handled-events log, dead letters, metrics and the service app's lifecycle. Domain concepts
+handled-events log, dead letters, metrics, and the service app: its lifecycle and its HTTP
+side (size limit, error shape, response headers, OpenAPI, docs UI, metrics exposure). Domain concepts
 live in the services and in the conversation core, never here.
 """
 
 from ._consumer import GRACE_SECONDS, REBALANCE_TIMEOUT_MS, KeyedConsumer
 from ._dead_letters import DeadLetters, KafkaDeadLetters
 from ._errors import RefusedError
+from ._exposure import metrics_listener, metrics_router, served_app
 from ._grouped import Grouped, GroupedWrites
 from ._handled import Handled, HandledEvents, HandledLog
+from ._http_errors import ApiError, CodedHTTPException, error_response, install_error_handlers
 from ._kafka import (
     PRODUCER_SETTINGS,
     EventPublisher,
@@ -43,20 +46,18 @@ from ._mongo import (
     insert_each,
     insert_once,
 )
+from ._openapi import declare_errors
 from ._outbox import Apply, Entry, Outbox, merge, publishing
 from ._records import Record
 from ._runner import TRANSIENT_ERRORS, EventRunner, Rejected, RetryPolicy, Subscription
 from ._service import (
-    ApiError,
     configure_logging,
     every,
     health_router,
-    install_error_handlers,
-    metrics_router,
     serve,
     service_app,
 )
-from ._settings import KafkaSettings, MongoSettings
+from ._settings import HttpSettings, KafkaSettings, MongoSettings
 from ._slots import ModelSlots
 from ._subscribe import event_runner, subscribe
 
@@ -74,6 +75,7 @@ __all__ = [
     "TRANSIENT_ERRORS",
     "ApiError",
     "Apply",
+    "CodedHTTPException",
     "DeadLetters",
     "Document",
     "Entry",
@@ -84,6 +86,7 @@ __all__ = [
     "Handled",
     "HandledEvents",
     "HandledLog",
+    "HttpSettings",
     "KafkaDeadLetters",
     "KafkaEventPublisher",
     "KafkaSettings",
@@ -103,7 +106,9 @@ __all__ = [
     "configure_logging",
     "connect_mongo",
     "database",
+    "declare_errors",
     "ensure_topics",
+    "error_response",
     "event_runner",
     "every",
     "find_by_ids",
@@ -113,11 +118,13 @@ __all__ = [
     "install_error_handlers",
     "llm_outcome",
     "merge",
+    "metrics_listener",
     "metrics_router",
     "publishing",
     "record_llm_usage",
     "record_message_sent",
     "serve",
+    "served_app",
     "service_app",
     "start_escalation_metrics",
     "start_llm_metrics",

@@ -1,4 +1,4 @@
-"""What every service process shares: logging, health and metrics routes, serving."""
+"""What every service process shares: logging, health routes, the HTTP app, serving."""
 
 from __future__ import annotations
 
@@ -17,22 +17,25 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ._consumer import KeyedConsumer
-from ._errors import RefusedError
+from ._docs import docs_router
+from ._exposure import install_metrics, metrics_listener, served_app
+from ._http_errors import error_body, install_error_handlers
+from ._http_guard import BodyLimit, SecurityHeaders
 from ._kafka import ensure_topics
 from ._mongo import Document
-from ._settings import KafkaSettings
+from ._openapi import install_openapi, operation_id
+from ._settings import HttpSettings, KafkaSettings
 
 Check = Callable[[], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -62,43 +65,60 @@ def mongo_check(db: AsyncDatabase[Document]) -> Check:
     return check
 
 
+class Readiness(BaseModel):
+    """What ``/health/ready`` answers: each dependency ``ok`` or ``down``; when one is down
+    (503), also the error body's ``detail`` and ``code``."""
+
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, Literal["ok", "down"]]
+    detail: str | None = None
+    code: str | None = None
+
+
 def health_router(checks: Mapping[str, Check]) -> APIRouter:
     """``/health/live`` (the process runs) and ``/health/ready`` (its dependencies answer)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
-    async def live() -> dict[str, str]:
+    async def health_live() -> dict[str, str]:
         return {"status": "ok"}
 
     async def run_checks() -> JSONResponse:
-        results: dict[str, str] = {}
+        results: dict[str, Literal["ok", "down"]] = {}
         for name, check in checks.items():
             try:
                 await asyncio.wait_for(check(), timeout=5.0)
                 results[name] = "ok"
             except Exception as exc:
-                results[name] = f"failing: {type(exc).__name__}: {exc}"[:300]
-        ready = all(v == "ok" for v in results.values())
-        body = {"status": "ready" if ready else "not_ready", "checks": results}
-        return JSONResponse(body, status_code=200 if ready else 503)
+                # The answer names what is down; why (hosts, driver messages) goes to the log.
+                log.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
+                results[name] = "down"
+        down = [name for name, result in results.items() if result != "ok"]
+        if not down:
+            ready = Readiness(status="ready", checks=results)
+            return JSONResponse(ready.model_dump(exclude_none=True))
+        failing = Readiness(
+            status="not_ready",
+            checks=results,
+            **error_body(f"not ready: {', '.join(down)} down", "not_ready"),
+        )
+        return JSONResponse(failing.model_dump(), status_code=503)
 
-    router.add_api_route("/health/ready", run_checks, methods=["GET"])
-    router.add_api_route("/health", run_checks, methods=["GET"])
-    return router
-
-
-def metrics_router(registry: CollectorRegistry = REGISTRY) -> APIRouter:
-    router = APIRouter(tags=["metrics"])
-
-    @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    for path, name in (("/health/ready", "health_ready"), ("/health", "health")):
+        router.add_api_route(
+            path,
+            run_checks,
+            methods=["GET"],
+            name=name,
+            response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "A dependency is down"}},
+        )
     return router
 
 
 def serve(app: FastAPI, *, host: str, port: int) -> None:
     """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the app's shutdown (lifespan).
+    With a metrics port (``HTTP_METRICS_PORT``) the same server listens on both ports.
 
     What exists by now (the imported libraries, the composed app) lives as long as the
     process, so it is frozen out of the garbage collector's reach: otherwise every full
@@ -106,46 +126,18 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
 
     The event loop is uvloop's and HTTP is parsed by httptools: a service's time goes mostly
     to many small socket reads and writes (Kafka, MongoDB, HTTP), which both do in C."""
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
+    listeners = [(host, port), *metrics_listener(app, host)]
+    config = uvicorn.Config(
+        served_app(app),
         loop="uvloop",
         http="httptools",
         log_config=None,
         timeout_graceful_shutdown=20,
     )
-
-
-class ApiError(RefusedError):
-    """A refusal raised by an HTTP layer itself, e.g. ``ApiError(401, "invalid_token", ...)``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message, status=status, code=code)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Uniform 4xx bodies: ``{"detail": "<one readable sentence>", "code": "<machine code>"}``."""
-
-    async def refused(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RefusedError)
-        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status)
-
-    async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        problems = []
-        for error in exc.errors():
-            location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-            problems.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
-        return JSONResponse(
-            {"detail": "; ".join(problems) or "invalid request", "code": "invalid_request"},
-            status_code=422,
-        )
-
-    app.add_exception_handler(RefusedError, refused)
-    app.add_exception_handler(RequestValidationError, invalid_request)
+    sockets = [uvicorn.Config(app, host=h, port=p).bind_socket() for h, p in listeners]
+    gc.collect()
+    gc.freeze()
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 def every(
@@ -201,8 +193,13 @@ def service_app(
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     summary: str | None = None,
+    http: HttpSettings | None = None,
 ) -> FastAPI:
     """A service's FastAPI app with the lifecycle every service shares.
+
+    Its HTTP side (``http``, else ``HTTP_*`` from the environment): request bodies up to a
+    limit, errors in one shape, ``nosniff`` and ``no-store`` on every answer, the OpenAPI
+    UI from packaged assets, ``/metrics`` as configured, readable operation ids.
 
     Start-up: ``on_start`` steps (indexes), topics, the broker (the producer), the
     ``consumers`` (all joining their groups at once, so a group settles in one rebalance),
@@ -235,9 +232,21 @@ def service_app(
                 await step()
             await mongo.close()
 
-    app = FastAPI(title=title, summary=summary, lifespan=lifespan)
+    http = http or HttpSettings()
+    app = FastAPI(
+        title=title,
+        summary=summary,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+    )
     app.state.consumers = tuple(consumers)
     install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(BodyLimit, max_bytes=http.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
-    app.include_router(metrics_router())
+    app.include_router(docs_router(title))
+    install_metrics(app, http)
     return app

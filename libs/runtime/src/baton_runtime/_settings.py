@@ -106,3 +106,47 @@ class MongoSettings(BaseSettings):
         "network error (which handlers retry); 0 waits for ever. Baton's commands take "
         "milliseconds, so a server that stays silent this long is treated as gone.",
     )
+
+
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+MIN_METRICS_TOKEN_LENGTH = 16
+
+
+class HttpSettings(BaseSettings):
+    """What every service's HTTP side shares (``HTTP_*``): the request size limit and who may
+    read ``/metrics``. Each service reads them from its own environment, so a deployment
+    can give each service its own metrics token or port."""
+
+    model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore")
+
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body accepted, in bytes; a larger one is refused with "
+        "413 before it is read whole (by its Content-Length, or as it streams in).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, `/metrics` answers only requests with "
+        "`Authorization: Bearer <token>` (at least 16 characters).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65_535,
+        description="When set, `/metrics` is served on this port only, not on the API's port.",
+    )
+    metrics_host: str | None = Field(
+        default=None,
+        description="Address the metrics port listens on; the service's own host when unset.",
+    )
+
+    @model_validator(mode="after")
+    def _usable_token(self) -> HttpSettings:
+        token = self.metrics_token
+        if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"HTTP_METRICS_TOKEN must have at least {MIN_METRICS_TOKEN_LENGTH} characters"
+            )
+        return self

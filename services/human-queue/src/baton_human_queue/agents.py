@@ -22,6 +22,8 @@ from .ports import AgentRecord, AgentStore
 
 TOKEN_PREFIX = "bq_"  # noqa: S105 - marks Baton queue tokens, not a secret
 DEPARTMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+UNFIT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""A name is one line of text: no control characters, no lone surrogates."""
 
 
 class InvalidAgentError(QueueError):
@@ -50,6 +52,8 @@ def check_agent(name: str, departments: Sequence[str]) -> tuple[str, tuple[str, 
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidAgentError("name must have 1 to 200 characters")
+    if UNFIT_IN_NAMES.search(name):
+        raise InvalidAgentError("name must be one line without control characters")
     cleaned = tuple(dict.fromkeys(d.strip() for d in departments))
     if not cleaned:
         raise InvalidAgentError("an agent needs at least one department")

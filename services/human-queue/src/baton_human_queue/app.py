@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kafka=settings.kafka,
         topics=TOPICS,
         consumers=consumers,
+        http=settings.http,
         on_start=[
             conversations.ensure_indexes,
             ownership.ensure_indexes,

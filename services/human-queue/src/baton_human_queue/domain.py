@@ -6,6 +6,7 @@ clocks or databases.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -262,11 +263,27 @@ def repeated_resolution(agent: Agent, ticket: TicketBase, action: Action) -> boo
     )
 
 
+FIT_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+"""Text a person writes, for the API's schema: no control characters but tab and line breaks."""
+FIT_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+"""A name or a department: one line, no control characters."""
+UNFIT_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""What no text a person writes may hold: control characters other than tab and line breaks
+(NUL among them), and lone surrogates, which are no Unicode text and which MongoDB cannot
+store."""
+
+
 def check_text(text: str, *, max_length: int, what: str = "text") -> str:
     if not text.strip():
         raise InvalidTextError(f"{what} is empty")
     if len(text) > max_length:
         raise InvalidTextError(f"{what} has {len(text)} characters; the limit is {max_length}")
+    unfit = UNFIT_CHARACTERS.search(text)
+    if unfit is not None:
+        raise InvalidTextError(
+            f"{what} holds U+{ord(unfit.group()):04X} at position {unfit.start()}: control "
+            "characters (other than tab and line breaks) and lone surrogates are refused"
+        )
     return text
 
 

@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton_contracts import MAX_TEXT_LENGTH
-from baton_runtime import KafkaSettings, MongoSettings
+from baton_runtime import HttpSettings, KafkaSettings, MongoSettings
 
 from .domain import DEFAULT_SLA_S, PriorityRules
 
@@ -15,8 +15,8 @@ MIN_ADMIN_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
-    """Human-queue settings (``HUMAN_QUEUE_*``; Kafka and MongoDB from ``KAFKA_*`` /
-    ``MONGODB_*``).
+    """Human-queue settings (``HUMAN_QUEUE_*``; Kafka, MongoDB and the HTTP side from
+    ``KAFKA_*``, ``MONGODB_*`` and ``HTTP_*``).
 
     ``sla_s`` and ``priority`` are JSON in the environment, e.g.
     ``HUMAN_QUEUE_SLA_S='{"0": 3600, "50": 300}'`` and
@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @field_validator("sla_s")
     @classmethod

@@ -3,33 +3,58 @@
 No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations.
 """
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from baton_contracts import utc_now
 from baton_runtime import ApiError
 
 from ..agents import Agents
+from ..domain import FIT_NAME_PATTERN
 from ..labour import LabourReport
 from ..usecases import Reports
 from .auth import Auth
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid token"},
-    422: {"description": "Invalid body"},
+    422: {"description": "Invalid body or parameters"},
 }
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+RFC_3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _date_time(value: object) -> object:
+    # What the schema promises (an RFC 3339 date-time), not every form pydantic would read
+    # (Unix seconds, a date alone, no offset).
+    if not isinstance(value, str) or not RFC_3339.match(value):
+        raise ValueError("must be a date-time with its offset, e.g. 2026-03-01T12:00:00Z")
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    # Periods are computed from these (a week before `until`): the year 1 has no week before.
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_date_time), AfterValidator(_in_range)]
 
 
 class CreateAgent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["Alex"])
-    departments: list[str] = Field(min_length=1, max_length=50, examples=[["billing"]])
+    name: str = Field(min_length=1, max_length=200, pattern=FIT_NAME_PATTERN, examples=["Alex"])
+    departments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=50, examples=[["billing"]]
+    )
 
 
 class AgentCreated(BaseModel):
@@ -49,10 +74,6 @@ class AgentSummary(BaseModel):
 
 class AgentList(BaseModel):
     agents: list[AgentSummary]
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
@@ -91,10 +112,12 @@ def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
         responses={200: {"content": {"application/x-ndjson": {}}}},
         response_class=StreamingResponse,
     )
-    async def feedback_export(since: datetime | None = None) -> StreamingResponse:
+    async def export_feedback(
+        since: Annotated[Moment | None, Query(description="Only feedback from then on.")] = None,
+    ) -> StreamingResponse:
         """People's feedback on AI output, one JSON object per line: every approval (with
         its edit), rejection review and answer, with the AI output it refers to."""
-        found = await reports.feedback(_aware(since) if since else None)
+        found = await reports.feedback(since)
 
         async def lines() -> AsyncIterator[str]:
             for feedback in found:
@@ -103,11 +126,14 @@ def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @router.get("/labour")
-    async def labour(since: datetime | None = None, until: datetime | None = None) -> LabourReport:
+    async def get_labour_report(
+        since: Annotated[Moment | None, Query(description="Start; a week before `until`.")] = None,
+        until: Annotated[Moment | None, Query(description="End (excluded); now.")] = None,
+    ) -> LabourReport:
         """Per ticket created in [since, until): time to claim, to first response, and
         handling time per claim; aggregated per agent. Defaults to the last 7 days."""
-        end = _aware(until) if until else utc_now()
-        start = _aware(since) if since else end - timedelta(days=7)
+        end = until or utc_now()
+        start = since or end - timedelta(days=7)
         if start >= end:
             raise ApiError(422, "invalid_period", "`since` must be before `until`")
         return await reports.labour(start, end)

@@ -14,11 +14,19 @@ from baton_runtime import ApiError
 from ..agents import Agents, same_secret
 from ..domain import Agent
 
-bearer = HTTPBearer(
+# Two schemes, so the OpenAPI document says which token each operation takes.
+agent_bearer = HTTPBearer(
+    scheme_name="agentToken",
     auto_error=False,
-    description="An agent's API token; the `/v1/admin` endpoints take the admin token.",
+    description="An agent's API token (`bq_...`), created by an admin and shown once.",
 )
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+admin_bearer = HTTPBearer(
+    scheme_name="adminToken",
+    auto_error=False,
+    description="The admin token (`HUMAN_QUEUE_ADMIN_TOKEN`), for the `/v1/admin` endpoints.",
+)
+AgentCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(agent_bearer)]
+AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
 
 
 class Auth:
@@ -28,7 +36,7 @@ class Auth:
         self._agents = agents
         self._admin_token = admin_token
 
-    async def agent(self, credentials: Credentials) -> Agent:
+    async def agent(self, credentials: AgentCredentials) -> Agent:
         if credentials is None:
             raise ApiError(401, "unauthenticated", "send an agent token: Authorization: Bearer …")
         agent = await self._agents.authenticate(credentials.credentials)
@@ -36,7 +44,7 @@ class Auth:
             raise ApiError(401, "invalid_token", "the bearer token is not a valid agent token")
         return agent
 
-    async def admin(self, credentials: Credentials) -> None:
+    async def admin(self, credentials: AdminCredentials) -> None:
         if credentials is None:
             raise ApiError(401, "unauthenticated", "send the admin token: Authorization: Bearer …")
         if not same_secret(credentials.credentials, self._admin_token.get_secret_value()):

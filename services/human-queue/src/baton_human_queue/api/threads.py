@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from baton_contracts import THREAD_ID_PATTERN
+
 from ..domain import Agent
 from ..usecases import Reading
 from .auth import Auth
 from .views import MessageView, OwnershipChange, ThreadMessages, ThreadOwnership, ThreadView
 
-ThreadId = Annotated[str, Path(min_length=1, max_length=128, description="The thread's id.")]
+ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description="The thread's id.")]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid token"},
@@ -26,7 +28,7 @@ def threads_router(auth: Auth, *, reading: Reading) -> APIRouter:
     SignedIn = Annotated[Agent, Depends(auth.agent)]  # noqa: N806 - a type alias
 
     @router.get("/{thread_id}/messages")
-    async def thread_messages(
+    async def get_thread_messages(
         agent: SignedIn,
         thread_id: ThreadId,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -38,7 +40,7 @@ def threads_router(auth: Auth, *, reading: Reading) -> APIRouter:
         )
 
     @router.get("/{thread_id}/ownership")
-    async def thread_ownership(agent: SignedIn, thread_id: ThreadId) -> ThreadOwnership:
+    async def get_thread_ownership(agent: SignedIn, thread_id: ThreadId) -> ThreadOwnership:
         """Who owned the thread, and when: each change of owner (the AI, people, an
         agent), oldest first, with its reason."""
         changes = await reading.ownership(agent, thread_id)

@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-from baton_contracts import MAX_TEXT_LENGTH, TicketKind, TicketStatus
+from baton_contracts import MAX_TEXT_LENGTH, THREAD_ID_PATTERN, TicketKind, TicketStatus
 
-from ..domain import MAX_REVIEW_LENGTH, Agent
+from ..domain import FIT_NAME_PATTERN, FIT_TEXT_PATTERN, MAX_REVIEW_LENGTH, Agent
 from ..tickets import OPEN_STATUSES, Handback
 from ..usecases import Claims, HolderActions, Reading
 from .auth import Auth
@@ -24,7 +25,13 @@ from .views import (
     TicketView,
 )
 
-TicketId = Annotated[str, Path(min_length=1, max_length=100, description="The ticket's id.")]
+TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
+TicketId = Annotated[
+    str, Path(max_length=100, pattern=TICKET_ID_PATTERN, description="The ticket's id.")
+]
+# The schema states the rule the queue enforces on what people write (check_text), which
+# answers with `invalid_text`, lone surrogates included.
+FIT_TEXT: JsonDict = {"pattern": FIT_TEXT_PATTERN}
 StatusFilter = Literal["open", "pending", "assigned", "resolved", "all"]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -42,12 +49,20 @@ class _Body(BaseModel):
 
 
 class ReplyBody(_Body):
-    text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH, description="What the user reads.")
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_LENGTH,
+        description="What the user reads.",
+        json_schema_extra=FIT_TEXT,
+    )
 
 
 class AnswerBody(_Body):
     text: str = Field(
-        min_length=1, max_length=MAX_TEXT_LENGTH, description="The answer to the AI's question."
+        min_length=1,
+        max_length=MAX_TEXT_LENGTH,
+        description="The answer to the AI's question.",
+        json_schema_extra=FIT_TEXT,
     )
 
 
@@ -57,12 +72,16 @@ class ApproveBody(_Body):
         min_length=1,
         max_length=MAX_TEXT_LENGTH,
         description="The text to send instead of the draft; omit to send the draft as is.",
+        json_schema_extra=FIT_TEXT,
     )
 
 
 class RejectBody(_Body):
     review: str = Field(
-        min_length=1, max_length=MAX_REVIEW_LENGTH, description="Why the draft must not be sent."
+        min_length=1,
+        max_length=MAX_REVIEW_LENGTH,
+        description="Why the draft must not be sent.",
+        json_schema_extra=FIT_TEXT,
     )
 
 
@@ -90,9 +109,9 @@ def tickets_router(
     async def list_tickets(
         agent: SignedIn,
         status: StatusFilter = "open",
-        department: Annotated[str | None, Query(max_length=100)] = None,
+        department: Annotated[str | None, Query(max_length=100, pattern=FIT_NAME_PATTERN)] = None,
         kind: TicketKind | None = None,
-        thread_id: Annotated[str | None, Query(max_length=128)] = None,
+        thread_id: Annotated[str | None, Query(pattern=THREAD_ID_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> TicketList:
         """The queue as this agent sees it (its departments, and tickets without one):
@@ -120,18 +139,18 @@ def tickets_router(
         )
 
     @router.post("/{ticket_id}/claim")
-    async def claim(agent: SignedIn, ticket_id: TicketId) -> TicketView:
+    async def claim_ticket(agent: SignedIn, ticket_id: TicketId) -> TicketView:
         """Claim the ticket for a lease; claiming a ticket you hold renews the lease.
         Of concurrent claims exactly one wins; the others get 409."""
         return TicketView.of(await claims.claim(agent, ticket_id))
 
     @router.post("/{ticket_id}/release")
-    async def release(agent: SignedIn, ticket_id: TicketId) -> TicketView:
+    async def release_ticket(agent: SignedIn, ticket_id: TicketId) -> TicketView:
         """Put the ticket back in the queue at once."""
         return TicketView.of(await claims.release(agent, ticket_id))
 
     @router.post("/{ticket_id}/reply")
-    async def reply(
+    async def reply_to_user(
         agent: SignedIn,
         ticket_id: TicketId,
         body: ReplyBody,
@@ -144,12 +163,12 @@ def tickets_router(
         return ReplyResult(message_id=result.message_id, ticket=TicketView.of(result.ticket))
 
     @router.post("/{ticket_id}/answer")
-    async def answer(agent: SignedIn, ticket_id: TicketId, body: AnswerBody) -> TicketView:
+    async def answer_question(agent: SignedIn, ticket_id: TicketId, body: AnswerBody) -> TicketView:
         """Answer the AI's question (question tickets); the AI then continues its reply."""
         return TicketView.of(await holder.answer(agent, ticket_id, body.text))
 
     @router.post("/{ticket_id}/approve")
-    async def approve(
+    async def approve_draft(
         agent: SignedIn, ticket_id: TicketId, body: ApproveBody | None = None
     ) -> TicketView:
         """Approve the AI's draft (approval tickets), optionally with your edit."""
@@ -157,12 +176,12 @@ def tickets_router(
         return TicketView.of(await holder.approve(agent, ticket_id, text))
 
     @router.post("/{ticket_id}/reject")
-    async def reject(agent: SignedIn, ticket_id: TicketId, body: RejectBody) -> TicketView:
+    async def reject_draft(agent: SignedIn, ticket_id: TicketId, body: RejectBody) -> TicketView:
         """Reject the AI's draft with a review (approval tickets)."""
         return TicketView.of(await holder.reject(agent, ticket_id, body.review))
 
     @router.post("/{ticket_id}/resolve")
-    async def resolve(agent: SignedIn, ticket_id: TicketId, body: ResolveBody) -> TicketView:
+    async def resolve_ticket(agent: SignedIn, ticket_id: TicketId, body: ResolveBody) -> TicketView:
         """Close a conversation or escalation ticket, handing the thread back to the AI
         (`ai`) or leaving it with people (`none`)."""
         return TicketView.of(await holder.resolve(agent, ticket_id, body.handback))

@@ -12,12 +12,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
 from baton_runtime import ApiError
 
 from ..agents import Agents
+from ..api.auth import agent_bearer
 
 STATIC = Path(__file__).with_name("static")
 MEDIA_TYPES = {
@@ -36,8 +37,6 @@ HEADERS = {
     # Revalidate on every load (the ETag makes that cheap), so a new release is picked up.
     "Cache-Control": "no-cache",
 }
-
-bearer = HTTPBearer(auto_error=False, description="An agent's API token.")
 
 
 class SignedInAgent(BaseModel):
@@ -76,8 +75,8 @@ def console_router(agents: Agents) -> APIRouter:
         tags=["console"],
         responses={401: {"description": "Missing or invalid token"}},
     )
-    async def me(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    async def get_signed_in_agent(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(agent_bearer)],
     ) -> SignedInAgent:
         """The agent the bearer token belongs to: the console's sign-in check."""
         if credentials is None:
