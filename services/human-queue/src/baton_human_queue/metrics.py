@@ -7,7 +7,8 @@ waiting ticket, busiest agents) are read from MongoDB by :func:`refresh_queue_me
 
 Label values stay bounded: kinds, statuses and actions are fixed sets; a department is a
 label value only when an agent serves it (tickets of any other department count as
-``other``, tickets without one as ``none``), and agents appear only as the busiest few.
+``other``, tickets without one as ``none``), and agents appear only as the busiest few, by
+id: names are personal data, which metrics (scraped, kept, shown widely) do not carry.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ OLDEST_PENDING_SECONDS = Gauge(
 AGENT_RESOLVED = Gauge(
     "baton_queue_agent_resolved_tickets",
     f"Tickets resolved in the last hour by each of the {TOP_AGENTS} agents who resolved "
-    "the most; all other agents together as agent `other`.",
-    ["agent_id", "agent"],
+    "the most, by agent id; all other agents together as `other`.",
+    ["agent_id"],
 )
 TICKETS_OPENED = Counter("baton_queue_tickets_opened_total", "Tickets created, by kind.", ["kind"])
 MESSAGES_ATTACHED = Counter(
@@ -201,15 +202,13 @@ def oldest_pending(tickets: Iterable[OpenTicket], now: datetime) -> dict[str, fl
     return ages
 
 
-def busiest_agents(
-    resolvers: Iterable[tuple[str, str]], *, top: int = TOP_AGENTS
-) -> dict[tuple[str, str], int]:
-    """Resolved tickets per (agent id, name): the ``top`` agents by count, the rest summed
-    as ``("other", "other")``, which is always present."""
+def busiest_agents(resolvers: Iterable[str], *, top: int = TOP_AGENTS) -> dict[str, int]:
+    """Resolved tickets per agent id: the ``top`` agents by count, the rest summed as
+    ``other``, which is always present."""
     tally = Tally(resolvers)
     ranked = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
     busiest = dict(ranked[:top])
-    busiest[(OTHER, OTHER)] = sum(count for _, count in ranked[top:])
+    busiest[OTHER] = sum(count for _, count in ranked[top:])
     return busiest
 
 
@@ -233,11 +232,7 @@ async def refresh_queue_metrics(
     labelled = labelled_departments(
         department for record in records if record.active for department in record.agent.departments
     )
-    resolvers = [
-        (str(r["agent_id"]), str(r["agent_name"]))
-        for r in resolutions
-        if r.get("agent_id") and r.get("agent_name")
-    ]
+    resolvers = [str(r["agent_id"]) for r in resolutions if r.get("agent_id")]
     _replace(OPEN_TICKETS, queue_depth(summaries, labelled).items())
     _replace(OLDEST_PENDING_SECONDS, [((k,), v) for k, v in oldest_pending(summaries, now).items()])
-    _replace(AGENT_RESOLVED, busiest_agents(resolvers).items())
+    _replace(AGENT_RESOLVED, [((agent,), n) for agent, n in busiest_agents(resolvers).items()])

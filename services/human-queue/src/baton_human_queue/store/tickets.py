@@ -142,9 +142,9 @@ class MongoTickets:
         return await cursor.to_list()
 
     async def resolved_since(self, since: datetime) -> list[Document]:
-        """The ``resolution`` of each ticket resolved since ``since``."""
+        """The ``resolution`` of each ticket resolved since ``since``: who resolved it."""
         cursor = self.collection.find(
-            {"resolved_at": {"$gte": since}}, projection={"resolution": 1}
+            {"resolved_at": {"$gte": since}}, projection={"resolution.agent_id": 1}
         )
         return [doc["resolution"] async for doc in cursor if doc.get("resolution")]
 
