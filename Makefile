@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON ?= python3
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test test-unit lint fmt schemas stack-up stack-down stack-status up down bench
+.PHONY: help sync run test test-unit lint fmt schemas asyncapi-cli stack-up stack-down stack-status up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ sync: .venv/.synced ## install the workspace into .venv
 run: sync ## start Kafka, MongoDB, the four services (and the demo model without OPENAI_API_KEY)
 	$(RUN) python scripts/run.py
 
-test: sync ## every test: unit, integration, e2e, observability, fault injection (real Kafka + MongoDB)
+test: sync ## every test: unit, integration, e2e, observability, fault injection, contracts and API fuzzing
 	$(RUN) pytest
 
 test-unit: sync ## unit tests only (no Kafka, no MongoDB)
@@ -40,8 +40,11 @@ fmt: sync ## format and fix what ruff can
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-schemas: sync ## regenerate the JSON Schema of every event (libs/contracts/schemas)
+schemas: sync ## regenerate each event's JSON Schema (libs/contracts/schemas) and the AsyncAPI document
 	$(RUN) python -m baton_contracts.schema
+
+asyncapi-cli: ## install the AsyncAPI CLI (pinned in scripts/asyncapi/) under .tools/asyncapi
+	$(PYTHON) scripts/asyncapi_cli.py
 
 .PHONY: docs
 docs: sync ## regenerate docs/configuration.md from the Settings classes

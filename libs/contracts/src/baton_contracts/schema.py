@@ -1,6 +1,8 @@
-"""JSON Schema export, one file per event, for gateway teams in other languages.
+"""JSON Schema export, one file per event, and the AsyncAPI document of every topic, for
+gateway teams in other languages.
 
-Run ``python -m baton_contracts.schema [DIR]`` (default: ``libs/contracts/schemas``).
+Run ``python -m baton_contracts.schema [DIR]`` (default: ``libs/contracts/schemas``); the
+AsyncAPI document goes next to that directory, as ``asyncapi.json``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .asyncapi import asyncapi_document
 from .events import EVENT_TYPES
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"
+ASYNCAPI_NAME = "asyncapi.json"
 
 
 def event_schemas() -> dict[str, dict[str, Any]]:
@@ -44,11 +48,17 @@ def write_schemas(directory: Path) -> list[Path]:
     return written
 
 
+def write_asyncapi(path: Path) -> Path:
+    path.write_text(render(asyncapi_document()))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     directory = Path(args[0]) if args else DEFAULT_DIR
     for path in write_schemas(directory):
         print(path)
+    print(write_asyncapi(directory.parent / ASYNCAPI_NAME))
     return 0
 
 
