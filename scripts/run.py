@@ -1,8 +1,10 @@
 """`make run`: the whole system on this machine.
 
 Starts the local Kafka and MongoDB-wire stack (python -m baton_stack), the scripted model
-when no OPENAI_API_KEY is set, and the four services as separate processes; prints their
-URLs; stops the services on Ctrl-C (the stack keeps running: `make stack-down`).
+when no OPENAI_API_KEY is set, and the four services as separate processes; makes a key for
+the demo gateway; prints their URLs, the admin token and the key, and writes the two to
+.run/credentials.json (readable only by you); stops the services on Ctrl-C (the stack keeps
+running: `make stack-down`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".run" / "logs"
+CREDENTIALS = ROOT / ".run" / "credentials.json"
+DEMO_GATEWAY = "demo"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,43 @@ def wait_healthy(program: Program, proc: subprocess.Popen[bytes], timeout: float
     sys.exit(f"{program.name} did not become ready at {url}; see {LOGS / program.name}.log")
 
 
+def admin_call(url: str, token: str, method: str = "GET", body: object = None) -> Any:
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def demo_gateway_key(admin_token: str) -> str:
+    """A fresh key for the demo gateway (any channel, may set the tier): the same gateway
+    from run to run, so the threads of earlier runs stay within its reach."""
+    gateways = "http://127.0.0.1:8001/v1/admin/gateways"
+    found = admin_call(gateways, admin_token)["gateways"]
+    demo = [g for g in found if g["name"] == DEMO_GATEWAY and g["active"]]
+    if demo:
+        rotated = admin_call(f"{gateways}/{demo[0]['gateway_id']}/rotate-key", admin_token, "POST")
+        key: str = rotated["key"]
+        return key
+    body = {"name": DEMO_GATEWAY, "channels": ["*"], "may_set_routing": True}
+    created = admin_call(gateways, admin_token, "POST", body)
+    key = created["key"]
+    return key
+
+
+def write_credentials(values: dict[str, str]) -> None:
+    """Secrets in a file only its owner reads, for scripts and examples."""
+    CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(CREDENTIALS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        json.dump(values, out, indent=2)
+        out.write("\n")
+
+
 def main() -> None:
     info = stack_up()
     env = {
@@ -89,8 +131,13 @@ def main() -> None:
         "MONGODB_URL": info["mongodb_url"],
     }
     env.setdefault("HUMAN_QUEUE_ENV", "dev")
+    env.setdefault("INGEST_ENV", "dev")
     if not env.get("HUMAN_QUEUE_ADMIN_TOKEN"):
         env["HUMAN_QUEUE_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+    if not env.get("INGEST_ADMIN_TOKEN"):
+        env["INGEST_ADMIN_TOKEN"] = env["HUMAN_QUEUE_ADMIN_TOKEN"]
+    admin_token = env["HUMAN_QUEUE_ADMIN_TOKEN"]
+    ingest_admin = env["INGEST_ADMIN_TOKEN"]
 
     programs: list[tuple[Program, subprocess.Popen[bytes]]] = []
     if not env.get("OPENAI_API_KEY"):
@@ -115,10 +162,21 @@ def main() -> None:
     try:
         for program, proc in programs:
             wait_healthy(program, proc)
+        gateway_key = demo_gateway_key(ingest_admin)
+        credentials = {"admin_token": admin_token, "gateway_key": gateway_key}
+        if ingest_admin != admin_token:
+            credentials["ingest_admin_token"] = ingest_admin
+        write_credentials(credentials)
         model = (
             "scripted demo model"
             if SCRIPTED_MODEL in (p for p, _ in programs)
             else env.get("OPENAI_BASE_URL", "OpenAI")
+        )
+        admin_for = "agents and gateways" if ingest_admin == admin_token else "agents"
+        ingest_admin_line = (
+            f"  ingest admin  {ingest_admin}   (create gateways with it)\n"
+            if ingest_admin != admin_token
+            else ""
         )
         print(
             "\nBaton is running:\n"
@@ -129,7 +187,10 @@ def main() -> None:
             f"  metrics       http://127.0.0.1:800[1-4]/metrics\n"
             f"  kafka         {info['kafka_bootstrap_servers']}\n"
             f"  mongodb       {info['mongodb_url']}\n"
-            f"  admin token   {env['HUMAN_QUEUE_ADMIN_TOKEN']}   (create agents with it)\n"
+            f"  admin token   {admin_token}   (create {admin_for} with it)\n"
+            f"{ingest_admin_line}"
+            f"  gateway key   {gateway_key}   (the demo gateway's: send it to ingest)\n"
+            f"  credentials   {CREDENTIALS}   (both, for scripts)\n"
             f"  logs          {LOGS}/\n"
             "Ctrl-C stops the services.",
             flush=True,

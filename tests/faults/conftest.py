@@ -47,7 +47,9 @@ async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faul
         kafka = KafkaSettings(bootstrap_servers=stack.kafka, topic_prefix=f"{namespace}.")
         async with (
             record_topics(kafka, *WATCHED) as recorder,
-            httpx.AsyncClient(base_url=system.programs["ingest"].url, timeout=10) as ingest,
+            httpx.AsyncClient(
+                base_url=system.programs["ingest"].url, timeout=10, headers=system.ingest_headers
+            ) as ingest,
             httpx.AsyncClient(base_url=system.programs["scripted-model"].url, timeout=10) as model,
         ):
             yield Faults(system, recorder, kafka, ingest, model)

@@ -49,7 +49,12 @@ async def scenario(
         )
         assert response.status_code == 201, response.text
         thread_ids.append(response.json()["thread_id"])
-    load = Load(faults.system.programs["ingest"].url, thread_ids, interval_s)
+    load = Load(
+        faults.system.programs["ingest"].url,
+        thread_ids,
+        interval_s,
+        gateway_key=faults.system.gateway_key,
+    )
     if text is not None:
         load.text = text
     running = asyncio.create_task(load.run(duration_s))

@@ -29,8 +29,10 @@ def _ingest(db: AsyncDatabase[Document], publisher: EventPublisher) -> Ingest:
     return Ingest(conversations=_conversations(db, publisher), max_text_length=100)
 
 
-async def _thread(ingest: Ingest) -> str:
-    thread = await ingest.open_thread(user_id="u", channel=None, department=None, metadata={})
+async def _thread(db: AsyncDatabase[Document]) -> str:
+    thread = await _conversations(db, MemoryPublisher()).open_thread(
+        user_id="u", channel=None, department=None, metadata={}
+    )
     return thread.thread_id
 
 
@@ -42,7 +44,7 @@ async def _waiting(db: AsyncDatabase[Document]) -> list[Document]:
 async def _unannounced(db: AsyncDatabase[Document], text: str) -> tuple[str, Document]:
     """A new thread whose message ``text`` was stored, but whose publish failed; the
     thread's id and the message as stored."""
-    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    thread_id = await _thread(db)
     await _ingest(db, DeadPublisher()).submit(Submission(thread_id=thread_id, text=text))
     [stored] = await _waiting(db)
     return thread_id, stored
@@ -65,7 +67,7 @@ async def test_a_message_costs_four_commands_at_most(
     publisher = MemoryPublisher()
     ingest = _ingest(client[db.name], publisher)
     try:
-        threads = [await _thread(ingest) for _ in range(5)]
+        threads = [await _thread(client[db.name]) for _ in range(5)]
         counter.commands.clear()
         await ingest.submit(Submission(thread_id=threads[0], text="alone"))
         # The thread, the message (with its listing and its event as follow-ups), the thread
@@ -97,7 +99,7 @@ async def test_a_repeat_of_an_announced_message_publishes_nothing(
 ) -> None:
     publisher = MemoryPublisher()
     ingest = _ingest(db, publisher)
-    submission = Submission(thread_id=await _thread(ingest), text="hi", idempotency_key="k1")
+    submission = Submission(thread_id=await _thread(db), text="hi", idempotency_key="k1")
 
     first = await ingest.submit(submission)
     again = await ingest.submit(submission)  # the gateway retried
@@ -111,7 +113,7 @@ async def test_a_repeat_of_an_announced_message_publishes_nothing(
 async def test_a_repeat_after_a_failed_publish_publishes_the_first_event(
     db: AsyncDatabase[Document],
 ) -> None:
-    thread_id = await _thread(_ingest(db, MemoryPublisher()))
+    thread_id = await _thread(db)
     submission = Submission(thread_id=thread_id, text="hi", idempotency_key="k1")
     await _ingest(db, DeadPublisher()).submit(submission)
     [stored] = await _waiting(db)
@@ -130,7 +132,7 @@ async def test_a_repeat_with_other_text_is_refused_and_publishes_nothing(
 ) -> None:
     publisher = MemoryPublisher()
     ingest = _ingest(db, publisher)
-    thread_id = await _thread(ingest)
+    thread_id = await _thread(db)
     await ingest.submit(Submission(thread_id=thread_id, text="hi", idempotency_key="k1"))
 
     with pytest.raises(IdempotencyConflictError):
@@ -187,7 +189,7 @@ async def test_the_sweep_reads_only_what_waits_to_be_announced(
     db: AsyncDatabase[Document], mongo_settings: MongoSettings
 ) -> None:
     ingest = _ingest(db, MemoryPublisher())
-    thread_id = await _thread(ingest)
+    thread_id = await _thread(db)
     for i in range(20):
         await ingest.submit(Submission(thread_id=thread_id, text=f"m{i}"))
     client, counter = counting_client(mongo_settings)

@@ -481,7 +481,7 @@ async def test_llm_timeout_hands_the_thread_to_a_human(pipeline: Pipeline) -> No
 async def test_message_submitted_over_kafka_is_answered(pipeline: Pipeline) -> None:
     tok = token()
     await pipeline.script(reply_rule(tok, "Hello from Kafka."))
-    thread_id = await pipeline.new_thread()
+    thread_id = await pipeline.new_thread(user_id="u-k")
     submitted = MessageSubmitted.first(
         thread_id=thread_id, text=f"hi via kafka {tok}", user_id="u-k"
     )

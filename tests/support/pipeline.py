@@ -48,6 +48,9 @@ class Pipeline:
     producer: KafkaBroker
     urls: Mapping[str, str]
     queue: httpx.AsyncClient
+    gateway: Mapping[str, Any]
+    """The test gateway (any channel, may set the tier) as ingest's admin API created it:
+    ``ingest`` sends its key."""
     admin_token: str = ADMIN_TOKEN
 
     async def publish(self, *events: Event) -> None:
@@ -81,7 +84,17 @@ class Pipeline:
 def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str) -> dict[str, Any]:
     return {
         "ingest": IngestSettings(
-            kafka=kafka, mongo=mongo, recovery_interval_s=0.5, recovery_grace_s=1.0
+            kafka=kafka,
+            mongo=mongo,
+            env="test",
+            admin_token=ADMIN_TOKEN,
+            recovery_interval_s=0.5,
+            recovery_grace_s=1.0,
+            # The rate limits have tests of their own; here they would only get in the way.
+            rate_limit_key_rps=10_000,
+            rate_limit_key_burst=10_000,
+            rate_limit_user_rps=1_000,
+            rate_limit_user_burst=1_000,
         ),
         "router": RouterSettings(
             kafka=kafka,
@@ -107,6 +120,19 @@ def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str)
     }
 
 
+async def create_gateway(ingest_url: str, **fields: Any) -> dict[str, Any]:
+    """A gateway made through ingest's admin API: its description, with its ``key``."""
+    async with httpx.AsyncClient(base_url=ingest_url, timeout=10) as admin:
+        response = await admin.post(
+            "/v1/admin/gateways",
+            json=fields,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
 @asynccontextmanager
 async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncIterator[Pipeline]:
     async with AsyncExitStack() as stack:
@@ -129,11 +155,18 @@ async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncI
         producer = build_broker(kafka, client_id="test-gateway")
         await stack.enter_async_context(producer)
         await producer.start()
+        gateway = await create_gateway(
+            urls["ingest"], name="test gateway", channels=["*"], may_set_routing=True
+        )
         ingest = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=urls["ingest"], timeout=10)
+            httpx.AsyncClient(
+                base_url=urls["ingest"],
+                timeout=10,
+                headers={"Authorization": f"Bearer {gateway['key']}"},
+            )
         )
         model = await stack.enter_async_context(httpx.AsyncClient(base_url=model_url, timeout=10))
         queue = await stack.enter_async_context(
             httpx.AsyncClient(base_url=urls["human-queue"], timeout=10)
         )
-        yield Pipeline(kafka, mongo, ingest, model, recorder, producer, urls, queue)
+        yield Pipeline(kafka, mongo, ingest, model, recorder, producer, urls, queue, gateway)

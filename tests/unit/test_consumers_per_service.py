@@ -29,7 +29,7 @@ def consumers(app: FastAPI) -> dict[str, KeyedConsumer]:
 @pytest.mark.parametrize(
     ("app", "expected"),
     [
-        (lambda: ingest_app.create_app(IngestSettings()), {topics.MESSAGE_SUBMITTED}),
+        (lambda: ingest_app.create_app(IngestSettings(env="dev")), {topics.MESSAGE_SUBMITTED}),
         (lambda: router_app.create_app(RouterSettings()), {topics.MESSAGE_RECEIVED}),
         (
             lambda: ai_app.create_app(AiSettings()),
@@ -58,7 +58,7 @@ def test_the_human_queue_picks_records_up_within_its_pickup_time() -> None:
 
 def test_the_pipeline_picks_records_up_as_they_arrive() -> None:
     for app in (
-        ingest_app.create_app(IngestSettings()),
+        ingest_app.create_app(IngestSettings(env="dev")),
         router_app.create_app(RouterSettings()),
         ai_app.create_app(AiSettings()),
     ):

@@ -7,24 +7,15 @@ import pytest
 
 from baton_conversations import Thread
 from baton_ingest.domain import (
-    EmptyTextError,
     Submission,
-    TextTooLongError,
-    check_text,
+    UserMismatchError,
+    check_user,
     message_id_for,
     received_event,
 )
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 THREAD = Thread("t1", "u1", "web", "billing", "vip", "ai", None, "open", {}, NOW, NOW)
-
-
-def test_text_limits() -> None:
-    check_text("hi", max_length=2)
-    with pytest.raises(EmptyTextError):
-        check_text(" \n ", max_length=10)
-    with pytest.raises(TextTooLongError, match="has 3 characters; the limit is 2"):
-        check_text("abc", max_length=2)
 
 
 def test_idempotency_key_gives_a_stable_message_id_per_thread() -> None:
@@ -48,3 +39,10 @@ def test_received_event_is_stable_for_one_message() -> None:
     again = received_event(THREAD, Submission(thread_id="t1", text="hi"), message_id)
     assert first.event_id == again.event_id
     assert (first.department, first.user_tier, first.user_id) == ("billing", "vip", "u1")
+
+
+def test_a_message_may_name_its_threads_user_only() -> None:
+    check_user(THREAD, None)
+    check_user(THREAD, "u1")
+    with pytest.raises(UserMismatchError, match="not the user of this thread"):
+        check_user(THREAD, "u2")

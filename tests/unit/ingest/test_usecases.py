@@ -6,12 +6,8 @@ import pytest
 
 from baton_contracts import MessageReceived, MessageSubmitted
 from baton_conversations import UnknownThreadError
-from baton_ingest.domain import (
-    EmptyTextError,
-    IdempotencyConflictError,
-    Submission,
-    TextTooLongError,
-)
+from baton_ingest.domain import IdempotencyConflictError, Submission, UserMismatchError
+from baton_ingest.inputs import EmptyTextError, InvalidTextError, TextTooLongError
 from baton_ingest.usecases import Ingest
 from tests.support.memory import MemoryConversations
 
@@ -19,7 +15,7 @@ from tests.support.memory import MemoryConversations
 async def ingest_with_thread(**metadata: str) -> tuple[Ingest, MemoryConversations, str]:
     conversations = MemoryConversations()
     ingest = Ingest(conversations=conversations, max_text_length=20)
-    thread = await ingest.open_thread(
+    thread = await conversations.open_thread(
         user_id="u1", channel="web", department="billing", metadata=metadata
     )
     return ingest, conversations, thread.thread_id
@@ -61,7 +57,10 @@ async def test_a_kafka_submission_is_caused_by_its_event_and_a_redelivery_stores
     )
 
 
-@pytest.mark.parametrize(("text", "error"), [("   ", EmptyTextError), ("x" * 21, TextTooLongError)])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [("   ", EmptyTextError), ("x" * 21, TextTooLongError), ("\ud800", InvalidTextError)],
+)
 async def test_bad_text_is_refused_before_anything_is_stored(
     text: str, error: type[Exception]
 ) -> None:
@@ -77,3 +76,11 @@ async def test_an_unknown_thread_is_refused() -> None:
         await ingest.submit(Submission(thread_id="nope", text="hi"))
     with pytest.raises(UnknownThreadError):
         await ingest.messages("nope", limit=10)
+
+
+async def test_a_message_naming_another_user_is_refused() -> None:
+    ingest, _, thread_id = await ingest_with_thread()
+    await ingest.submit(Submission(thread_id=thread_id, text="me", user_id="u1"))
+    with pytest.raises(UserMismatchError):
+        await ingest.submit(Submission(thread_id=thread_id, text="not me", user_id="u2"))
+    assert [m.text for m in await ingest.messages(thread_id, limit=10)] == ["me"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from baton_contracts import MessageSubmitted, topics
 from baton_conversations import Conversations
@@ -14,6 +15,7 @@ from baton_runtime import (
     build_broker,
     connect_mongo,
     database,
+    error_response,
     event_runner,
     every,
     service_app,
@@ -21,8 +23,12 @@ from baton_runtime import (
 )
 
 from .api import api_router
+from .front import Front
 from .handlers import on_message_submitted
+from .limits import RateLimitedError, RateLimits, TokenBuckets
+from .registry import Gateways
 from .settings import Settings
+from .store import MongoGateways
 from .usecases import Ingest
 
 SERVICE = "baton-ingest"
@@ -36,6 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     publisher = KafkaEventPublisher(broker, settings.kafka)
     conversations = Conversations(db, publisher)
     ingest = Ingest(conversations=conversations, max_text_length=settings.max_text_length)
+    gateway_store = MongoGateways(db)
+    gateways = Gateways(gateway_store)
+    front = Front(ingest=ingest, conversations=conversations, limits=rate_limits(settings))
 
     consumer = subscribe(
         settings.kafka,
@@ -58,10 +67,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mongo=mongo,
         db=db,
         kafka=settings.kafka,
+        http=settings.http,
         topics=topics.ALL,
         consumers=[consumer],
-        on_start=[conversations.ensure_indexes],
+        on_start=[conversations.ensure_indexes, gateway_store.ensure_indexes],
         background=[every(settings.recovery_interval_s, sweep, what="recovery sweep")],
     )
-    app.include_router(api_router(ingest))
+    app.add_exception_handler(RateLimitedError, rate_limited)
+    app.include_router(api_router(front=front, gateways=gateways, admin_token=settings.admin_token))
     return app
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    def buckets(rate: float, burst: int) -> TokenBuckets:
+        return TokenBuckets(rate=rate, burst=burst, tracked=settings.rate_limit_tracked)
+
+    return RateLimits(
+        per_key=buckets(settings.rate_limit_key_rps, settings.rate_limit_key_burst),
+        per_user=buckets(settings.rate_limit_user_rps, settings.rate_limit_user_burst),
+    )
+
+
+async def rate_limited(_: Request, exc: Exception) -> JSONResponse:
+    """The refusal's usual answer, with the ``Retry-After`` a client waits for."""
+    assert isinstance(exc, RateLimitedError)
+    return error_response(
+        exc.status, exc.code, exc.message, headers={"Retry-After": exc.retry_after}
+    )

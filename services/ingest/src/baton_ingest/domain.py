@@ -16,18 +16,26 @@ class IngestError(RefusedError):
     """A request ingest refuses. Subclasses set the HTTP ``status`` and ``code``."""
 
 
-class TextTooLongError(IngestError):
-    status = 413
-    code = "text_too_long"
-
-
-class EmptyTextError(IngestError):
-    code = "empty_text"
-
-
 class IdempotencyConflictError(IngestError):
     status = 409
     code = "idempotency_key_reused"
+
+
+class UserMismatchError(IngestError):
+    status = 403
+    code = "user_mismatch"
+
+
+@dataclass(frozen=True)
+class NewThread:
+    """A conversation a gateway opens for one of its end users."""
+
+    user_id: str
+    channel: str | None = None
+    department: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    user_hash: str | None = None
+    """The user's identity hash, for gateways that require verified end users."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,10 @@ class Submission:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def check_text(text: str, *, max_length: int) -> None:
-    if not text.strip():
-        raise EmptyTextError("text is empty")
-    if len(text) > max_length:
-        raise TextTooLongError(f"text has {len(text)} characters; the limit is {max_length}")
+def check_user(thread: Thread, user_id: str | None) -> None:
+    """A message speaks for its thread's user: naming another one is refused."""
+    if user_id is not None and user_id != thread.user_id:
+        raise UserMismatchError("user_id is not the user of this thread")
 
 
 def message_id_for(submission: Submission, *, fallback: uuid.UUID | None = None) -> uuid.UUID:

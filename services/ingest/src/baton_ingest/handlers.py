@@ -11,6 +11,10 @@ from .usecases import Ingest
 
 
 async def on_message_submitted(event: MessageSubmitted, *, ingest: Ingest) -> Sequence[Event]:
+    """A gateway's message over Kafka. The topic carries no key: whoever may write to it
+    (Kafka's ACLs decide) is trusted like an admin-run gateway, so the thread's gateway is
+    not checked and no rate limit applies. Everything else is: the text, ids and metadata,
+    and that a given ``user_id`` is the thread's user."""
     submission = Submission(
         thread_id=event.thread_id,
         text=event.text,

@@ -1,20 +1,57 @@
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton_contracts import MAX_TEXT_LENGTH
-from baton_runtime import KafkaSettings, MongoSettings
+from baton_runtime import HttpSettings, KafkaSettings, MongoSettings
+
+PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"  # noqa: S105 - the value we refuse
+MIN_ADMIN_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
-    """Ingest settings (``INGEST_*``; Kafka and MongoDB from ``KAFKA_*`` / ``MONGODB_*``)."""
+    """Ingest settings (``INGEST_*``; Kafka, MongoDB and the HTTP side from ``KAFKA_*``,
+    ``MONGODB_*`` and ``HTTP_*``)."""
 
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
 
+    env: Literal["dev", "test", "prod"] = Field(
+        default="prod", description="`dev` allows the placeholder admin token."
+    )
     host: str = "127.0.0.1"
     port: int = 8001
+    admin_token: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_ADMIN_TOKEN),
+        description="Bearer token of the admin endpoints (`/v1/admin/gateways`).",
+    )
     max_text_length: int = Field(default=4000, ge=1, le=MAX_TEXT_LENGTH)
+    rate_limit_key_rps: float = Field(
+        default=100.0,
+        gt=0,
+        description="Requests per second a gateway key may make, on average, to this ingest "
+        "instance (each instance counts its own).",
+    )
+    rate_limit_key_burst: int = Field(
+        default=200, ge=1, description="Requests a gateway key may make at once, after a pause."
+    )
+    rate_limit_user_rps: float = Field(
+        default=5.0,
+        gt=0,
+        description="Requests per second a gateway may make for one end user (a thread's "
+        "user), on average, to this ingest instance.",
+    )
+    rate_limit_user_burst: int = Field(
+        default=20, ge=1, description="Requests a gateway may make at once for one end user."
+    )
+    rate_limit_tracked: int = Field(
+        default=100_000,
+        ge=1,
+        description="Rate-limit buckets kept in memory at most; the least recently used go "
+        "first (a bucket gone is a full one).",
+    )
     recovery_interval_s: float = Field(
         default=30.0,
         gt=0,
@@ -28,3 +65,20 @@ class Settings(BaseSettings):
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @model_validator(mode="after")
+    def _real_admin_token(self) -> Settings:
+        if self.env == "dev":
+            return self
+        token = self.admin_token.get_secret_value()
+        if token == PLACEHOLDER_ADMIN_TOKEN:
+            raise ValueError(
+                "INGEST_ADMIN_TOKEN is the placeholder; set a secret of your own "
+                "(or INGEST_ENV=dev on a development machine)"
+            )
+        if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"INGEST_ADMIN_TOKEN must have at least {MIN_ADMIN_TOKEN_LENGTH} characters"
+            )
+        return self

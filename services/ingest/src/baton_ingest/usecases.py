@@ -1,4 +1,5 @@
-"""Ingest's use cases: open threads, accept user messages, show a thread as the user sees it."""
+"""Ingest's use cases: accept user messages (over HTTP or Kafka), show a thread as the user
+sees it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from baton_conversations import ConversationStore, Message, Thread
 from .domain import (
     IdempotencyConflictError,
     Submission,
-    check_text,
+    check_user,
     message_id_for,
     received_event,
 )
+from .inputs import check_submission
 from .metrics import MESSAGES_RECEIVED, channel_label
 
 
@@ -29,33 +31,25 @@ class Ingest:
         self._conversations = conversations
         self._max_text_length = max_text_length
 
-    async def open_thread(
-        self,
-        *,
-        user_id: str,
-        channel: str | None,
-        department: str | None,
-        metadata: dict[str, str],
-    ) -> Thread:
-        return await self._conversations.open_thread(
-            user_id=user_id, channel=channel, department=department, metadata=metadata
-        )
-
-    async def get_thread(self, thread_id: str) -> Thread:
-        return await self._conversations.require_thread(thread_id)
-
     async def submit(
-        self, submission: Submission, *, cause: MessageSubmitted | None = None
+        self,
+        submission: Submission,
+        *,
+        cause: MessageSubmitted | None = None,
+        thread: Thread | None = None,
     ) -> Accepted:
-        """Store the user message at the end of its thread, announced by
-        ``message.received`` (the conversation core's outbox: if the process stops before
-        the event is out, the recovery sweep publishes it).
+        """Store the user message at the end of its thread (``thread``, as the caller has
+        just read it, else read here), announced by ``message.received`` (the conversation
+        core's outbox: if the process stops before the event is out, the recovery sweep
+        publishes it).
 
         A repeated submission (the same idempotency key, or the same Kafka event) finds the
         stored message and stores nothing new; if its announcement had not finished, it is
         finished now, with the stored event, so the event id stays the same.
         """
-        check_text(submission.text, max_length=self._max_text_length)
+        check_submission(submission, max_length=self._max_text_length)
+        thread = thread or await self._conversations.require_thread(submission.thread_id)
+        check_user(thread, submission.user_id)
         fallback = uuid.uuid5(cause.event_id, "message") if cause else None
         message_id = message_id_for(submission, fallback=fallback)
         message = Message(
@@ -65,8 +59,8 @@ class Ingest:
             content=submission.text,
             provider="user",
             metadata={
-                **({"user_id": submission.user_id} if submission.user_id else {}),
                 **submission.metadata,
+                **({"user_id": submission.user_id} if submission.user_id else {}),
             },
         )
 
@@ -81,7 +75,7 @@ class Ingest:
                 )
             ]
 
-        appended = await self._conversations.append(message, announce=announce)
+        appended = await self._conversations.append(message, announce=announce, thread=thread)
         if not appended.created:
             if appended.message.content != submission.text:
                 raise IdempotencyConflictError(
@@ -92,6 +86,8 @@ class Ingest:
         MESSAGES_RECEIVED.labels(channel_label(channel), "kafka" if cause else "http").inc()
         return Accepted(message_id=message_id, created=True)
 
-    async def messages(self, thread_id: str, *, limit: int) -> list[Message]:
-        thread = await self.get_thread(thread_id)
+    async def messages(self, thread: Thread | str, *, limit: int) -> list[Message]:
+        """The thread as the user sees it, oldest first: drafts and tool traffic hidden."""
+        if isinstance(thread, str):
+            thread = await self._conversations.require_thread(thread)
         return await self._conversations.window(thread, limit=limit, visible_only=True)

@@ -26,6 +26,11 @@ OVERRIDES = {
     "LOG_LEVEL": "WARNING",
     "ESCALATION_LIMIT_PER_USER": "1000000",
     "ESCALATION_LIMIT_PER_THREAD": "1000000",
+    # One gateway drives the whole load, all its conversations for one end user.
+    "INGEST_RATE_LIMIT_KEY_RPS": "1000000",
+    "INGEST_RATE_LIMIT_KEY_BURST": "1000000",
+    "INGEST_RATE_LIMIT_USER_RPS": "1000000",
+    "INGEST_RATE_LIMIT_USER_BURST": "1000000",
     # Beyond the slowest call the lognormal model draws in a run, and the slow calls.
     "AI_RESPONDER_LLM_TIMEOUT_S": "120",
 }
@@ -56,7 +61,7 @@ async def running(
     try:
         await system.start_all()
         async with aiohttp.ClientSession(
-            base_url=system.programs["ingest"].url, timeout=TIMEOUT
+            base_url=system.programs["ingest"].url, timeout=TIMEOUT, headers=system.ingest_headers
         ) as client:
             # Sampled only without model latency: the model-latency phases measure waits.
             profile = args.profile and regime == "zero-latency"

@@ -22,7 +22,8 @@ FAQ_TEXT = "What are your opening hours?"
 async def new_threads(
     client: aiohttp.ClientSession, count: int, *, user_id: str = "load", parallel: int = 8
 ) -> list[str]:
-    """Open ``count`` conversations (``parallel`` requests at a time); their ids, in order."""
+    """Open ``count`` conversations (``parallel`` requests at a time); their ids, in order.
+    ``client`` sends a gateway key, as for every request to ingest."""
     gate = asyncio.Semaphore(parallel)
 
     async def one() -> str:
@@ -118,6 +119,8 @@ class Load:
     ingest_url: str
     threads: list[str]
     interval_s: float
+    gateway_key: str = ""
+    """The key of the gateway that opened ``threads``."""
     text: str = FAQ_TEXT
     accepted: list[Accepted] = field(default_factory=list)
     abandoned: int = 0
@@ -125,7 +128,9 @@ class Load:
     async def run(self, duration_s: float) -> None:
         stop = asyncio.get_running_loop().time() + duration_s
         async with aiohttp.ClientSession(
-            base_url=self.ingest_url, timeout=aiohttp.ClientTimeout(total=5)
+            base_url=self.ingest_url,
+            timeout=aiohttp.ClientTimeout(total=5),
+            headers={"Authorization": f"Bearer {self.gateway_key}"},
         ) as client:
             await asyncio.gather(*(self._thread(client, t, stop) for t in self.threads))
 

@@ -137,6 +137,8 @@ class System:
     admin_token: str = "fault-admin-token-0123456789"  # noqa: S105 - the test system's own
     overrides: Mapping[str, str] = field(default_factory=dict)
     programs: dict[str, Program] = field(default_factory=dict)
+    gateway_key: str = ""
+    """The key of the gateway :meth:`start_all` creates (any channel, may set the tier)."""
 
     def __post_init__(self) -> None:
         for program in (
@@ -162,6 +164,8 @@ class System:
             "LOG_LEVEL": "WARNING",
             "HUMAN_QUEUE_ENV": "test",
             "HUMAN_QUEUE_ADMIN_TOKEN": self.admin_token,
+            "INGEST_ENV": "test",
+            "INGEST_ADMIN_TOKEN": self.admin_token,
             **self.overrides,
             f"{program.env_prefix}HOST": "127.0.0.1",
             f"{program.env_prefix}PORT": str(port),
@@ -207,8 +211,30 @@ class System:
         raise TimeoutError(f"{program.name} not ready at {url} within 90 s; see {self.logs}")
 
     async def start_all(self) -> None:
+        """Start every program, then create a gateway whose key ingest's clients send
+        (:attr:`gateway_key`, :attr:`ingest_headers`)."""
         for name in self.programs:
             await self.start(name)
+        self.gateway_key = await self.create_gateway("test gateway")
+
+    async def create_gateway(self, name: str) -> str:
+        """A new gateway of any channel, which may set the tier, through ingest's admin API;
+        its key."""
+        url = f"{self.programs['ingest'].url}/v1/admin/gateways"
+        body = {"name": name, "channels": ["*"], "may_set_routing": True}
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client,
+            client.post(url, json=body, headers=headers) as response,
+        ):
+            response.raise_for_status()
+            key: str = (await response.json())["key"]
+            return key
+
+    @property
+    def ingest_headers(self) -> dict[str, str]:
+        """What a client of ingest sends: the gateway key."""
+        return {"Authorization": f"Bearer {self.gateway_key}"}
 
     def kill(self, name: str) -> None:
         """SIGKILL every instance of ``name``: no shutdown code runs."""

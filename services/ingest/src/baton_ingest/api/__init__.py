@@ -1,0 +1,20 @@
+"""Ingest's HTTP API: the gateways' routes and the admin's."""
+
+from fastapi import APIRouter
+from pydantic import SecretStr
+
+from ..front import Front
+from ..registry import Gateways
+from .admin import admin_router
+from .auth import Auth
+from .threads import threads_router
+
+__all__ = ["api_router"]
+
+
+def api_router(*, front: Front, gateways: Gateways, admin_token: SecretStr) -> APIRouter:
+    auth = Auth(gateways, admin_token)
+    router = APIRouter()
+    router.include_router(threads_router(auth, front))
+    router.include_router(admin_router(auth, gateways=gateways))
+    return router
