@@ -59,13 +59,19 @@ stack-down: sync ## stop the local stack
 stack-status: sync ## is the local stack running?
 	$(RUN) python -m baton_stack status
 
-up: ## docker compose: the whole system in containers (needs a Docker engine)
-	docker compose up --build -d
-	@echo "ingest http://localhost:8001/docs  human-queue http://localhost:8004/docs"
-	@echo "prometheus http://localhost:9090  grafana http://localhost:3000"
+COMPOSE_ENV ?= .run/compose.env
+COMPOSE = docker compose --env-file $(COMPOSE_ENV) -f docker-compose.yml $(if $(EXPOSE),-f docker-compose.expose.yml)
+
+up: ## docker compose: everything in containers, secrets in .run/compose.env (EXPOSE=1: Kafka, MongoDB on loopback)
+	$(PYTHON) scripts/compose_env.py $(COMPOSE_ENV)
+	$(COMPOSE) up --build -d
+	@echo "ingest http://127.0.0.1:8001/docs  human-queue http://127.0.0.1:8004/docs"
+	@echo "prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000"
+	@echo "admin tokens and the Grafana admin password: $(COMPOSE_ENV)"
 
 down: ## docker compose: stop and remove the containers
-	docker compose down
+	$(PYTHON) scripts/compose_env.py $(COMPOSE_ENV)
+	$(COMPOSE) down
 
 bench: sync ## throughput, latency, claims, memory and model latency here (not in make test; BENCH_ARGS for options)
 	$(UV) run --locked --group bench python -m baton_bench $(BENCH_ARGS)

@@ -1,14 +1,22 @@
 """The provisioning in deploy/ holds together: promtool accepts the configuration and the
 rules, the alerts pass their promtool tests, dashboards are well formed, and docker compose
-mounts what Grafana and Prometheus read."""
+mounts what Grafana and Prometheus read. The compose files are valid, and secure by
+default: no placeholder secrets, nothing in dev mode, only the APIs and the dashboards
+published (on loopback), Kafka and MongoDB only when asked."""
 
 from __future__ import annotations
 
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
+from .compose import Compose
 from .prometheus import Tools
 from .promql import (
     DASHBOARDS,
@@ -127,3 +135,91 @@ def test_each_dashboard_links_to_the_others(name: str) -> None:
     board = dashboards()[name]
     assert "baton" in board["tags"]
     assert any(link.get("tags") == ["baton"] for link in board["links"])
+
+
+COMPOSE = ROOT / "docker-compose.yml"
+EXPOSE = ROOT / "docker-compose.expose.yml"
+METRICS_PORT = "9464"
+
+
+def compose_env() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "baton_compose_env", ROOT / "scripts" / "compose_env.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def services(path: Path = COMPOSE) -> dict[str, Any]:
+    found: dict[str, Any] = yaml.safe_load(path.read_text())["services"]
+    return found
+
+
+def test_make_up_generates_the_secrets_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    generator = compose_env()
+    env_file = tmp_path / "compose.env"
+    assert sorted(generator.write(env_file)) == sorted(generator.SECRETS)
+    first = env_file.read_text()
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert generator.write(env_file) == []
+    assert env_file.read_text() == first
+    values = generator.existing(env_file)
+    assert all(len(values[name]) >= 32 for name in generator.SECRETS)
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text()))
+    assert required == set(generator.SECRETS)
+
+
+def test_compose_accepts_the_files_with_the_generated_secrets(
+    compose_tool: Compose, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "compose.env"
+    compose_env().write(env_file)
+    for files in ((COMPOSE,), (COMPOSE, EXPOSE)):
+        done = compose_tool.config(*files, env_file=env_file)
+        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+
+
+def test_compose_refuses_to_start_without_the_secrets(
+    compose_tool: Compose, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    done = compose_tool.config(COMPOSE, env_file=empty)
+    assert done.returncode != 0
+    assert "make up" in f"{done.stdout}{done.stderr}"
+
+
+def test_compose_has_no_placeholder_secret_and_no_dev_mode() -> None:
+    text = COMPOSE.read_text()
+    for name in re.findall(r"\$\{([A-Z_]*(?:TOKEN|PASSWORD|SECRET|KEY)[A-Z_]*):-", text):
+        assert name == "OPENAI_API_KEY", f"{name} has a default"
+    for service, spec in services().items():
+        environment = spec.get("environment") or {}
+        for name, value in environment.items():
+            assert not (name.endswith("_ENV") and "dev" in str(value)), f"{service}: {name}"
+        assert "change-me" not in str(environment), service
+
+
+def test_only_the_apis_and_dashboards_are_published_and_on_loopback() -> None:
+    published = {name: spec["ports"] for name, spec in services().items() if spec.get("ports")}
+    assert set(published) == {"ingest", "human-queue", "prometheus", "grafana"}
+    for name, ports in published.items():
+        assert all(str(port).startswith("127.0.0.1:") for port in ports), name
+    exposed = services(EXPOSE)
+    assert set(exposed) == {"kafka", "mongo"}
+    for name, spec in exposed.items():
+        assert all(str(port).startswith("127.0.0.1:") for port in spec["ports"]), name
+
+
+def test_prometheus_scrapes_the_metrics_port_the_services_serve() -> None:
+    anchors = yaml.safe_load(COMPOSE.read_text())["x-baton-env"]
+    assert anchors["HTTP_METRICS_PORT"] == METRICS_PORT
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    for job in config["scrape_configs"]:
+        [target] = job["static_configs"][0]["targets"]
+        assert target == f"{job['job_name']}:{METRICS_PORT}", target
+        assert job["job_name"] in services()
