@@ -1,5 +1,5 @@
 """The OpenAPI UI at ``/docs``: Swagger UI from assets packaged with the service (the
-``fastapi-offline`` wheel), never from a CDN (decision 14).
+``fastapi-offline`` wheel), never from a CDN (decision 15).
 
 The page runs no inline script, so its Content-Security-Policy allows scripts from this
 origin only: what the page runs is exactly what was installed with the service.
