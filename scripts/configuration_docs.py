@@ -53,6 +53,7 @@ SOURCES: tuple[Source, ...] = (
     Source("LLM pricing", ("baton_runtime:LlmPricing", "baton_runtime.metrics:LlmPricing")),
     Source("Escalation limits", ("baton_conversations:EscalationSettings",)),
     Source("ingest", ("baton_ingest.settings:Settings",)),
+    Source("ingest webhooks", ("baton_ingest.webhooks:WebhookSettings",)),
     Source("router", ("baton_router.settings:Settings",)),
     Source("ai-responder", ("baton_ai_responder.settings:Settings",)),
     Source("human-queue", ("baton_human_queue.settings:Settings",)),

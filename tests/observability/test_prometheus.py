@@ -37,6 +37,7 @@ from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
 from tests.support.recorder import in_thread
 from tests.support.waiting import eventually
+from tests.support.webhooks import webhook_receivers
 
 from .prometheus import Prometheus, Tools, running_prometheus
 from .promql import Query, panel_queries, recorded_names, rule_files, rule_queries
@@ -155,7 +156,7 @@ async def rules_evaluated(prometheus: Prometheus, rules: list[Query]) -> None:
 
 async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Document]) -> None:
     """AI replies, a question a person answers, drafts approved (as written and edited) and
-    rejected, a person's conversation with a handback, an LLM outage, an SLA breach, a
+    rejected, a reply to a gateway's webhook that fails once, a person's conversation with a handback, an LLM outage, an SLA breach, a
     lapsed claim, a dead letter and a document a sweep cannot read."""
     dept = department()
     # Patient agents: on a shared two-core machine a request can wait for a ticket's lock.
@@ -164,6 +165,7 @@ async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Documen
         bo = await new_agent(http, pipeline.admin_token, "Bo", dept)
 
         await ai_reply(pipeline, dept)
+        await webhook_delivered_after_a_retry(pipeline, dept)
         await question_answered(pipeline, ada, dept)
         await drafts_reviewed(pipeline, ada, dept)
         await conversation_with_a_person(pipeline, bo, dept)
@@ -197,6 +199,41 @@ async def ai_reply(pipeline: Pipeline, dept: str) -> None:
     thread_id = await pipeline.new_thread(department=dept)
     await pipeline.say(thread_id, f"When do you open? {tok}")
     await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
+
+
+async def webhook_delivered_after_a_retry(pipeline: Pipeline, dept: str) -> None:
+    admin = {"Authorization": f"Bearer {pipeline.admin_token}"}
+    body = {"name": f"hooked {token()}", "channels": ["web"]}
+    created = await pipeline.ingest.post("/v1/admin/gateways", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    gateway = created.json()
+    async with webhook_receivers() as receivers:
+        url, endpoint = receivers.endpoint(gateway["gateway_id"])
+        endpoint.script = [500]
+        hook = await pipeline.ingest.put(
+            f"/v1/admin/gateways/{gateway['gateway_id']}/webhook", json={"url": url}, headers=admin
+        )
+        assert hook.status_code == 201, hook.text
+        endpoint.secret = hook.json()["secret"]
+        tok = token()
+        await pipeline.script(reply_rule(tok, "We close at 6 pm."))
+        key = {"Authorization": f"Bearer {gateway['key']}"}
+        opened = await pipeline.ingest.post(
+            "/v1/threads", json={"user_id": f"u-{tok}", "department": dept}, headers=key
+        )
+        assert opened.status_code == 201, opened.text
+        thread_id = opened.json()["thread_id"]
+        said = await pipeline.ingest.post(
+            f"/v1/threads/{thread_id}/messages",
+            json={"text": f"When do you close? {tok}"},
+            headers=key,
+        )
+        assert said.status_code == 202, said.text
+
+        async def delivered() -> bool:
+            return len(endpoint.delivered) == 1 and len(endpoint.requests) == 2
+
+        await eventually(delivered, what="the reply at the webhook, after one 500")
 
 
 async def question_answered(pipeline: Pipeline, ada: AgentClient, dept: str) -> None:

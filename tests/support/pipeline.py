@@ -24,6 +24,7 @@ from baton_human_queue.app import create_app as create_human_queue
 from baton_human_queue.settings import Settings as QueueSettings
 from baton_ingest.app import create_app as create_ingest
 from baton_ingest.settings import Settings as IngestSettings
+from baton_ingest.webhooks import WebhookSettings
 from baton_router.app import create_app as create_router
 from baton_router.settings import Settings as RouterSettings
 from baton_runtime import KafkaEventPublisher, KafkaSettings, MongoSettings, build_broker
@@ -95,6 +96,16 @@ def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str)
             rate_limit_key_burst=10_000,
             rate_limit_user_rps=1_000,
             rate_limit_user_burst=1_000,
+            # Webhooks retry within tens of milliseconds and give up after three tries, so
+            # the tests of retries and dead letters take well under a second each.
+            webhooks=WebhookSettings(
+                timeout_s=3.0,
+                max_attempts=3,
+                backoff_initial_s=0.05,
+                backoff_max_s=0.2,
+                poll_interval_s=0.2,
+                per_gateway_concurrency=2,
+            ),
         ),
         "router": RouterSettings(
             kafka=kafka,

@@ -29,7 +29,10 @@ def consumers(app: FastAPI) -> dict[str, KeyedConsumer]:
 @pytest.mark.parametrize(
     ("app", "expected"),
     [
-        (lambda: ingest_app.create_app(IngestSettings(env="dev")), {topics.MESSAGE_SUBMITTED}),
+        (
+            lambda: ingest_app.create_app(IngestSettings(env="dev")),
+            {topics.MESSAGE_SUBMITTED, topics.MESSAGE_SENT, topics.THREAD_ASSIGNED},
+        ),
         (lambda: router_app.create_app(RouterSettings()), {topics.MESSAGE_RECEIVED}),
         (
             lambda: ai_app.create_app(AiSettings()),

@@ -43,8 +43,8 @@ CONSUMERS: Mapping[str, tuple[str, ...]] = {
     topics.HUMAN_RESPONDED: ("ai-responder",),
     topics.DRAFT_APPROVED: ("ai-responder",),
     topics.DRAFT_REJECTED: ("ai-responder",),
-    topics.MESSAGE_SENT: (GATEWAYS,),
-    topics.THREAD_ASSIGNED: ("human-queue",),
+    topics.MESSAGE_SENT: (GATEWAYS, "ingest"),
+    topics.THREAD_ASSIGNED: ("human-queue", "ingest"),
     topics.TICKET_LEASE_EXPIRED: (),
     topics.TICKET_SLA_BREACHED: (),
 }

@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from baton_contracts import MessageSubmitted, topics
+from baton_contracts import MessageSent, MessageSubmitted, ThreadAssigned, topics, utc_now
 from baton_conversations import Conversations
 from baton_runtime import (
     KafkaEventPublisher,
@@ -30,8 +30,23 @@ from .registry import Gateways
 from .settings import Settings
 from .store import MongoGateways
 from .usecases import Ingest
+from .webhooks import (
+    Dispatcher,
+    HttpPoster,
+    MongoDeliveries,
+    MongoWebhooks,
+    Outbound,
+    Webhooks,
+    on_message_sent,
+    on_thread_assigned,
+    refresh_webhook_metrics,
+    start_webhook_metrics,
+)
+from .webhooks.metrics import REFRESH_INTERVAL_S
 
 SERVICE = "baton-ingest"
+WEBHOOKS_GROUP = f"{SERVICE}-webhooks"
+PURGE_INTERVAL_S = 300.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,19 +61,70 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     gateways = Gateways(gateway_store)
     front = Front(ingest=ingest, conversations=conversations, limits=rate_limits(settings))
 
-    consumer = subscribe(
-        settings.kafka,
-        event_runner(broker, publisher, service=SERVICE),
-        topic=topics.MESSAGE_SUBMITTED,
-        group=SERVICE,
-        event_type=MessageSubmitted,
-        handler=functools.partial(on_message_submitted, ingest=ingest),
+    # Webhooks: the consumers only store deliveries; the dispatcher posts them, so no
+    # gateway's endpoint ever holds up a partition.
+    hooks = settings.webhooks
+    webhook_store = MongoWebhooks(db)
+    deliveries = MongoDeliveries(db)
+    poster = HttpPoster(timeout_s=hooks.timeout_s, max_connections=hooks.max_concurrency)
+    dispatcher = Dispatcher(
+        deliveries=deliveries,
+        webhooks=webhook_store,
+        gateways=gateways,
+        poster=poster,
+        settings=hooks,
     )
+    outbound = Outbound(
+        threads=conversations,
+        webhooks=webhook_store,
+        deliveries=deliveries,
+        on_due=dispatcher.wake,
+    )
+    webhooks = Webhooks(
+        gateways=gateways,
+        webhooks=webhook_store,
+        deliveries=deliveries,
+        allow_http=hooks.allow_http,
+        on_due=dispatcher.wake,
+    )
+    start_webhook_metrics()
+
+    runner = event_runner(broker, publisher, service=SERVICE)
+    consumers = [
+        subscribe(
+            settings.kafka,
+            runner,
+            topic=topics.MESSAGE_SUBMITTED,
+            group=SERVICE,
+            event_type=MessageSubmitted,
+            handler=functools.partial(on_message_submitted, ingest=ingest),
+        ),
+        subscribe(
+            settings.kafka,
+            runner,
+            topic=topics.MESSAGE_SENT,
+            group=WEBHOOKS_GROUP,
+            event_type=MessageSent,
+            handler=functools.partial(on_message_sent, outbound=outbound),
+        ),
+        subscribe(
+            settings.kafka,
+            runner,
+            topic=topics.THREAD_ASSIGNED,
+            group=WEBHOOKS_GROUP,
+            event_type=ThreadAssigned,
+            handler=functools.partial(on_thread_assigned, outbound=outbound),
+        ),
+    ]
 
     # Ingest, the conversations' front door, is the one service that sweeps their outboxes:
     # what a crash left unannounced (a message, an ownership change) goes out after the grace.
     async def sweep() -> None:
         await conversations.sweep(older_than=timedelta(seconds=settings.recovery_grace_s))
+
+    # Delivered deliveries are remembered for a while, so a redelivered event stores nothing.
+    async def purge() -> None:
+        await deliveries.purge_delivered(utc_now() - timedelta(seconds=hooks.keep_delivered_s))
 
     app = service_app(
         title="Baton ingest",
@@ -69,12 +135,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kafka=settings.kafka,
         http=settings.http,
         topics=topics.ALL,
-        consumers=[consumer],
-        on_start=[conversations.ensure_indexes, gateway_store.ensure_indexes],
-        background=[every(settings.recovery_interval_s, sweep, what="recovery sweep")],
+        consumers=consumers,
+        on_start=[
+            conversations.ensure_indexes,
+            gateway_store.ensure_indexes,
+            deliveries.ensure_indexes,
+        ],
+        background=[
+            every(settings.recovery_interval_s, sweep, what="recovery sweep"),
+            dispatcher.run,
+            every(
+                REFRESH_INTERVAL_S,
+                functools.partial(refresh_webhook_metrics, webhook_store, deliveries),
+                what="webhook gauge refresh",
+                at_start=True,
+            ),
+            every(PURGE_INTERVAL_S, purge, what="purge of delivered webhook deliveries"),
+        ],
+        on_stop=[poster.close],
     )
     app.add_exception_handler(RateLimitedError, rate_limited)
-    app.include_router(api_router(front=front, gateways=gateways, admin_token=settings.admin_token))
+    app.include_router(
+        api_router(
+            front=front, gateways=gateways, webhooks=webhooks, admin_token=settings.admin_token
+        )
+    )
     return app
 
 

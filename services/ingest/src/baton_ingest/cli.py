@@ -9,10 +9,12 @@ MongoDB.
     baton-ingest-admin gateways update GATEWAY_ID [--channel ...] [--(no-)may-set-routing]
                                        [--(no-)require-identity]
     baton-ingest-admin gateways revoke GATEWAY_ID
+    baton-ingest-admin webhooks set|show|rotate-secret|remove|deliveries|redeliver GATEWAY_ID ...
 
 MongoDB comes from ``MONGODB_URL`` / ``MONGODB_DATABASE``, as for the service. A new key is
 printed once, alone on stdout (so ``KEY=$(baton-ingest-admin gateways create ...)`` works);
-the rest goes to stderr. ``--json`` prints one JSON object on stdout instead.
+the rest goes to stderr. ``--json`` prints one JSON object on stdout instead. The
+``webhooks`` commands are described in :mod:`baton_ingest.webhooks.cli`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from .domain import IngestError
 from .gateways import Gateway
 from .registry import Gateways, Issued
 from .store import MongoGateways
+from .webhooks import MongoDeliveries, MongoWebhooks, Webhooks, WebhookSettings
+from .webhooks import cli as webhooks_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     update.add_argument("--may-set-routing", action=argparse.BooleanOptionalAction)
     update.add_argument("--require-identity", action=argparse.BooleanOptionalAction)
+    webhooks_cli.add_commands(commands)
     return parser
 
 
@@ -150,9 +155,21 @@ async def _act(args: argparse.Namespace, gateways: Gateways) -> None:
 async def _run(args: argparse.Namespace, settings: MongoSettings) -> None:
     client = connect_mongo(settings, app_name="baton-ingest-admin")
     try:
-        store = MongoGateways(database(client, settings))
+        db = database(client, settings)
+        store = MongoGateways(db)
         await store.ensure_indexes()
-        await _act(args, Gateways(store))
+        if args.group == "webhooks":
+            deliveries = MongoDeliveries(db)
+            await deliveries.ensure_indexes()
+            webhooks = Webhooks(
+                gateways=Gateways(store),
+                webhooks=MongoWebhooks(db),
+                deliveries=deliveries,
+                allow_http=WebhookSettings().allow_http,
+            )
+            await webhooks_cli.act(args, webhooks)
+        else:
+            await _act(args, Gateways(store))
     finally:
         await client.close()
 

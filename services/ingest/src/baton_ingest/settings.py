@@ -8,6 +8,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from baton_contracts import MAX_TEXT_LENGTH
 from baton_runtime import HttpSettings, KafkaSettings, MongoSettings
 
+from .webhooks.settings import WebhookSettings
+
 PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"  # noqa: S105 - the value we refuse
 MIN_ADMIN_TOKEN_LENGTH = 16
 
@@ -62,6 +64,10 @@ class Settings(BaseSettings):
     )
     recovery_grace_s: float = Field(
         default=10.0, ge=0, description="Age an outbox must reach before the sweep takes it."
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="How events are posted to the gateways' webhooks.",
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
