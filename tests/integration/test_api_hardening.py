@@ -205,3 +205,25 @@ async def test_names_and_identifiers_are_bounded(pipeline: Pipeline) -> None:
         assert_error(await agent.get(path), 422, "invalid_request")
     for query in ({"thread_id": "x" * 129}, {"department": "a\x00b"}, {"limit": 10_000}):
         assert_error(await agent.get("/v1/tickets", **query), 422, "invalid_request")
+
+
+async def test_request_bodies_take_json_types_as_documented_without_coercion(
+    pipeline: Pipeline,
+) -> None:
+    """A number where a flag belongs, or a string where a number does, is a mistake in the
+    caller to report, not to guess at (found by fuzzing: `require_identity: 0` made a gateway)."""
+    admin = {"Authorization": f"Bearer {pipeline.admin_token}"}
+    gateway = {"name": "strict", "channels": ["web"], "may_set_routing": False}
+    for flag in (0, "false", None):
+        body = {**gateway, "require_identity": flag}
+        created = await pipeline.ingest.post("/v1/admin/gateways", json=body, headers=admin)
+        assert_error(created, 422, "invalid_request")
+    thread_id = await pipeline.new_thread()
+    said = await pipeline.ingest.post(
+        f"/v1/threads/{thread_id}/messages", json={"text": "Hi", "respond": "no"}
+    )
+    assert_error(said, 422, "invalid_request")
+    agent = await pipeline.queue.post(
+        "/v1/admin/agents", json={"name": "Strict", "departments": "billing"}, headers=admin
+    )
+    assert_error(agent, 422, "invalid_request")

@@ -49,7 +49,7 @@ Moment = Annotated[datetime, BeforeValidator(_date_time), AfterValidator(_in_ran
 
 
 class CreateAgent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=200, pattern=FIT_NAME_PATTERN, examples=["Alex"])
     departments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(

@@ -45,7 +45,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 class _Body(BaseModel):
     # Callers cannot set fields the API does not offer (owner, agent, status, ...).
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ReplyBody(_Body):

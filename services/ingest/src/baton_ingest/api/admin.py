@@ -24,7 +24,7 @@ ONE: dict[int | str, dict[str, Any]] = {
 
 
 class CreateGateway(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(examples=["web widget"], description="1 to 100 printable characters.")
     channels: list[str] = Field(
@@ -39,7 +39,7 @@ class CreateGateway(BaseModel):
 
 
 class UpdateGateway(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     channels: list[str] | None = None
     may_set_routing: bool | None = None

@@ -61,7 +61,7 @@ UNKNOWN_THREAD: dict[int | str, dict[str, Any]] = {
 
 
 class CreateThread(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     user_id: str = Field(
         description="The gateway's id for the end user.", json_schema_extra=USER_ID_RULE
@@ -105,7 +105,7 @@ class ThreadView(BaseModel):
 
 
 class PostMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str = Field(
         description="What the user wrote: not blank, up to `INGEST_MAX_TEXT_LENGTH` "
