@@ -104,6 +104,8 @@ RESPONSE_SECONDS = Histogram(
 for _kind in KINDS:
     TICKETS_OPENED.labels(kind=_kind)
     SLA_BREACHES.labels(kind=_kind)
+    TIME_TO_CLAIM_SECONDS.labels(kind=_kind)
+    RESPONSE_SECONDS.labels(kind=_kind)
 for _action in ACTIONS_DONE:
     ACTIONS.labels(action=_action)
 for _outcome in CLAIM_OUTCOMES:
