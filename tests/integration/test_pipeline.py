@@ -575,6 +575,36 @@ async def test_escalations_past_the_per_user_limit_stay_with_the_ai(pipeline: Pi
     assert "escalation limit reached: 2 for this user" in decisions[2].reason
 
 
+async def test_the_ais_questions_to_people_count_against_the_users_escalation_limit(
+    pipeline: Pipeline,
+) -> None:
+    """The AI's ask_human follows the same budget as the router: a user who opens thread
+    after thread gets 2 questions to people (the test pipeline's limit), then the AI is
+    told no colleague can be asked and answers by itself."""
+    tok = token()
+    await pipeline.script(
+        {
+            "match": {"last_user": tok, "schema": "assistant_reply", "has_tool_result": False},
+            "respond": {
+                "tool_calls": [{"name": "ask_human", "arguments": {"question": "Shipped?"}}]
+            },
+        },
+        reply_rule(tok, "About your parcel: {tool_result}", has_tool_result=True),
+    )
+    user_id = f"asker-{uuid.uuid4().hex[:6]}"
+    for _ in range(2):
+        thread_id = await pipeline.new_thread(user_id=user_id)
+        await pipeline.say(thread_id, f"Where is my parcel? {tok}")
+        [asked] = await pipeline.recorder.wait_for(ToolHumanRequested, in_thread(thread_id))
+        assert asked.kind == "question"
+    thread_id = await pipeline.new_thread(user_id=user_id)
+    await pipeline.say(thread_id, f"Where is my parcel? {tok}")
+    [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
+    assert "the escalation limit is reached" in sent.text
+    assert "2 for this user" in sent.text
+    assert pipeline.recorder.events(ToolHumanRequested, in_thread(thread_id)) == []
+
+
 async def test_stored_but_unpublished_message_is_published_by_the_recovery_sweep(
     pipeline: Pipeline, mongo_client: AsyncMongoClient[Document]
 ) -> None:
