@@ -60,9 +60,11 @@ RUN groupadd --system --gid 10001 baton \
 # The venv's scripts carry /app/.venv in their shebangs, so it must keep this path.
 COPY --from=build /app/.venv /app/.venv
 
+# Logs as one JSON object a line, for the platform's log pipeline (LOG_FORMAT=text for people).
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    LOG_FORMAT=json \
     BATON_SERVICE=${SERVICE}
 
 # Fail the build, not the first `docker compose up`, when the package has no such script.

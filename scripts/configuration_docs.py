@@ -76,7 +76,9 @@ Every service reads its settings from the environment (pydantic-settings); names
 case-sensitive. Secrets are `SecretStr` and never logged. Each service reads its own
 prefix and the shared Kafka, MongoDB and HTTP tables below; a field typed as another settings
 class is read from that class's variables, not from the service's prefix. `LOG_LEVEL`
-(default `INFO`) sets the log level of every service and of the scripted model.
+(default `INFO`) sets the log level of every service and of the scripted model;
+`LOG_FORMAT` (`text`, or `json` for one JSON object a line; the images set `json`) their
+log format ([operations.md](operations.md#logs)).
 """
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from prometheus_client import REGISTRY
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from baton_runtime import (
@@ -66,6 +67,7 @@ def app_with(http: HttpSettings) -> Iterator[FastAPI]:
         kafka=kafka,
         topics=(),
         http=http,
+        service="test-service",
     )
     app.include_router(routes())
     yield app
@@ -242,3 +244,35 @@ async def test_the_openapi_document_declares_the_error_body_and_names_operations
     error = document["components"]["schemas"]["Error"]
     assert error["required"] == ["detail", "code"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def requests_counted(route: str, method: str, status: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "baton_http_requests_total",
+        {"service": "test-service", "route": route, "method": method, "status": status},
+    )
+    return value or 0.0
+
+
+async def test_requests_are_counted_and_timed_by_route_template_not_path(
+    http: httpx.AsyncClient,
+) -> None:
+    before = requests_counted("/v1/notes/{note_id}", "GET", "404")
+    unmatched = requests_counted("unmatched", "GET", "404")
+    refused = requests_counted("unmatched", "POST", "413")
+    for note_id in ("n1", "n2", "n3"):
+        await http.get(f"/v1/notes/{note_id}")
+    await http.get("/v1/nowhere/at/all")
+    await http.post("/v1/notes", content=b"x" * (LIMIT + 1))
+    assert requests_counted("/v1/notes/{note_id}", "GET", "404") == before + 3
+    assert requests_counted("unmatched", "GET", "404") == unmatched + 1
+    # Refused before routing: counted all the same, under no route.
+    assert requests_counted("unmatched", "POST", "413") == refused + 1
+    timed = REGISTRY.get_sample_value(
+        "baton_http_request_seconds_count",
+        {"service": "test-service", "route": "/v1/notes/{note_id}", "method": "GET"},
+    )
+    assert timed is not None
+    assert timed >= 3
+    paths = {s.labels.get("route") for m in REGISTRY.collect() for s in m.samples}
+    assert "/v1/notes/n1" not in paths

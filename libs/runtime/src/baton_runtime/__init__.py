@@ -21,6 +21,7 @@ from ._kafka import (
     client_security_options,
     ensure_topics,
 )
+from ._logging import JsonFormatter, configure_logging, context_filter, log_context
 from ._metrics import (
     ESCALATIONS,
     ESCALATIONS_REFUSED,
@@ -51,7 +52,6 @@ from ._outbox import Apply, Entry, Outbox, merge, publishing
 from ._records import Record
 from ._runner import TRANSIENT_ERRORS, EventRunner, Rejected, RetryPolicy, Subscription
 from ._service import (
-    configure_logging,
     every,
     health_router,
     serve,
@@ -87,6 +87,7 @@ __all__ = [
     "HandledEvents",
     "HandledLog",
     "HttpSettings",
+    "JsonFormatter",
     "KafkaDeadLetters",
     "KafkaEventPublisher",
     "KafkaSettings",
@@ -105,6 +106,7 @@ __all__ = [
     "client_security_options",
     "configure_logging",
     "connect_mongo",
+    "context_filter",
     "database",
     "declare_errors",
     "ensure_topics",
@@ -117,6 +119,7 @@ __all__ = [
     "insert_once",
     "install_error_handlers",
     "llm_outcome",
+    "log_context",
     "merge",
     "metrics_listener",
     "metrics_router",

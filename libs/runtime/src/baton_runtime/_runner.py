@@ -36,6 +36,7 @@ from ._dead_letters import DeadLetters
 from ._errors import RefusedError
 from ._handled import HandledLog
 from ._kafka import EventPublisher
+from ._logging import log_context
 from ._records import Record
 
 E = TypeVar("E", bound=Event)
@@ -128,11 +129,23 @@ class EventRunner:
         return outcome
 
     async def _run(self, record: Record, subscription: Subscription[E]) -> str:
-        try:
-            event = decode(record.value, expect=subscription.event_type)
-        except DecodeError as exc:
-            await self._dead_letter(record, exc.code, str(exc))
-            return "dead_lettered"
+        with log_context(topic=record.topic):
+            try:
+                event = decode(record.value, expect=subscription.event_type)
+            except DecodeError as exc:
+                await self._dead_letter(record, exc.code, str(exc))
+                return "dead_lettered"
+            # Everything logged while the event is handled names it, its thread and its
+            # conversation.
+            with log_context(
+                event_type=event.type,
+                event_id=event.event_id,
+                thread_id=event.thread_id,
+                correlation_id=event.correlation_id,
+            ):
+                return await self._handle(record, event, subscription)
+
+    async def _handle(self, record: Record, event: E, subscription: Subscription[E]) -> str:
         if subscription.wants is not None and not subscription.wants(event):
             return "skipped"
         handled = self._handled

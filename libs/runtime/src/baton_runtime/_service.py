@@ -1,4 +1,4 @@
-"""What every service process shares: logging, health routes, the HTTP app, serving."""
+"""What every service process shares: health routes, the HTTP app, serving."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -32,6 +31,7 @@ from ._docs import docs_router
 from ._exposure import install_metrics, metrics_listener, served_app
 from ._http_errors import error_body, install_error_handlers
 from ._http_guard import BodyLimit, SecurityHeaders
+from ._http_metrics import RequestMetrics
 from ._kafka import ensure_topics
 from ._mongo import Document
 from ._openapi import install_openapi, operation_id
@@ -39,15 +39,6 @@ from ._settings import HttpSettings, KafkaSettings
 
 Check = Callable[[], Awaitable[None]]
 log = logging.getLogger(__name__)
-
-
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Kafka client chatter at INFO drowns the service's own lines.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 def kafka_check(broker: KafkaBroker) -> Check:
@@ -194,12 +185,14 @@ def service_app(
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     summary: str | None = None,
     http: HttpSettings | None = None,
+    service: str = "baton",
 ) -> FastAPI:
     """A service's FastAPI app with the lifecycle every service shares.
 
     Its HTTP side (``http``, else ``HTTP_*`` from the environment): request bodies up to a
     limit, errors in one shape, ``nosniff`` and ``no-store`` on every answer, the OpenAPI
-    UI from packaged assets, ``/metrics`` as configured, readable operation ids.
+    UI from packaged assets, ``/metrics`` as configured, readable operation ids, and each
+    request counted and timed under ``service`` by its route.
 
     Start-up: ``on_start`` steps (indexes), topics, the broker (the producer), the
     ``consumers`` (all joining their groups at once, so a group settles in one rebalance),
@@ -246,6 +239,8 @@ def service_app(
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=http.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # Outermost, so it times and counts refusals by the other middleware too.
+    app.add_middleware(RequestMetrics, service=service)
     app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
     app.include_router(docs_router(title))
     install_metrics(app, http)

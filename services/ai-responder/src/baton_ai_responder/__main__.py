@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from baton_runtime import configure_logging, serve
 
-from .app import create_app
+from .app import SERVICE, create_app
 from .settings import Settings
 
 
 def main() -> None:
-    configure_logging()
+    configure_logging(SERVICE)
     settings = Settings()
     serve(create_app(settings), host=settings.host, port=settings.port)
 

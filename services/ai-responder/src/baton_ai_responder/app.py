@@ -132,6 +132,7 @@ def create_app(
 
     return service_app(
         title="Baton AI responder",
+        service=SERVICE,
         broker=broker,
         mongo=mongo,
         db=db,

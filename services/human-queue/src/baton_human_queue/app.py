@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = service_app(
         title="Baton human queue",
+        service=SERVICE,
         summary="Tickets for people: claim, reply, answer the AI, approve drafts, hand back.",
         broker=broker,
         mongo=mongo,

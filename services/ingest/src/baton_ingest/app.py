@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = service_app(
         title="Baton ingest",
+        service=SERVICE,
         summary="Gateways submit user messages; threads and their history.",
         broker=broker,
         mongo=mongo,

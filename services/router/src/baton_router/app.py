@@ -80,6 +80,7 @@ def create_app(
 
     return service_app(
         title="Baton router",
+        service=SERVICE,
         broker=broker,
         mongo=mongo,
         db=db,
