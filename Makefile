@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON ?= python3
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test test-unit lint fmt schemas asyncapi-cli helm stack-up stack-down stack-status up down bench
+.PHONY: help sync run test test-unit lint fmt schemas asyncapi-cli helm prometheus stack-up stack-down stack-status up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -47,7 +47,10 @@ asyncapi-cli: ## install the AsyncAPI CLI (pinned in scripts/asyncapi/) under .t
 	$(PYTHON) scripts/asyncapi_cli.py
 
 helm: ## build helm (pinned in scripts/helm/) under .tools/helm, for deploy/helm/baton
-	$(PYTHON) scripts/helm_cli.py
+	$(PYTHON) scripts/go_tools.py helm
+
+prometheus: ## build Prometheus 3 and promtool (pinned in scripts/prometheus/) under .tools/prometheus
+	$(PYTHON) scripts/go_tools.py prometheus
 
 .PHONY: docs
 docs: sync ## regenerate docs/configuration.md from the Settings classes

@@ -1,30 +1,24 @@
-"""Helm, built once under .tools/helm from the version pinned in scripts/helm/ (go.mod and
-go.sum), with the machine's Go and the Go module proxy; and the custom resource schemas the
-chart's KEDA and Prometheus Operator objects are checked against.
+"""Helm, built once under .tools/helm from the version pinned in scripts/helm/ (see
+go_tools.py); and the custom resource schemas the chart's KEDA and Prometheus Operator
+objects are checked against.
 
     python scripts/helm_cli.py            # build helm when missing; print the binary
     python scripts/helm_cli.py crds       # fetch the pinned CRDs; print where they are
 
-``make helm`` runs the first; the chart's tests run both. go.sum pins every module helm is
-built from; the CRDs come from the KEDA and Prometheus Operator modules, each checked
-against the hash pinned below.
+``make helm`` runs the first; the chart's tests run both. The CRDs come from the KEDA and
+Prometheus Operator modules, each checked against the hash pinned below.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PINNED = ROOT / "scripts" / "helm"
-TARGET = ROOT / ".tools" / "helm"
-BINARY = TARGET / "bin" / "helm"
-FILES = ("go.mod", "go.sum")
-INSTALL_TIMEOUT_S = 1800
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from go_tools import TOOLS, ToolMissingError, go
+
+HELM = TOOLS["helm"]
 
 # module@version -> (its go.sum hash, the CRD files the chart's objects are checked against)
 CRD_MODULES = {
@@ -41,74 +35,29 @@ CRD_MODULES = {
     ),
 }
 
-
-class HelmMissingError(RuntimeError):
-    pass
-
-
-def _go() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise HelmMissingError("go is not on PATH; install Go 1.26 or later")
-    return go
-
-
-def _run(command: list[str], *, cwd: Path) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            command,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=INSTALL_TIMEOUT_S,
-            env={**os.environ, "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0"},
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise HelmMissingError(f"`{' '.join(command)}` took over {INSTALL_TIMEOUT_S} s") from exc
-
-
-def installed() -> bool:
-    """helm is there, built from the go.sum pinned now."""
-    return BINARY.exists() and all(
-        (TARGET / name).exists() and (TARGET / name).read_bytes() == (PINNED / name).read_bytes()
-        for name in FILES
-    )
+HelmMissingError = ToolMissingError
 
 
 def install() -> Path:
     """helm's binary, built first when missing or pinned differently."""
-    if installed():
-        return BINARY
-    go = _go()
-    TARGET.mkdir(parents=True, exist_ok=True)
-    for name in FILES:
-        shutil.copyfile(PINNED / name, TARGET / name)
-    done = _run(
-        [go, "build", "-trimpath", "-o", str(BINARY), "helm.sh/helm/v4/cmd/helm"], cwd=TARGET
-    )
-    if done.returncode != 0 or not BINARY.exists():
-        (TARGET / "go.sum").unlink(missing_ok=True)
-        tail = "\n".join(done.stderr.strip().splitlines()[-20:])
-        raise HelmMissingError(f"building helm in {TARGET} failed ({done.returncode}):\n{tail}")
-    return BINARY
+    binaries: list[Path] = HELM.install()
+    return binaries[0]
 
 
 def crds() -> list[Path]:
     """The pinned CRD files, from the Go module cache (downloaded when missing)."""
-    go = _go()
-    TARGET.mkdir(parents=True, exist_ok=True)
+    HELM.target.mkdir(parents=True, exist_ok=True)
     found: list[Path] = []
     for module, (expected, files) in CRD_MODULES.items():
-        done = _run([go, "mod", "download", "-json", module], cwd=TARGET)
+        done = go(["mod", "download", "-json", module], HELM.target)
         try:
             info = json.loads(done.stdout)
         except json.JSONDecodeError:
-            raise HelmMissingError(f"`go mod download {module}` failed:\n{done.stderr}") from None
+            raise ToolMissingError(f"`go mod download {module}` failed:\n{done.stderr}") from None
         if "Dir" not in info:
-            raise HelmMissingError(f"`go mod download {module}` failed: {info.get('Error')}")
+            raise ToolMissingError(f"`go mod download {module}` failed: {info.get('Error')}")
         if info.get("Sum") != expected:
-            raise HelmMissingError(f"{module} has hash {info.get('Sum')}, pinned {expected}")
+            raise ToolMissingError(f"{module} has hash {info.get('Sum')}, pinned {expected}")
         found.extend(Path(info["Dir"]) / name for name in files)
     return found
 
@@ -120,7 +69,7 @@ def main() -> None:
                 print(path)
         else:
             print(install())
-    except HelmMissingError as exc:
+    except ToolMissingError as exc:
         sys.exit(f"helm_cli: {exc}")
 
 

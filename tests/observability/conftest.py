@@ -8,7 +8,7 @@ from .prometheus import PrometheusMissingError, Tools, find_or_install
 
 @pytest.fixture(scope="session")
 def prometheus_tools() -> Tools:
-    """Prometheus and promtool, from Debian's package (installed here when missing)."""
+    """Prometheus 3 and its promtool, built under .tools/prometheus when missing."""
     try:
         return find_or_install()
     except PrometheusMissingError as exc:

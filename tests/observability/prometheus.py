@@ -1,15 +1,15 @@
-"""A real Prometheus for tests: Debian's ``prometheus`` package, installed when missing,
-run as a plain process (no systemd) on a loopback port with its data in a temporary
-directory."""
+"""A real Prometheus for tests: Prometheus 3 (the major version compose runs), built under
+.tools/prometheus from the version pinned in scripts/prometheus (scripts/go_tools.py), run
+as a plain process on a loopback port with its data in a temporary directory."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
-import os
-import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,11 @@ import httpx
 from baton_testkit import free_port
 from tests.support.waiting import eventually
 
-INSTALL_TIMEOUT_S = 900
-POLICY_RC = Path("/usr/sbin/policy-rc.d")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class PrometheusMissingError(Exception):
-    """Prometheus is not installed and cannot be installed here; the message says why."""
+    """Prometheus cannot be built here; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -34,64 +33,26 @@ class Tools:
     promtool: str
 
     def promtool_run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - the installed promtool, our own arguments
+        return subprocess.run(  # noqa: S603 - the built promtool, our own arguments
             [self.promtool, *args], capture_output=True, text=True, check=False, timeout=120
         )
 
 
-def _which() -> Tools | None:
-    prometheus = shutil.which("prometheus")
-    promtool = shutil.which("promtool")
-    return Tools(prometheus, promtool) if prometheus and promtool else None
-
-
 def find_or_install() -> Tools:
-    """``prometheus`` and ``promtool`` from PATH; else install Debian's package (as root)."""
-    found = _which()
-    if found is not None:
-        return found
-    if shutil.which("apt-get") is None:
-        raise PrometheusMissingError(
-            "prometheus and promtool are not on PATH and this is no Debian-like system "
-            "(no apt-get); install Prometheus 2.x and put both binaries on PATH"
-        )
-    if os.geteuid() != 0:
-        raise PrometheusMissingError(
-            "prometheus and promtool are not on PATH, and installing Debian's prometheus "
-            "package needs root: run `sudo apt-get install --no-install-recommends prometheus`"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    with _no_service_start():
-        for command in (
-            ["apt-get", "update"],
-            ["apt-get", "install", "-y", "--no-install-recommends", "prometheus"],
-        ):
-            done = subprocess.run(  # noqa: S603 - fixed apt-get commands
-                command, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S
-            )
-            if done.returncode != 0:
-                raise PrometheusMissingError(
-                    f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stderr[-2000:]}"
-                )
-    found = _which()
-    if found is None:
-        raise PrometheusMissingError("Debian's prometheus package installed no prometheus binary")
-    return found
-
-
-@contextlib.contextmanager
-def _no_service_start() -> Iterator[None]:
-    """The package's scripts would start a Prometheus daemon on :9090; policy-rc.d saying
-    101 ("action forbidden") keeps invoke-rc.d and deb-systemd-invoke from doing so."""
-    if POLICY_RC.exists():
-        yield
-        return
-    POLICY_RC.write_text("#!/bin/sh\nexit 101\n")
-    POLICY_RC.chmod(0o755)
+    """``prometheus`` and ``promtool``, built first when missing."""
+    spec = importlib.util.spec_from_file_location(
+        "baton_go_tools", ROOT / "scripts" / "go_tools.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    go_tools = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = go_tools
+    spec.loader.exec_module(go_tools)
     try:
-        yield
-    finally:
-        POLICY_RC.unlink(missing_ok=True)
+        prometheus, promtool = go_tools.TOOLS["prometheus"].install()
+    except go_tools.ToolMissingError as exc:
+        raise PrometheusMissingError(str(exc)) from exc
+    return Tools(str(prometheus), str(promtool))
 
 
 def scrape_config(

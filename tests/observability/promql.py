@@ -1,8 +1,8 @@
 """Just enough PromQL reading to list the series an expression selects, and the
 dashboards' and rules' expressions to read.
 
-Prometheus 2.42 (Debian 12's package) has no parse endpoint, so the vector selectors are
-found with a small tokenizer: a name not followed by ``(`` that is no keyword is a metric,
+The vector selectors are found with a small tokenizer, so the tests can name what each
+expression selects before any Prometheus runs: a name not followed by ``(`` that is no keyword is a metric,
 its ``{...}`` are its matchers; label lists after ``by``, ``without``, ``on``,
 ``ignoring``, ``group_left`` and ``group_right`` and everything in ``[...]`` are skipped.
 Prometheus itself still parses every expression when the test queries it.
