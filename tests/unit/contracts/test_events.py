@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from baton_contracts import (
     EVENT_CLASSES,
     EVENT_TYPES,
+    AgentStatusChanged,
     DecodeError,
     DraftApproved,
     DraftRejected,
@@ -135,6 +136,14 @@ def samples() -> list[Event]:
             created_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
             sla_due_at=datetime(2026, 1, 1, 12, 5, tzinfo=UTC),
             agent=AGENT,
+        ),
+        AgentStatusChanged.first(
+            thread_id="agent:a-1",
+            agent_id="a-1",
+            status="away",
+            previous_status="online",
+            reason="idle",
+            departments=["billing"],
         ),
     ]
 

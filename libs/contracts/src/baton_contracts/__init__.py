@@ -6,6 +6,8 @@ from .codec import EVENT_CLASSES, DecodeError, decode, describe_validation_error
 from .events import (
     EVENT_TYPES,
     MAX_TEXT_LENGTH,
+    AgentPresence,
+    AgentStatusChanged,
     DraftApproved,
     DraftRejected,
     Handler,
@@ -31,6 +33,8 @@ __all__ = [
     "EVENT_TYPES",
     "MAX_TEXT_LENGTH",
     "THREAD_ID_PATTERN",
+    "AgentPresence",
+    "AgentStatusChanged",
     "DecodeError",
     "DraftApproved",
     "DraftRejected",

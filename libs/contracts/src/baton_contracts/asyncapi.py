@@ -34,6 +34,7 @@ PRODUCERS: Mapping[str, tuple[str, ...]] = {
     topics.THREAD_ASSIGNED: ("router", "ai-responder", "human-queue"),
     topics.TICKET_LEASE_EXPIRED: ("human-queue",),
     topics.TICKET_SLA_BREACHED: ("human-queue",),
+    topics.AGENT_STATUS_CHANGED: ("human-queue",),
 }
 CONSUMERS: Mapping[str, tuple[str, ...]] = {
     topics.MESSAGE_SUBMITTED: ("ingest",),
@@ -47,6 +48,7 @@ CONSUMERS: Mapping[str, tuple[str, ...]] = {
     topics.THREAD_ASSIGNED: ("human-queue", "ingest"),
     topics.TICKET_LEASE_EXPIRED: (),
     topics.TICKET_SLA_BREACHED: (),
+    topics.AGENT_STATUS_CHANGED: (),
 }
 SERVICES = ("ingest", "router", "ai-responder", "human-queue")
 

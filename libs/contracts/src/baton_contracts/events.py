@@ -27,6 +27,7 @@ RouteStrategy = Literal["owner_flag", "rule", "classifier", "default", "rate_lim
 HumanRequestKind = Literal["question", "escalation", "approval"]
 TicketKind = Literal["conversation", "question", "escalation", "approval"]
 TicketStatus = Literal["pending", "assigned", "resolved"]
+AgentPresence = Literal["online", "away", "offline"]
 
 
 class HumanAgent(Model):
@@ -259,6 +260,23 @@ class TicketSlaBreached(Event):
     )
 
 
+class AgentStatusChanged(Event):
+    """A human agent's presence changed: online, away or offline. The thread id is
+    ``agent:<agent_id>``, so one agent's changes stay in order."""
+
+    type: Literal["agent.status_changed"] = Field(
+        default="agent.status_changed", description="Event type: always `agent.status_changed`."
+    )
+    agent_id: str = Field(max_length=128, description="The agent whose presence changed.")
+    status: AgentPresence = Field(description="The agent's presence now.")
+    previous_status: AgentPresence = Field(description="Its presence before.")
+    reason: Literal["set", "idle", "active", "deactivated"] = Field(
+        description="`set`: the agent set it; `idle`: silent too long, so away; `active`: "
+        "a request after that silence; `deactivated`: an admin deactivated the agent."
+    )
+    departments: list[str] = Field(max_length=50, description="The departments the agent serves.")
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     MessageSubmitted,
     MessageReceived,
@@ -271,5 +289,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ThreadAssigned,
     TicketLeaseExpired,
     TicketSlaBreached,
+    AgentStatusChanged,
 )
 """Every event type, in pipeline order."""

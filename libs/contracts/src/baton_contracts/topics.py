@@ -20,6 +20,7 @@ MESSAGE_SENT: Final = "message.sent"
 THREAD_ASSIGNED: Final = "thread.assigned"
 TICKET_LEASE_EXPIRED: Final = "ticket.lease_expired"
 TICKET_SLA_BREACHED: Final = "ticket.sla_breached"
+AGENT_STATUS_CHANGED: Final = "agent.status_changed"
 
 ALL: Final = (
     MESSAGE_SUBMITTED,
@@ -33,6 +34,7 @@ ALL: Final = (
     THREAD_ASSIGNED,
     TICKET_LEASE_EXPIRED,
     TICKET_SLA_BREACHED,
+    AGENT_STATUS_CHANGED,
 )
 
 DLQ_SUFFIX: Final = ".dlq"
