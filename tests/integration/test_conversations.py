@@ -248,6 +248,28 @@ async def test_an_ownership_change_applies_to_the_owner_as_it_is_now(
     assert (await core.require_thread(t)).assigned_agent == "agent-2"
 
 
+async def test_a_thread_moves_to_another_department_and_keeps_the_rest(
+    core: Conversations,
+) -> None:
+    t = await new_thread(core)
+    await core.append(message(t, "hello"))
+    before = await core.require_thread(t)
+
+    moved = await core.set_department(t, "billing")
+    again = await core.set_department(t, "billing")
+
+    assert (moved.department, again.department) == ("billing", "billing")
+    after = await core.require_thread(t)
+    assert after.department == "billing"
+    assert (after.owner, after.last_seq, after.recent) == (
+        before.owner,
+        before.last_seq,
+        before.recent,
+    )
+    with pytest.raises(UnknownThreadError):
+        await core.set_department("no-such-thread", "billing")
+
+
 async def test_a_message_stored_but_not_listed_is_listed_by_its_replay(
     core: Conversations, db: AsyncDatabase[Document]
 ) -> None:

@@ -294,6 +294,12 @@ class MemoryConversations:
         await self._announce([event])
         return event
 
+    async def set_department(self, thread_id: str, department: str | None) -> Thread:
+        current = await self.require_thread(thread_id)
+        moved = replace(current, department=department, updated_at=utc_now())
+        self.threads[thread_id] = moved
+        return moved
+
     def thread_messages(self, thread_id: str) -> Sequence[Message]:
         return sorted(
             (m for m in self.messages.values() if m.thread_id == thread_id), key=lambda m: m.seq

@@ -385,6 +385,22 @@ class Conversations:
             seen = Thread.from_document(fresh)
         raise RuntimeError(f"the owner of thread {thread.thread_id} keeps changing")
 
+    # ------------------------------------------------------------ department
+
+    async def set_department(self, thread_id: str, department: str | None) -> Thread:
+        """Move the thread to ``department`` (a person transferred its conversation). One
+        update of one field: setting the same department again changes nothing, so a
+        follow-up carried out twice is harmless."""
+        doc = await self._threads.find_one_and_update(
+            {"_id": thread_id},
+            {"$set": {"department": department, "updated_at": utc_now()}},
+            projection=THREAD_FIELDS,
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
+        return Thread.from_document(doc)
+
     # ------------------------------------------------------------ recovery
 
     async def sweep(self, *, older_than: timedelta) -> int:

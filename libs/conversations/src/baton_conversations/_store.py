@@ -71,3 +71,8 @@ class ConversationStore(Protocol):
         in the same write; with ``only_from``, only while that is the thread's owner. None
         when nothing changed (or the change was made before: ``because`` names it)."""
         ...
+
+    async def set_department(self, thread_id: str, department: str | None) -> Thread:
+        """Move the thread to ``department``; the same department again changes nothing.
+        :class:`~baton_conversations.UnknownThreadError` for an unknown thread."""
+        ...
