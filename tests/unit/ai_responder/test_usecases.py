@@ -33,7 +33,7 @@ from baton_contracts import (
     ThreadAssigned,
     ToolHumanRequested,
 )
-from baton_conversations import Message
+from baton_conversations import Because, Message
 from baton_runtime import Rejected
 from tests.support.memory import MemoryConversations, MemoryEscalations
 
@@ -300,3 +300,33 @@ async def test_past_the_limit_the_escalate_tool_hands_nothing_over() -> None:
     _, events = await ai.route("This is terrible")
     assert ai.assigned() == []
     assert only(events, MessageSent).text == "I am sorry; let me help."
+
+
+async def test_a_reply_finished_after_people_took_the_thread_over_is_held_as_a_draft() -> None:
+    ai = Setup(reply("We open at 9."))
+    conversations = ai.conversations
+    writing = ai.model.complete
+
+    async def taken_over_while_writing(messages: Sequence[Any], tools: Sequence[Any]) -> Completion:
+        # A supervisor takes the conversation over while the model is writing.
+        [thread] = conversations.threads.values()
+        cause = MessageReceived.first(thread_id=thread.thread_id, message_id=uuid.uuid4(), text="x")
+        await conversations.assign(
+            thread,
+            owner="human",
+            agent_id="agent-sue",
+            reason="takeover: Sue took the conversation over from the AI",
+            because=Because.of(cause, "takeover"),
+        )
+        return await writing(messages, tools)
+
+    ai.model.complete = taken_over_while_writing  # type: ignore[method-assign]
+    _, events = await ai.route("When do you open?")
+
+    assert not [e for e in events if isinstance(e, MessageSent)]
+    approval = only(events, ToolHumanRequested)
+    assert (approval.kind, approval.draft_text) == ("approval", "We open at 9.")
+    assert approval.reason == "a person took the conversation over"
+    draft = await conversations.get_message(approval.draft_message_id)
+    assert draft is not None
+    assert (draft.status, draft.visible_to_user) == ("pending_approval", False)

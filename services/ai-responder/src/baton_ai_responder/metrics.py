@@ -6,7 +6,8 @@ from baton_runtime import start_escalation_metrics, start_reply_metrics
 
 APPROVALS_REQUESTED = Counter(
     "baton_approvals_requested_total",
-    "AI replies held for a person's approval, by reason (topic, complexity).",
+    "AI replies held for a person's approval, by reason (topic, complexity, taken_over: "
+    "people took the conversation over while the AI was writing).",
     ["reason"],
 )
 APPROVALS = Counter(
@@ -18,7 +19,7 @@ APPROVALS = Counter(
 # Present from the start at zero, so increase() also sees a label value's first change.
 for _outcome in ("approved", "edited", "rejected"):
     APPROVALS.labels(_outcome)
-for _reason in ("topic", "complexity"):
+for _reason in ("topic", "complexity", "taken_over"):
     APPROVALS_REQUESTED.labels(_reason)
 start_reply_metrics("openai", answered_by=("ai", "ai_approved"))
 start_escalation_metrics(

@@ -34,6 +34,8 @@ from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, ToolRegistry
 log = logging.getLogger(__name__)
 
 PROVIDER = "openai"
+TAKEN_OVER = "taken_over"
+"""Why a finished reply is held for approval when people took the thread meanwhile."""
 
 
 @dataclass(frozen=True)
@@ -138,11 +140,25 @@ class Turn:
             if verdict.action == "approve":
                 APPROVALS_REQUESTED.labels(verdict.kind).inc()
                 return await self._draft(completion, verdict.reason, kept=kept)
+            if await self._taken_over():
+                # A person took the conversation over while the model was writing: the
+                # reply is theirs to send or drop, held as a draft for approval.
+                APPROVALS_REQUESTED.labels(TAKEN_OVER).inc()
+                return await self._draft(
+                    completion, "a person took the conversation over", kept=kept
+                )
             return await self._send(completion, kept=kept)
         return await self.hand_off(
             reason=f"max_steps: no reply after {config.max_steps} model calls",
             category="max_steps",
         )
+
+    async def _taken_over(self) -> bool:
+        """Whether people own the thread now. Read afresh right before sending: a turn runs
+        for seconds and a takeover may land meanwhile. (A takeover between this read and
+        the reply's store still lets that one reply through: a window of one write.)"""
+        thread = await self._deps.conversations.get_thread(self._thread.thread_id)
+        return thread is not None and thread.owner == "human"
 
     async def _append(self, message: Message) -> Message:
         # The thread as the handler read it: the core knows what it appended since.
