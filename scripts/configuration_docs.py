@@ -57,6 +57,7 @@ SOURCES: tuple[Source, ...] = (
     Source("router", ("baton_router.settings:Settings",)),
     Source("ai-responder", ("baton_ai_responder.settings:Settings",)),
     Source("human-queue", ("baton_human_queue.settings:Settings",)),
+    Source("human-queue live console", ("baton_human_queue.live:LiveSettings",)),
     Source(
         "scripted model",
         (

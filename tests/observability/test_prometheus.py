@@ -156,7 +156,7 @@ async def rules_evaluated(prometheus: Prometheus, rules: list[Query]) -> None:
 
 async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Document]) -> None:
     """AI replies, a question a person answers, drafts approved (as written and edited) and
-    rejected, a reply to a gateway's webhook that fails once, a person's conversation with a handback, an LLM outage, an SLA breach, a
+    rejected, a reply to a gateway's webhook that fails once, a person's conversation with a handback, a transfer to an auto-assigned department, an LLM outage, an SLA breach, a
     lapsed claim, a dead letter and a document a sweep cannot read."""
     dept = department()
     # Patient agents: on a shared two-core machine a request can wait for a ticket's lock.
@@ -169,6 +169,7 @@ async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Documen
         await question_answered(pipeline, ada, dept)
         await drafts_reviewed(pipeline, ada, dept)
         await conversation_with_a_person(pipeline, bo, dept)
+        await moving_work(pipeline, http, ada, dept)
         escalation = await llm_outage(pipeline, ada, dept)
         await sla_breach_and_lapsed_claim(pipeline, mongo, ada, escalation)
         await dead_letter(pipeline)
@@ -303,6 +304,33 @@ async def conversation_with_a_person(pipeline: Pipeline, bo: AgentClient, dept: 
 
     await eventually(attached, what="the second message on the open ticket")
     await act(bo, ticket["ticket_id"], "resolve", {"handback": "ai"})
+
+
+async def moving_work(
+    pipeline: Pipeline, http: httpx.AsyncClient, ada: AgentClient, dept: str
+) -> None:
+    """An agent comes online in an auto-assigned department and is handed a ticket; Ada
+    transfers a conversation there."""
+    auto = department()
+    admin = {"Authorization": f"Bearer {pipeline.admin_token}"}
+    policy = await http.put(
+        f"/v1/admin/departments/{auto}", json={"policy": "least_busy"}, headers=admin
+    )
+    assert policy.status_code == 200, policy.text
+    cy = await new_agent(http, pipeline.admin_token, "Cy", auto)
+    online = await http.put("/v1/agents/me/status", json={"status": "online"}, headers=cy.headers)
+    assert online.status_code == 200, online.text
+    thread_id = await pipeline.new_thread(department=dept)
+    await pipeline.say(thread_id, "I want to talk to a human")
+    [ticket] = await ada.wait_for_ticket(thread_id, kind="conversation")
+    await act(ada, ticket["ticket_id"], "claim")
+    await act(ada, ticket["ticket_id"], "transfer", {"department": auto, "note": "For Cy."})
+
+    async def handed_to_cy() -> bool:
+        status: str = (await cy.ticket(ticket["ticket_id"]))["ticket"]["status"]
+        return status == "assigned"
+
+    await eventually(handed_to_cy, what="the transferred ticket auto-assigned to Cy")
 
 
 async def llm_outage(pipeline: Pipeline, ada: AgentClient, dept: str) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton_contracts import Event
+from baton_human_queue.canned import CannedResponse, ShortcutTakenError, scope_of
 from baton_human_queue.domain import lease_expired, sla_breach_due
+from baton_human_queue.notes import Note
 from baton_human_queue.ports import Changed, TicketQuery
 from baton_human_queue.store.tickets import UNCLAIMED
 from baton_human_queue.tickets import (
@@ -209,6 +211,65 @@ class MemoryTickets:
         )
         return changed.ticket if changed else None
 
+    async def reassign(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str,
+        holder: Holder,
+        claim_id: str,
+        until: datetime,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        return await self._change(
+            ticket_id,
+            lambda t: t.status == "assigned" and t.claim_id == seen_claim_id,
+            lambda t: {
+                "holder": holder.model_dump(),
+                "claim_id": claim_id,
+                "claimed_at": now,
+                "lease_expires_at": until,
+                "updated_at": now,
+            },
+            follow_ups,
+        )
+
+    async def transfer(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str | None,
+        department: str | None,
+        priority: int,
+        holder: Holder | None,
+        claim_id: str | None,
+        until: datetime | None,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        def fields(t: Ticket) -> dict[str, Any]:
+            taken: dict[str, Any] = (
+                {
+                    "status": "assigned",
+                    "holder": holder.model_dump(),
+                    "claim_id": claim_id,
+                    "claimed_at": now,
+                    "lease_expires_at": until,
+                    "first_claimed_at": t.first_claimed_at or now,
+                }
+                if holder is not None
+                else dict(UNCLAIMED)
+            )
+            return {**taken, "department": department, "priority": priority, "updated_at": now}
+
+        return await self._change(
+            ticket_id,
+            lambda t: t.status in OPEN_STATUSES and t.claim_id == seen_claim_id,
+            fields,
+            follow_ups,
+        )
+
     async def release(
         self, ticket_id: str, *, claim_id: str, now: datetime, follow_ups: Sequence[Entry]
     ) -> Changed | None:
@@ -335,3 +396,70 @@ def _live_claim(claim_id: str, now: datetime) -> Callable[[Ticket], bool]:
         and t.lease_expires_at is not None
         and t.lease_expires_at > now
     )
+
+
+class MemoryNotes:
+    """Internal notes (``ticket_notes``): stored once by id, read latest first, oldest first."""
+
+    def __init__(self) -> None:
+        self.stored: dict[uuid.UUID, Note] = {}
+
+    async def add(self, note: Note) -> Note:
+        await asyncio.sleep(0)
+        return self.stored.setdefault(note.note_id, note)
+
+    async def of_ticket(self, ticket_id: str, *, limit: int) -> list[Note]:
+        return await self._latest(lambda n: n.ticket_id == ticket_id, limit)
+
+    async def of_thread(self, thread_id: str, *, limit: int) -> list[Note]:
+        return await self._latest(lambda n: n.thread_id == thread_id, limit)
+
+    async def _latest(self, wanted: Callable[[Note], bool], limit: int) -> list[Note]:
+        await asyncio.sleep(0)
+        found = sorted((n for n in self.stored.values() if wanted(n)), key=lambda n: n.created_at)
+        return found[-limit:]
+
+
+class MemoryCanned:
+    """Canned replies, with the unique (department, shortcut) of the MongoDB index."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, CannedResponse] = {}
+
+    def _check_free(self, canned: CannedResponse) -> None:
+        for other in self.stored.values():
+            if (
+                other.canned_id != canned.canned_id
+                and scope_of(other.department) == scope_of(canned.department)
+                and other.shortcut == canned.shortcut
+            ):
+                raise ShortcutTakenError(f"{canned.shortcut!r} is taken")
+
+    async def add(self, canned: CannedResponse) -> None:
+        await asyncio.sleep(0)
+        self._check_free(canned)
+        self.stored[canned.canned_id] = canned
+
+    async def get(self, canned_id: str) -> CannedResponse | None:
+        await asyncio.sleep(0)
+        return self.stored.get(canned_id)
+
+    async def replace(self, canned: CannedResponse) -> bool:
+        await asyncio.sleep(0)
+        if canned.canned_id not in self.stored:
+            return False
+        self._check_free(canned)
+        self.stored[canned.canned_id] = canned
+        return True
+
+    async def delete(self, canned_id: str) -> bool:
+        await asyncio.sleep(0)
+        return self.stored.pop(canned_id, None) is not None
+
+    async def search(self, departments: Sequence[str | None] | None) -> list[CannedResponse]:
+        await asyncio.sleep(0)
+        scopes = None if departments is None else {scope_of(d) for d in departments}
+        found = [
+            c for c in self.stored.values() if scopes is None or scope_of(c.department) in scopes
+        ]
+        return sorted(found, key=lambda c: (scope_of(c.department), c.shortcut))

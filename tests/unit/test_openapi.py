@@ -93,13 +93,17 @@ def test_every_4xx_declares_the_error_body(service: str) -> None:
 def test_the_human_queue_names_the_token_each_operation_takes() -> None:
     document = DOCUMENTS["human-queue"]
     schemes = document["components"]["securitySchemes"]
-    assert {name: (s["type"], s["scheme"]) for name, s in schemes.items()} == {
+    assert {name: (s["type"], s.get("scheme") or s["in"]) for name, s in schemes.items()} == {
         "agentToken": ("http", "bearer"),
         "adminToken": ("http", "bearer"),
+        # The live stream's single-use ticket: an EventSource sends no header.
+        "streamTicket": ("apiKey", "query"),
     }
     assert all(s["description"] for s in schemes.values())
     for operation_id, (_, path, op) in operations(document).items():
-        if path.startswith("/v1/admin"):
+        if path == "/v1/agents/me/stream":
+            assert op.get("security") == [{"streamTicket": []}], operation_id
+        elif path.startswith("/v1/admin"):
             assert op.get("security") == [{"adminToken": []}], operation_id
         elif path.startswith(("/v1/", "/console/")):
             assert op.get("security") == [{"agentToken": []}], operation_id

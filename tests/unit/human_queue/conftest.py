@@ -14,26 +14,37 @@ from baton_contracts import Event, RouteDecided, ThreadAssigned, ToolHumanReques
 from baton_conversations import Message, Thread
 from baton_human_queue.domain import Agent
 from baton_human_queue.followups import FollowUps
+from baton_human_queue.staffing import AgentState, StaffingRules
 from baton_human_queue.tickets import Ticket
 from baton_human_queue.usecases import (
+    Assigner,
     Claims,
     HolderActions,
     Intake,
     QueueConfig,
     Reading,
     Reports,
+    Staff,
     Sweep,
 )
 from baton_runtime import Outbox
 from tests.support.memory import MemoryConversations
-from tests.support.queue_memory import Clock, FlakyPublisher, MemoryTickets
-from tests.support.queue_records import MemoryClaims, MemoryFeedback, MemoryOwnership
+from tests.support.queue_memory import Clock, FlakyPublisher, MemoryNotes, MemoryTickets
+from tests.support.queue_records import (
+    MemoryAgents,
+    MemoryClaims,
+    MemoryDepartments,
+    MemoryFeedback,
+    MemoryOwnership,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ALEX = Agent("agent-alex", "Alex", ("billing",))
 SAM = Agent("agent-sam", "Sam", ("billing", "support"))
 BO = Agent("agent-bo", "Bo", ("shipping",))
 EVERYONE = Agent("agent-all", "Everyone", ("billing", "support", "shipping"))
+TEAM = (ALEX, SAM, BO, EVERYONE)
+"""The agents every unit test's queue knows (claims need an agent on record, for its slots)."""
 
 
 @dataclass
@@ -52,6 +63,26 @@ class Queue:
     sweep: Sweep
     reading: Reading
     reports: Reports
+    agents: MemoryAgents
+    departments: MemoryDepartments
+    assigner: Assigner
+    staff: Staff
+    note_store: MemoryNotes
+    """Where notes that changes store with them (a transfer's) are kept."""
+
+    def enrol(self, *members: Agent) -> None:
+        """Put agents on record (offline, nothing held), as an admin creating them would."""
+        for member in members:
+            self.agents.by_id[member.agent_id] = AgentState(
+                agent=member,
+                active=True,
+                status="offline",
+                idle_away=False,
+                last_seen_at=None,
+                status_at=self.clock(),
+                created_at=self.clock(),
+            )
+            self.agents.hashes[member.agent_id] = f"hash-{member.agent_id}"
 
     def published(self, event_type: type[Event]) -> list[Any]:
         return self.publisher.of_type(event_type)
@@ -143,9 +174,39 @@ def queue() -> Queue:
     publisher = FlakyPublisher()
     conversations = MemoryConversations(publisher)
     claim_log, feedback, ownership = MemoryClaims(), MemoryFeedback(), MemoryOwnership()
-    follow_ups = FollowUps(conversations=conversations, claims=claim_log, feedback=feedback)
+    agents = MemoryAgents(Outbox(publisher, clock=clock))
+    for member in TEAM:
+        agents.by_id[member.agent_id] = AgentState(
+            agent=member,
+            active=True,
+            status="offline",
+            idle_away=False,
+            last_seen_at=None,
+            status_at=NOW,
+            created_at=NOW,
+        )
+        agents.hashes[member.agent_id] = f"hash-{member.agent_id}"
+    note_store = MemoryNotes()
+    follow_ups = FollowUps(
+        conversations=conversations,
+        claims=claim_log,
+        feedback=feedback,
+        agents=agents,
+        notes=note_store,
+    )
     tickets = MemoryTickets(Outbox(publisher, kinds=follow_ups.kinds(), clock=clock), clock)
-    config = QueueConfig(lease_s=600, max_text_length=100, context_messages=5, outbox_grace_s=5)
+    # Room for every test's claims; the capacity tests set their own.
+    config = QueueConfig(
+        lease_s=600,
+        max_text_length=100,
+        context_messages=5,
+        outbox_grace_s=5,
+        staffing=StaffingRules(default_capacity=50, away_after_s=300, failover_after_s=120),
+    )
+    departments = MemoryDepartments()
+    assigner = Assigner(
+        tickets=tickets, agents=agents, departments=departments, config=config, clock=clock
+    )
     return Queue(
         clock=clock,
         publisher=publisher,
@@ -155,10 +216,22 @@ def queue() -> Queue:
         feedback=feedback,
         ownership=ownership,
         config=config,
-        intake=Intake(tickets=tickets, conversations=conversations, config=config, clock=clock),
-        claims=Claims(tickets=tickets, config=config, clock=clock),
+        intake=Intake(
+            tickets=tickets,
+            conversations=conversations,
+            config=config,
+            clock=clock,
+            opened=assigner.opened,
+        ),
+        claims=Claims(
+            tickets=tickets, agents=agents, config=config, clock=clock, freed=assigner.freed
+        ),
         holder=HolderActions(
-            tickets=tickets, conversations=conversations, config=config, clock=clock
+            tickets=tickets,
+            conversations=conversations,
+            config=config,
+            clock=clock,
+            freed=assigner.freed,
         ),
         sweep=Sweep(tickets=tickets, config=config, clock=clock),
         reading=Reading(
@@ -169,4 +242,16 @@ def queue() -> Queue:
             clock=clock,
         ),
         reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback, clock=clock),
+        agents=agents,
+        departments=departments,
+        assigner=assigner,
+        staff=Staff(
+            agents=agents,
+            tickets=tickets,
+            config=config,
+            clock=clock,
+            freed=assigner.freed,
+            available=assigner.available,
+        ),
+        note_store=note_store,
     )

@@ -16,7 +16,7 @@ async def test_a_new_agent_gets_a_token_that_is_stored_only_as_a_hash() -> None:
     assert created.agent.departments == ("billing", "support")
     assert created.token.startswith(TOKEN_PREFIX)
     assert len(created.token) > 40
-    [stored_hash] = store.rows
+    [stored_hash] = store.hashes.values()
     assert stored_hash == hash_token(created.token)
     assert created.token not in stored_hash
 

@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from baton_human_queue.agents import Agents
 from baton_human_queue.api import api_router
 from baton_runtime import install_error_handlers
-from tests.support.queue_records import MemoryAgents
 
 from .conftest import ALEX, Queue
 
@@ -32,7 +31,7 @@ class Http:
 
 @pytest.fixture
 async def http(queue: Queue) -> AsyncIterator[Http]:
-    agents = Agents(MemoryAgents())
+    agents = Agents(queue.agents)
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(

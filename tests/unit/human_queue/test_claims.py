@@ -46,6 +46,7 @@ async def test_a_claim_holds_the_ticket_and_gives_the_holder_the_thread(queue: Q
 async def test_of_fifty_concurrent_claims_exactly_one_wins(queue: Queue) -> None:
     ticket = await queue.conversation()
     agents = [Agent(f"agent-{i}", f"Agent {i}", ("billing",)) for i in range(50)]
+    queue.enrol(*agents)
 
     outcomes = await asyncio.gather(
         *(queue.claims.claim(a, ticket.ticket_id) for a in agents), return_exceptions=True

@@ -23,7 +23,10 @@ async def test_an_owner_change_is_made_and_announced_once(queue: Queue) -> None:
     assert round_trip(entry) == entry
     assert entry.id == f"assign:{ticket.because('claim:c-1').event_id}"
     apply = fx.FollowUps(
-        conversations=queue.conversations, claims=queue.claim_log, feedback=queue.feedback
+        conversations=queue.conversations,
+        claims=queue.claim_log,
+        feedback=queue.feedback,
+        agents=queue.agents,
     )
 
     await apply.assign(entry.data)
@@ -71,7 +74,10 @@ async def test_a_reply_is_stored_and_announced_once(queue: Queue) -> None:
     entry = fx.store_reply(reply)
     assert round_trip(entry) == entry
     apply = fx.FollowUps(
-        conversations=queue.conversations, claims=queue.claim_log, feedback=queue.feedback
+        conversations=queue.conversations,
+        claims=queue.claim_log,
+        feedback=queue.feedback,
+        agents=queue.agents,
     )
 
     await apply.store_reply(entry.data)
@@ -104,7 +110,10 @@ async def test_claims_are_opened_and_closed_once(queue: Queue) -> None:
     closed = fx.close_claim("c-1", NOW, "released")
     assert closed.id == "claim_closed:c-1"
     apply = fx.FollowUps(
-        conversations=queue.conversations, claims=queue.claim_log, feedback=queue.feedback
+        conversations=queue.conversations,
+        claims=queue.claim_log,
+        feedback=queue.feedback,
+        agents=queue.agents,
     )
     for entry in (opened, closed, opened, fx.close_claim("c-1", NOW, "expired")):
         await apply.kinds()[entry.kind](round_trip(entry).data)

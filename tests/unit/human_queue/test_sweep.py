@@ -79,7 +79,7 @@ async def test_follow_ups_left_by_a_failure_are_carried_out_by_the_sweep(queue: 
     assert approved.status == "resolved"  # the change is stored: the request succeeds
     assert queue.published(DraftApproved) == []
     waiting = queue.tickets.follow_ups_of(claimed.ticket_id)
-    assert [e.kind for e in waiting] == ["claim_closed", "feedback", "event"]
+    assert [e.kind for e in waiting] == ["claim_closed", "free_slot", "feedback", "event"]
 
     queue.publisher.down = False
     queue.clock.advance(seconds=4)

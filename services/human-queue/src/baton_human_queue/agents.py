@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from baton_contracts import utc_now
 
-from .domain import Agent, QueueError
+from .domain import Agent, QueueError, Role
 from .ports import AgentRecord, AgentStore
+from .staffing import AgentState, check_capacity
 
 TOKEN_PREFIX = "bq_"  # noqa: S105 - marks Baton queue tokens, not a secret
 DEPARTMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
@@ -69,22 +70,48 @@ class Agents:
     def __init__(self, store: AgentStore) -> None:
         self._store = store
 
-    async def create(self, name: str, departments: Sequence[str]) -> NewAgent:
+    async def create(
+        self,
+        name: str,
+        departments: Sequence[str],
+        *,
+        role: Role = "agent",
+        capacity: int | None = None,
+    ) -> NewAgent:
         name, cleaned = check_agent(name, departments)
-        agent = Agent(agent_id=f"agent-{uuid.uuid4().hex[:16]}", name=name, departments=cleaned)
+        agent = Agent(
+            agent_id=f"agent-{uuid.uuid4().hex[:16]}",
+            name=name,
+            departments=cleaned,
+            role=role,
+            capacity=check_capacity(capacity),
+        )
         token = new_token()
         await self._store.add(agent, token_hash=hash_token(token), now=utc_now())
         return NewAgent(agent, token)
 
     async def authenticate(self, token: str) -> Agent | None:
+        state = await self.signed_in(token)
+        return state.agent if state else None
+
+    async def signed_in(self, token: str) -> AgentState | None:
+        """The active agent whose token this is, as staffed now."""
         if not token.startswith(TOKEN_PREFIX):
             return None
         digest = hash_token(token)
         found = await self._store.by_token_hash(digest)
         if found is None:
             return None
-        agent, stored = found
-        return agent if same_secret(digest, stored) else None
+        state, stored = found
+        return state if same_secret(digest, stored) else None
+
+    async def rotate_token(self, agent_id: str) -> str | None:
+        """A new token for the agent, shown once; the old one stops working with the write.
+        None for an unknown agent."""
+        token = new_token()
+        if not await self._store.set_token(agent_id, hash_token(token), now=utc_now()):
+            return None
+        return token
 
     async def all(self) -> list[AgentRecord]:
         """Every agent, oldest first, without tokens."""

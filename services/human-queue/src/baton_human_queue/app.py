@@ -27,9 +27,25 @@ from .api import api_router
 from .console import console_router
 from .followups import FollowUps
 from .handlers import on_route_decided, on_tool_human_requested, routed_to_people
+from .live import Live, agent_by_token_hash, live_router
 from .settings import Settings
-from .store import MongoAgents, MongoClaims, MongoFeedback, MongoTickets
-from .usecases import Claims, HolderActions, Intake, QueueConfig, Reading, Reports, Sweep
+from .store import MongoAgents, MongoClaims, MongoDepartments, MongoFeedback, MongoTickets
+from .store.canned import MongoCanned
+from .store.notes import MongoNotes
+from .usecases import (
+    Assigner,
+    Claims,
+    HolderActions,
+    Intake,
+    QueueConfig,
+    Reading,
+    Reports,
+    Staff,
+    Sweep,
+)
+from .usecases.canned import CannedResponses
+from .usecases.moving import MovingWork
+from .usecases.notes import Notes
 
 SERVICE = "baton-human-queue"
 PICKUP_MS = 200
@@ -45,6 +61,7 @@ TOPICS = (
     topics.THREAD_ASSIGNED,
     topics.TICKET_LEASE_EXPIRED,
     topics.TICKET_SLA_BREACHED,
+    topics.AGENT_STATUS_CHANGED,
 )
 
 
@@ -58,10 +75,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ownership = OwnershipLog(db)
     claim_log = MongoClaims(db)
     feedback = MongoFeedback(db)
-    agent_store = MongoAgents(db)
+    # Presence changes carry their agent.status_changed in the agent's document (outbox).
+    agent_store = MongoAgents(db, Outbox(publisher))
     # A ticket change's follow-ups: events, and the kinds below, carried out after the
     # change is stored (and by the sweep, after a crash).
-    follow_ups = FollowUps(conversations=conversations, claims=claim_log, feedback=feedback)
+    note_store = MongoNotes(db)
+    follow_ups = FollowUps(
+        conversations=conversations,
+        claims=claim_log,
+        feedback=feedback,
+        agents=agent_store,
+        notes=note_store,
+    )
     tickets = MongoTickets(db, Outbox(publisher, kinds=follow_ups.kinds()))
     config = QueueConfig(
         lease_s=settings.lease_s,
@@ -70,12 +95,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_text_length=settings.max_text_length,
         context_messages=settings.context_messages,
         outbox_grace_s=settings.outbox_grace_s,
+        staffing=settings.staffing,
     )
-    intake = Intake(tickets=tickets, conversations=conversations, config=config)
+    # Auto-assignment: told when a ticket opens, a claim ends or an agent comes online,
+    # and run by the sweep for what those missed (and for failover).
+    departments = MongoDepartments(db)
+    assigner = Assigner(tickets=tickets, agents=agent_store, departments=departments, config=config)
+    staff = Staff(
+        agents=agent_store,
+        tickets=tickets,
+        config=config,
+        freed=assigner.freed,
+        available=assigner.available,
+    )
+    intake = Intake(
+        tickets=tickets, conversations=conversations, config=config, opened=assigner.opened
+    )
     reading = Reading(
         tickets=tickets, conversations=conversations, ownership=ownership, config=config
     )
     agents = Agents(agent_store)
+    # The live console: ticket changes pushed to agents' streams (server-sent events).
+    live = Live.build(db, settings.live, agent_by_token_hash=agent_by_token_hash(agent_store))
+    canned_store = MongoCanned(db)
 
     runner = event_runner(
         broker,
@@ -129,6 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             claim_log.ensure_indexes,
             feedback.ensure_indexes,
             agent_store.ensure_indexes,
+            note_store.ensure_indexes,
+            canned_store.ensure_indexes,
+            live.ensure_indexes,
         ],
         background=[
             every(
@@ -136,12 +181,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 Sweep(tickets=tickets, config=config),
                 what="queue sweep",
             ),
+            every(settings.sweep_interval_s, staff, what="team sweep"),
+            every(settings.sweep_interval_s, assigner, what="assignment round"),
             every(
                 metrics.REFRESH_INTERVAL_S,
-                functools.partial(metrics.refresh_queue_metrics, tickets, agent_store),
+                functools.partial(
+                    metrics.refresh_queue_metrics,
+                    tickets,
+                    agent_store,
+                    default_capacity=settings.default_capacity,
+                ),
                 what="queue gauge refresh",
                 at_start=True,
             ),
+            every(settings.live.poll_s, live.feed, what="live ticket feed", at_start=True),
         ],
     )
     app.description = (
@@ -153,10 +206,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             agents=agents,
             admin_token=settings.admin_token,
             reading=reading,
-            claims=Claims(tickets=tickets, config=config),
-            holder=HolderActions(tickets=tickets, conversations=conversations, config=config),
+            claims=Claims(tickets=tickets, agents=agent_store, config=config, freed=assigner.freed),
+            holder=HolderActions(
+                tickets=tickets, conversations=conversations, config=config, freed=assigner.freed
+            ),
+            staff=staff,
+            assigner=assigner,
             reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback),
+            notes=Notes(notes=note_store, tickets=tickets, max_length=settings.max_note_length),
+            canned=CannedResponses(
+                canned=canned_store,
+                tickets=tickets,
+                conversations=conversations,
+                # A canned reply is sent as a reply: it has a reply's limit.
+                max_length=settings.max_text_length,
+            ),
+            moving=MovingWork(
+                tickets=tickets,
+                agents=agent_store,
+                departments=departments,
+                conversations=conversations,
+                config=config,
+                max_note_length=settings.max_note_length,
+                agents_may_take_over=settings.takeover_by_agents,
+                freed=assigner.freed,
+                placed=assigner.opened,
+            ),
         )
     )
+    app.include_router(live_router(live, agents))
     app.include_router(console_router(agents))
     return app

@@ -44,6 +44,11 @@ MAX_REVIEW_LENGTH = 4000
 
 ALL_STATUSES: tuple[TicketStatus, ...] = ("pending", "assigned", "resolved")
 
+Role = Literal["agent", "supervisor"]
+"""``agent``: works its departments' tickets; ``supervisor``: every department's, and may
+assign, transfer and take over. Administration takes the admin token, no role."""
+ROLES: tuple[Role, ...] = ("agent", "supervisor")
+
 
 class QueueError(RefusedError):
     """A request the queue refuses. Subclasses set the HTTP ``status`` and ``code``."""
@@ -89,6 +94,18 @@ class WrongKindError(QueueError):
 class LeaseExpiredError(QueueError):
     status = 409
     code = "lease_expired"
+
+
+class AtCapacityError(QueueError):
+    """The agent holds as many tickets as it may at once."""
+
+    status = 409
+    code = "at_capacity"
+
+
+class NotSupervisorError(QueueError):
+    status = 403
+    code = "not_supervisor"
 
 
 class InvalidTextError(QueueError):
@@ -141,10 +158,22 @@ class Agent:
     agent_id: str
     name: str
     departments: tuple[str, ...]
+    role: Role = "agent"
+    capacity: int | None = None
+    """The most tickets the agent holds at once; None: the configured default."""
+
+    @property
+    def supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+    @property
+    def visible_departments(self) -> tuple[str, ...] | None:
+        """The departments whose tickets the agent sees; None: every department."""
+        return None if self.supervisor else self.departments
 
     def serves(self, department: str | None) -> bool:
-        """Tickets and threads without a department are everyone's."""
-        return department is None or department in self.departments
+        """Tickets and threads without a department are everyone's; a supervisor's, all."""
+        return self.supervisor or department is None or department in self.departments
 
     def acting_for(self, department: str | None) -> HumanAgent:
         """The agent as named in events, acting for ``department`` (else its first one)."""
@@ -186,6 +215,11 @@ def check_thread_visible(agent: Agent, thread_id: str, department: str | None) -
 def check_department_filter(agent: Agent, department: str | None) -> None:
     if department is not None and not agent.serves(department):
         raise WrongDepartmentError(f"{agent.name} does not serve department {department!r}")
+
+
+def check_supervisor(agent: Agent, what: str) -> None:
+    if not agent.supervisor:
+        raise NotSupervisorError(f"only a supervisor may {what}; {agent.name} is an agent")
 
 
 def check_kind(ticket: Ticket, action: Action) -> None:

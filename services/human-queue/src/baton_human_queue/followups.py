@@ -20,19 +20,24 @@ from baton_conversations import Because, ConversationStore, Message
 from baton_runtime import Apply, Entry, publishing
 
 from .events import lease_expired_event
+from .notes import Note
 from .tickets import ApprovalTicket, QuestionTicket, ThreadTicket, Ticket
 
 if TYPE_CHECKING:
-    from .ports import ClaimStore, FeedbackStore
+    from .notes import NoteStore
+    from .ports import AgentStore, ClaimStore, FeedbackStore
 
 MESSAGE = "message"
 ASSIGN = "assign"
 CLAIM_OPENED = "claim_opened"
 CLAIM_CLOSED = "claim_closed"
 FEEDBACK = "feedback"
+FREE_SLOT = "free_slot"
+DEPARTMENT = "department"
+NOTE = "note"
 
 FeedbackKind = Literal["approval", "rejection", "answer", "reply"]
-ClaimOutcome = Literal["released", "expired", "resolved"]
+ClaimOutcome = Literal["released", "expired", "resolved", "reassigned", "transferred"]
 
 
 class _Payload(BaseModel):
@@ -78,6 +83,13 @@ class OwnerChange(_Payload):
     causation_id: uuid.UUID | None
 
 
+class DepartmentChange(_Payload):
+    """A transferred conversation's thread moves to the ticket's new department."""
+
+    thread_id: str
+    department: str | None
+
+
 class ClaimOpened(_Payload):
     claim_id: str
     ticket_id: str
@@ -94,6 +106,13 @@ class ClaimClosed(_Payload):
     claim_id: str
     ended_at: AwareDatetime
     outcome: ClaimOutcome
+
+
+class FreedSlot(_Payload):
+    """A claim that ended: its agent's slot is given back."""
+
+    agent_id: str
+    claim_id: str
 
 
 class AiOutput(_Payload):
@@ -153,6 +172,34 @@ def close_claim(claim_id: str, ended_at: datetime, outcome: ClaimOutcome) -> Ent
     return Entry(f"{CLAIM_CLOSED}:{claim_id}", CLAIM_CLOSED, closed.model_dump_json())
 
 
+def free_slot(agent_id: str, claim_id: str) -> Entry:
+    """Give back the holder's slot: stored with the change that ends the claim, so a crash
+    between the two cannot keep the slot taken (decision 18)."""
+    freed = FreedSlot(agent_id=agent_id, claim_id=claim_id)
+    return Entry(f"{FREE_SLOT}:{claim_id}", FREE_SLOT, freed.model_dump_json())
+
+
+def end_claim(
+    ticket: Ticket, claim_id: str, ended_at: datetime, outcome: ClaimOutcome
+) -> list[Entry]:
+    """A claim that ended: its log entry closed, its holder's slot given back."""
+    entries = [close_claim(claim_id, ended_at, outcome)]
+    if ticket.holder is not None:
+        entries.append(free_slot(ticket.holder.agent_id, claim_id))
+    return entries
+
+
+def move_thread(thread_id: str, department: str | None, purpose: str) -> Entry:
+    """The thread's new department, stored with the transfer that moves its ticket."""
+    change = DepartmentChange(thread_id=thread_id, department=department)
+    return Entry(f"{DEPARTMENT}:{purpose}", DEPARTMENT, change.model_dump_json())
+
+
+def keep_note(note: Note) -> Entry:
+    """An internal note written with a change (a transfer's): stored once by its id."""
+    return Entry(f"{NOTE}:{note.note_id}", NOTE, note.model_dump_json())
+
+
 def record_feedback(feedback: Feedback) -> Entry:
     return Entry(f"{FEEDBACK}:{feedback.feedback_id}", FEEDBACK, feedback.model_dump_json())
 
@@ -161,7 +208,7 @@ def lapse(ticket: Ticket, claim_id: str) -> list[Entry]:
     """Follow-ups of a claim whose lease ran out: the same ids whoever notices it (the
     sweep, or the next claimer)."""
     assert ticket.lease_expires_at is not None
-    entries = [close_claim(claim_id, ticket.lease_expires_at, "expired")]
+    entries = end_claim(ticket, claim_id, ticket.lease_expires_at, "expired")
     if isinstance(ticket, ThreadTicket):
         holder = ticket.holder.name if ticket.holder else "the agent"
         entries.append(
@@ -231,11 +278,19 @@ class FollowUps:
     """Carries out the follow-ups that are not events."""
 
     def __init__(
-        self, *, conversations: ConversationStore, claims: ClaimStore, feedback: FeedbackStore
+        self,
+        *,
+        conversations: ConversationStore,
+        claims: ClaimStore,
+        feedback: FeedbackStore,
+        agents: AgentStore,
+        notes: NoteStore | None = None,
     ) -> None:
         self._conversations = conversations
         self._claims = claims
         self._feedback = feedback
+        self._agents = agents
+        self._notes = notes
 
     def kinds(self) -> dict[str, Apply]:
         """The appliers by entry kind, for ``Outbox(publisher, kinds=...)``."""
@@ -245,6 +300,9 @@ class FollowUps:
             CLAIM_OPENED: self.claim_opened,
             CLAIM_CLOSED: self.claim_closed,
             FEEDBACK: self.feedback,
+            FREE_SLOT: self.free_slot,
+            DEPARTMENT: self.move_thread,
+            NOTE: self.keep_note,
         }
 
     async def store_reply(self, data: str) -> None:
@@ -272,3 +330,16 @@ class FollowUps:
 
     async def feedback(self, data: str) -> None:
         await self._feedback.add(Feedback.model_validate_json(data))
+
+    async def free_slot(self, data: str) -> None:
+        freed = FreedSlot.model_validate_json(data)
+        await self._agents.free_slot(freed.agent_id, freed.claim_id)
+
+    async def move_thread(self, data: str) -> None:
+        change = DepartmentChange.model_validate_json(data)
+        await self._conversations.set_department(change.thread_id, change.department)
+
+    async def keep_note(self, data: str) -> None:
+        if self._notes is None:
+            raise RuntimeError("a note follow-up needs the note store (FollowUps(notes=...))")
+        await self._notes.add(Note.model_validate_json(data))

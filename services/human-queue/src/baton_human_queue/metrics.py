@@ -28,11 +28,13 @@ from .tickets import TicketBase
 
 if TYPE_CHECKING:
     from .ports import AgentStore
+    from .staffing import AgentState
 
 KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval")
 OPEN: tuple[TicketStatus, ...] = ("pending", "assigned")
-ACTIONS_DONE = ("reply", "answer", "approve", "reject", "resolve", "release")
-CLAIM_OUTCOMES = ("claimed", "renewed", "conflict")
+ACTIONS_DONE = ("reply", "answer", "approve", "reject", "resolve", "release", "assign")
+PRESENCES = ("online", "away", "offline")
+CLAIM_OUTCOMES = ("claimed", "renewed", "conflict", "at_capacity")
 
 MAX_DEPARTMENTS = 50
 """Departments with a label value of their own; beyond them (alphabetically) ``other``."""
@@ -72,7 +74,7 @@ MESSAGES_ATTACHED = Counter(
 )
 CLAIMS = Counter(
     "baton_queue_claims_total",
-    "Claim attempts by outcome (claimed, renewed, conflict).",
+    "Claim attempts by outcome (claimed, renewed, conflict, at_capacity).",
     ["outcome"],
 )
 LEASES_EXPIRED = Counter(
@@ -83,7 +85,7 @@ SLA_BREACHES = Counter(
 )
 ACTIONS = Counter(
     "baton_queue_actions_total",
-    "Agent actions on tickets (reply, answer, approve, reject, resolve, release).",
+    "Agent actions on tickets (reply, answer, approve, reject, resolve, release, assign).",
     ["action"],
 )
 TIME_TO_CLAIM_SECONDS = Histogram(
@@ -91,6 +93,38 @@ TIME_TO_CLAIM_SECONDS = Histogram(
     "Time from a ticket's creation to its first claim, by kind.",
     ["kind"],
     buckets=WAIT_BUCKETS,
+)
+TIME_TO_ASSIGNMENT_SECONDS = Histogram(
+    "baton_queue_time_to_assignment_seconds",
+    "Time from a ticket's creation to its first holder, however it got one (a claim, "
+    "auto-assignment, a supervisor's assignment, a transfer to an agent), by kind.",
+    ["kind"],
+    buckets=WAIT_BUCKETS,
+)
+TRANSFERS = Counter(
+    "baton_queue_transfers_total",
+    "Tickets transferred, by source and target department (departments no agent serves "
+    "count as `other`, none as `none`).",
+    ["from_department", "to_department"],
+)
+TAKEOVERS = Counter("baton_queue_takeovers_total", "Conversations people took over from the AI.")
+AGENTS = Gauge(
+    "baton_queue_agents",
+    "Active agents by department they serve and presence (online, away, offline), read "
+    "from MongoDB; an agent of several departments counts in each.",
+    ["department", "status"],
+)
+AGENT_OPEN_TICKETS = Gauge(
+    "baton_queue_agent_open_tickets",
+    f"Tickets held now by each of the {TOP_AGENTS} agents holding the most, by agent id; "
+    "all other agents together as `other`.",
+    ["agent_id"],
+)
+AGENT_CAPACITY = Gauge(
+    "baton_queue_agent_capacity",
+    "The capacity of the agents of `baton_queue_agent_open_tickets`, by agent id (`other`: "
+    "the other active agents' together).",
+    ["agent_id"],
 )
 RESPONSE_SECONDS = Histogram(
     "baton_queue_first_response_seconds",
@@ -105,6 +139,7 @@ for _kind in KINDS:
     TICKETS_OPENED.labels(kind=_kind)
     SLA_BREACHES.labels(kind=_kind)
     TIME_TO_CLAIM_SECONDS.labels(kind=_kind)
+    TIME_TO_ASSIGNMENT_SECONDS.labels(kind=_kind)
     RESPONSE_SECONDS.labels(kind=_kind)
 for _action in ACTIONS_DONE:
     ACTIONS.labels(action=_action)
@@ -130,6 +165,26 @@ def first_claim(kind: str, *, created_at: datetime, claimed_at: datetime) -> Non
     TIME_TO_CLAIM_SECONDS.labels(kind=kind).observe(
         max(0.0, (claimed_at - created_at).total_seconds())
     )
+    first_assignment(kind, created_at=created_at, at=claimed_at)
+
+
+def first_assignment(kind: str, *, created_at: datetime, at: datetime) -> None:
+    """A ticket got its first holder (any way): the wait for a person to have it."""
+    TIME_TO_ASSIGNMENT_SECONDS.labels(kind=kind).observe(
+        max(0.0, (at - created_at).total_seconds())
+    )
+
+
+_labelled: frozenset[str] = frozenset()
+"""The departments with a label value of their own, as the last refresh found them: the
+counters, written between refreshes, use the same bounded set."""
+
+
+def transferred(source: str | None, target: str | None) -> None:
+    TRANSFERS.labels(
+        from_department=department_label(source, _labelled),
+        to_department=department_label(target, _labelled),
+    ).inc()
 
 
 # ---------------------------------------------------------------- the gauges, from MongoDB
@@ -214,6 +269,40 @@ def busiest_agents(resolvers: Iterable[str], *, top: int = TOP_AGENTS) -> dict[s
     return busiest
 
 
+def agents_by_status(
+    states: Iterable[AgentState], labelled: Collection[str]
+) -> dict[tuple[str, str], int]:
+    """Active agents by (department label, presence): every labelled department and
+    ``other`` appear with every presence, at zero when nobody is."""
+    counts: dict[tuple[str, str], int] = {
+        (department, status): 0 for department in (*sorted(labelled), OTHER) for status in PRESENCES
+    }
+    for state in states:
+        if not state.active:
+            continue
+        for department in {department_label(d, labelled) for d in state.agent.departments}:
+            key = (department, state.status)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def agent_load(
+    states: Iterable[AgentState], *, default_capacity: int, top: int = TOP_AGENTS
+) -> dict[str, tuple[int, int]]:
+    """(open tickets, capacity) of the ``top`` active agents holding the most, by id; the
+    rest summed as ``other``, which is always present."""
+    active = sorted(
+        (s for s in states if s.active), key=lambda s: (-s.open_tickets, s.agent.agent_id)
+    )
+    load = {s.agent.agent_id: (s.open_tickets, s.capacity(default_capacity)) for s in active[:top]}
+    rest = active[top:]
+    load[OTHER] = (
+        sum(s.open_tickets for s in rest),
+        sum(s.capacity(default_capacity) for s in rest),
+    )
+    return load
+
+
 def _replace(gauge: Gauge, values: Iterable[tuple[tuple[str, ...], float]]) -> None:
     # No await between clearing and setting: a scrape, served on the same event loop,
     # never sees the gauge half filled.
@@ -223,8 +312,13 @@ def _replace(gauge: Gauge, values: Iterable[tuple[tuple[str, ...], float]]) -> N
 
 
 async def refresh_queue_metrics(
-    tickets: QueueFigures, agents: AgentStore, *, now: datetime | None = None
+    tickets: QueueFigures,
+    agents: AgentStore,
+    *,
+    now: datetime | None = None,
+    default_capacity: int = 5,
 ) -> None:
+    global _labelled
     now = now or utc_now()
     open_docs = await tickets.open_summary()
     records = await agents.all()
@@ -238,3 +332,9 @@ async def refresh_queue_metrics(
     _replace(OPEN_TICKETS, queue_depth(summaries, labelled).items())
     _replace(OLDEST_PENDING_SECONDS, [((k,), v) for k, v in oldest_pending(summaries, now).items()])
     _replace(AGENT_RESOLVED, [((agent,), n) for agent, n in busiest_agents(resolvers).items()])
+    states = await agents.states()
+    _labelled = labelled
+    _replace(AGENTS, agents_by_status(states, labelled).items())
+    load = agent_load(states, default_capacity=default_capacity)
+    _replace(AGENT_OPEN_TICKETS, [((agent,), held) for agent, (held, _) in load.items()])
+    _replace(AGENT_CAPACITY, [((agent,), capacity) for agent, (_, capacity) in load.items()])

@@ -19,9 +19,10 @@ from baton_contracts import TicketKind, TicketStatus
 from baton_conversations import Ownership
 from baton_runtime import Entry
 
-from .domain import Agent
+from .domain import Agent, Role
 from .followups import ClaimClosed, ClaimOpened, Feedback
 from .labour import ClaimSpan
+from .staffing import AgentState, Policy, Presence, Slot
 from .tickets import AiNotes, Holder, Resolution, Ticket
 
 
@@ -85,6 +86,39 @@ class TicketStore(Protocol):
         self, ticket_id: str, *, claim_id: str, until: datetime, now: datetime
     ) -> Ticket | None:
         """Move a live claim's lease to ``until``."""
+        ...
+
+    async def reassign(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str,
+        holder: Holder,
+        claim_id: str,
+        until: datetime,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        """Give an assigned ticket still under ``seen_claim_id`` to another holder, lease or
+        not (a supervisor's assignment, a failover)."""
+        ...
+
+    async def transfer(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str | None,
+        department: str | None,
+        priority: int,
+        holder: Holder | None,
+        claim_id: str | None,
+        until: datetime | None,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        """Move an open ticket still under ``seen_claim_id`` (None: unclaimed) to
+        ``department`` with its new ``priority``: held by ``holder`` under ``claim_id``
+        until ``until``, or (no holder) back in that department's queue."""
         ...
 
     async def release(
@@ -178,12 +212,91 @@ class AgentRecord:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class AgentChanges:
+    """What an admin changes on an agent; None leaves a field as it is."""
+
+    departments: tuple[str, ...] | None = None
+    role: Role | None = None
+    capacity: int | None = None
+    default_capacity: bool = False
+    """Drop the agent's own capacity: the configured default applies."""
+    active: bool | None = None
+
+
 class AgentStore(Protocol):
     async def add(self, agent: Agent, *, token_hash: str, now: datetime) -> None: ...
 
-    async def by_token_hash(self, token_hash: str) -> tuple[Agent, str] | None: ...
+    async def by_token_hash(self, token_hash: str) -> tuple[AgentState, str] | None:
+        """An active agent by its token's hash, with the stored hash."""
+        ...
 
     async def all(self) -> list[AgentRecord]: ...
+
+    async def get(self, agent_id: str) -> AgentState | None: ...
+
+    async def states(self, *, department: str | None = None) -> list[AgentState]:
+        """Every agent (serving ``department`` by name, if given), oldest first."""
+        ...
+
+    async def change(
+        self, agent_id: str, changes: AgentChanges, *, now: datetime, follow_ups: Sequence[Entry]
+    ) -> AgentState | None:
+        """Apply an admin's changes; None for an unknown agent."""
+        ...
+
+    async def set_token(self, agent_id: str, token_hash: str, *, now: datetime) -> bool:
+        """Replace the agent's token: the old one stops working with this write."""
+        ...
+
+    async def set_status(
+        self,
+        agent_id: str,
+        *,
+        seen: Presence,
+        status: Presence,
+        idle_away: bool,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> AgentState | None:
+        """Move an active agent from ``seen`` to ``status``; None when it was not ``seen``."""
+        ...
+
+    async def touch(self, agent_id: str, *, now: datetime, older_than: datetime) -> None:
+        """Note a request by the agent, if the last one noted is older than ``older_than``."""
+        ...
+
+    async def take_slot(
+        self,
+        agent_id: str,
+        slot: Slot,
+        *,
+        seen_capacity: int | None,
+        limit: int,
+        online: bool = False,
+        assigned: bool = False,
+    ) -> bool:
+        """Add ``slot`` to an active agent holding fewer than ``limit`` whose own capacity is
+        still ``seen_capacity`` (and, with ``online``, who is online): one conditional write,
+        so racing claims never take more slots than the limit. ``assigned`` notes the time
+        for round-robin."""
+        ...
+
+    async def free_slot(self, agent_id: str, claim_id: str) -> None:
+        """Give back the slot of ``claim_id``; nothing if it is gone already."""
+        ...
+
+    async def deliver(self, agent_id: str, follow_ups: Sequence[Entry]) -> None: ...
+
+    async def sweep_follow_ups(self, *, older_than: timedelta) -> int: ...
+
+
+class DepartmentStore(Protocol):
+    """Assignment policies set through the API, by department."""
+
+    async def policies(self) -> dict[str, Policy]: ...
+
+    async def set_policy(self, department: str, policy: Policy, *, now: datetime) -> None: ...
 
 
 class OwnershipHistory(Protocol):

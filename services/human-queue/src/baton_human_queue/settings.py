@@ -9,6 +9,8 @@ from baton_contracts import MAX_TEXT_LENGTH
 from baton_runtime import HttpSettings, KafkaSettings, MongoSettings
 
 from .domain import DEFAULT_SLA_S, PriorityRules
+from .live.settings import LiveSettings
+from .staffing import Policy, StaffingRules
 
 PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"  # noqa: S105 - the value we refuse
 MIN_ADMIN_TOKEN_LENGTH = 16
@@ -58,12 +60,56 @@ class Settings(BaseSettings):
         default_factory=PriorityRules, description="How a ticket's priority is computed."
     )
     max_text_length: int = Field(default=4000, ge=1, le=MAX_TEXT_LENGTH)
+    max_note_length: int = Field(
+        default=4000,
+        ge=1,
+        le=MAX_TEXT_LENGTH,
+        description="Characters of an internal note on a ticket.",
+    )
     context_messages: int = Field(
         default=20, ge=1, le=200, description="Thread messages shown with a ticket."
     )
+    default_capacity: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="The most tickets an agent holds at once, unless the agent has its own.",
+    )
+    away_after_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Silence (no API request) after which an online agent becomes away.",
+    )
+    failover_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="In an auto-assigned department, how long a ticket may sit untouched with "
+        "an agent who is away or offline before it moves to the next agent.",
+    )
+    assignment: dict[str, Policy] = Field(
+        default_factory=dict,
+        description="Assignment policy by department (`manual`, `round_robin`, `least_busy`), "
+        'e.g. `{"billing": "least_busy"}`; one set through the admin API overrides it. '
+        "Departments not named: `manual`.",
+    )
+    takeover_by_agents: bool = Field(
+        default=False,
+        description="Whether agents (not only supervisors) may take a conversation of their "
+        "departments over from the AI.",
+    )
+    live: LiveSettings = Field(default_factory=LiveSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @property
+    def staffing(self) -> StaffingRules:
+        return StaffingRules(
+            default_capacity=self.default_capacity,
+            away_after_s=self.away_after_s,
+            failover_after_s=self.failover_after_s,
+            policies=dict(self.assignment),
+        )
 
     @field_validator("sla_s")
     @classmethod

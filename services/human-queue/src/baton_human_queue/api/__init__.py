@@ -5,8 +5,17 @@ from pydantic import SecretStr
 
 from ..agents import Agents
 from ..usecases import Claims, HolderActions, Reading, Reports
+from ..usecases.assignment import Assigner
+from ..usecases.canned import CannedResponses
+from ..usecases.moving import MovingWork
+from ..usecases.notes import Notes
+from ..usecases.staff import Staff
 from .admin import admin_router
 from .auth import Auth
+from .canned import canned_router
+from .moving import moving_router
+from .notes import notes_router
+from .staff import staff_router
 from .threads import threads_router
 from .tickets import tickets_router
 
@@ -21,10 +30,28 @@ def api_router(
     claims: Claims,
     holder: HolderActions,
     reports: Reports,
+    staff: Staff | None = None,
+    assigner: Assigner | None = None,
+    notes: Notes | None = None,
+    canned: CannedResponses | None = None,
+    moving: MovingWork | None = None,
 ) -> APIRouter:
-    auth = Auth(agents, admin_token)
+    # Notes and canned replies are optional, so a test of another area can leave them out.
+    auth = Auth(agents, admin_token, seen=staff.seen if staff else None)
     router = APIRouter()
-    router.include_router(tickets_router(auth, reading=reading, claims=claims, holder=holder))
-    router.include_router(threads_router(auth, reading=reading))
+    router.include_router(
+        tickets_router(auth, reading=reading, claims=claims, holder=holder, notes=notes)
+    )
+    router.include_router(threads_router(auth, reading=reading, notes=notes))
+    if notes is not None:
+        router.include_router(notes_router(auth, notes=notes))
+    if canned is not None:
+        router.include_router(canned_router(auth, canned=canned))
+    if moving is not None:
+        # Transfer, assignment and takeover (left out like notes).
+        router.include_router(moving_router(auth, moving=moving))
     router.include_router(admin_router(auth, agents=agents, reports=reports))
+    if staff is not None and assigner is not None:
+        # Presence, agent administration and assignment policies (left out like notes).
+        router.include_router(staff_router(auth, agents=agents, staff=staff, assigner=assigner))
     return router

@@ -16,7 +16,7 @@ from baton_contracts import utc_now
 from baton_runtime import ApiError
 
 from ..agents import Agents
-from ..domain import FIT_NAME_PATTERN
+from ..domain import FIT_NAME_PATTERN, Role
 from ..labour import LabourReport
 from ..usecases import Reports
 from .auth import Auth
@@ -55,12 +55,25 @@ class CreateAgent(BaseModel):
     departments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         min_length=1, max_length=50, examples=[["billing"]]
     )
+    role: Role = Field(
+        default="agent",
+        description="`agent`: its departments' tickets; `supervisor`: every department's, "
+        "and may assign, transfer and take over.",
+    )
+    capacity: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="The most tickets the agent holds at once; omit for the configured default.",
+    )
 
 
 class AgentCreated(BaseModel):
     agent_id: str
     name: str
     departments: list[str]
+    role: Role = "agent"
+    capacity: int | None = None
     token: str = Field(description="The agent's API token. It is shown only this once.")
 
 
@@ -68,6 +81,8 @@ class AgentSummary(BaseModel):
     agent_id: str
     name: str
     departments: list[str]
+    role: Role = "agent"
+    capacity: int | None = Field(default=None, description="Null: the configured default.")
     active: bool
     created_at: datetime
 
@@ -84,11 +99,15 @@ def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
     @router.post("/agents", status_code=status.HTTP_201_CREATED)
     async def create_agent(body: CreateAgent) -> AgentCreated:
         """Create an agent. The response holds its token, which is not shown again."""
-        created = await agents.create(body.name, body.departments)
+        created = await agents.create(
+            body.name, body.departments, role=body.role, capacity=body.capacity
+        )
         return AgentCreated(
             agent_id=created.agent.agent_id,
             name=created.agent.name,
             departments=list(created.agent.departments),
+            role=created.agent.role,
+            capacity=created.agent.capacity,
             token=created.token,
         )
 
@@ -100,6 +119,8 @@ def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
                     agent_id=r.agent.agent_id,
                     name=r.agent.name,
                     departments=list(r.agent.departments),
+                    role=r.agent.role,
+                    capacity=r.agent.capacity,
                     active=r.active,
                     created_at=r.created_at,
                 )

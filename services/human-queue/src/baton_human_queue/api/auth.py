@@ -3,6 +3,7 @@
 No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -13,6 +14,7 @@ from baton_runtime import ApiError
 
 from ..agents import Agents, same_secret
 from ..domain import Agent
+from ..staffing import AgentState
 
 # Two schemes, so the OpenAPI document says which token each operation takes.
 agent_bearer = HTTPBearer(
@@ -32,17 +34,26 @@ AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_
 class Auth:
     """The API's two dependencies: :meth:`agent` (the signed-in agent) and :meth:`admin`."""
 
-    def __init__(self, agents: Agents, admin_token: SecretStr) -> None:
+    def __init__(
+        self,
+        agents: Agents,
+        admin_token: SecretStr,
+        seen: Callable[[AgentState], Awaitable[None]] | None = None,
+    ) -> None:
         self._agents = agents
         self._admin_token = admin_token
+        self._seen = seen
 
     async def agent(self, credentials: AgentCredentials) -> Agent:
         if credentials is None:
             raise ApiError(401, "unauthenticated", "send an agent token: Authorization: Bearer …")
-        agent = await self._agents.authenticate(credentials.credentials)
-        if agent is None:
+        # A deactivated agent, or a rotated-out token, finds no active agent: refused at once.
+        state = await self._agents.signed_in(credentials.credentials)
+        if state is None:
             raise ApiError(401, "invalid_token", "the bearer token is not a valid agent token")
-        return agent
+        if self._seen is not None:
+            await self._seen(state)  # every request is a sign of life (presence)
+        return state.agent
 
     async def admin(self, credentials: AdminCredentials) -> None:
         if credentials is None:

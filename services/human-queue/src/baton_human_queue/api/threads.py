@@ -11,7 +11,9 @@ from baton_contracts import THREAD_ID_PATTERN
 
 from ..domain import Agent
 from ..usecases import Reading
+from ..usecases.notes import Notes
 from .auth import Auth
+from .team_views import NoteView
 from .views import MessageView, OwnershipChange, ThreadMessages, ThreadOwnership, ThreadView
 
 ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description="The thread's id.")]
@@ -23,7 +25,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def threads_router(auth: Auth, *, reading: Reading) -> APIRouter:
+def threads_router(auth: Auth, *, reading: Reading, notes: Notes | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1/threads", tags=["threads"], responses=ERRORS)
     SignedIn = Annotated[Agent, Depends(auth.agent)]  # noqa: N806 - a type alias
 
@@ -33,10 +35,14 @@ def threads_router(auth: Auth, *, reading: Reading) -> APIRouter:
         thread_id: ThreadId,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> ThreadMessages:
-        """Every message of the thread, oldest first, tool traffic and drafts included."""
+        """Every message of the thread, oldest first, tool traffic and drafts included, and
+        the team's internal notes on its tickets (`notes`, never shown to the user)."""
         thread, messages = await reading.thread_messages(agent, thread_id, limit=limit)
+        internal = await notes.of_thread(agent, thread_id, thread.department) if notes else []
         return ThreadMessages(
-            thread=ThreadView.of(thread), messages=[MessageView.of(m) for m in messages]
+            thread=ThreadView.of(thread),
+            messages=[MessageView.of(m) for m in messages],
+            notes=[NoteView.of(n) for n in internal],
         )
 
     @router.get("/{thread_id}/ownership")

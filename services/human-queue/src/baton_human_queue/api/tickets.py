@@ -14,7 +14,9 @@ from baton_contracts import MAX_TEXT_LENGTH, THREAD_ID_PATTERN, TicketKind, Tick
 from ..domain import FIT_NAME_PATTERN, FIT_TEXT_PATTERN, MAX_REVIEW_LENGTH, Agent
 from ..tickets import OPEN_STATUSES, Handback
 from ..usecases import Claims, HolderActions, Reading
+from ..usecases.notes import Notes
 from .auth import Auth
+from .team_views import NoteView
 from .views import (
     AiView,
     MessageView,
@@ -100,7 +102,12 @@ def _statuses(value: StatusFilter) -> tuple[TicketStatus, ...]:
 
 
 def tickets_router(
-    auth: Auth, *, reading: Reading, claims: Claims, holder: HolderActions
+    auth: Auth,
+    *,
+    reading: Reading,
+    claims: Claims,
+    holder: HolderActions,
+    notes: Notes | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=ERRORS)
     SignedIn = Annotated[Agent, Depends(auth.agent)]  # noqa: N806 - a type alias
@@ -131,11 +138,13 @@ def tickets_router(
         """A ticket with what the AI handed over and the thread's recent messages. The
         holder's look counts as activity and renews the claim."""
         found = await reading.look(agent, ticket_id)
+        internal = await notes.of_ticket(agent, found.ticket) if notes else []
         return TicketDetail(
             ticket=TicketView.of(found.ticket),
             ai=AiView.of(found.ticket),
             thread=ThreadView.of(found.thread) if found.thread else None,
             messages=[MessageView.of(m) for m in found.messages],
+            notes=[NoteView.of(n) for n in internal],
         )
 
     @router.post("/{ticket_id}/claim")

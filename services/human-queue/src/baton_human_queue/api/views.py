@@ -12,6 +12,7 @@ from baton_contracts import Owner, TicketKind, TicketStatus
 from baton_conversations import Message, Ownership, Thread
 
 from ..tickets import Ticket
+from .team_views import NoteView
 
 
 class AgentView(BaseModel):
@@ -156,6 +157,9 @@ class TicketDetail(BaseModel):
     ai: AiView
     thread: ThreadView | None
     messages: list[MessageView] = Field(description="The thread's recent messages, oldest first.")
+    notes: list[NoteView] = Field(
+        default_factory=list, description="The ticket's internal notes, oldest first."
+    )
 
 
 class ReplyResult(BaseModel):
@@ -166,6 +170,10 @@ class ReplyResult(BaseModel):
 class ThreadMessages(BaseModel):
     thread: ThreadView
     messages: list[MessageView]
+    notes: list[NoteView] = Field(
+        default_factory=list,
+        description="Internal notes on the thread's tickets, oldest first: for the team only.",
+    )
 
 
 class OwnershipChange(BaseModel):

@@ -1,6 +1,6 @@
 """The queue's stores in MongoDB, behind the interfaces of :mod:`baton_human_queue.ports`."""
 
-from .records import MongoAgents, MongoClaims, MongoFeedback
+from .records import MongoAgents, MongoClaims, MongoDepartments, MongoFeedback
 from .tickets import MongoTickets
 
-__all__ = ["MongoAgents", "MongoClaims", "MongoFeedback", "MongoTickets"]
+__all__ = ["MongoAgents", "MongoClaims", "MongoDepartments", "MongoFeedback", "MongoTickets"]

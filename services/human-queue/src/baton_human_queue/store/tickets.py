@@ -209,6 +209,70 @@ class MongoTickets:
         )
         return read_ticket(doc) if doc else None
 
+    async def reassign(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str,
+        holder: Holder,
+        claim_id: str,
+        until: datetime,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        return await self._change(
+            {"_id": ticket_id, "status": "assigned", "claim_id": seen_claim_id},
+            {
+                "$set": {
+                    "holder": holder.model_dump(exclude_none=True),
+                    "claim_id": claim_id,
+                    "claimed_at": now,
+                    "lease_expires_at": until,
+                    "updated_at": now,
+                },
+            },
+            follow_ups,
+        )
+
+    async def transfer(
+        self,
+        ticket_id: str,
+        *,
+        seen_claim_id: str | None,
+        department: str | None,
+        priority: int,
+        holder: Holder | None,
+        claim_id: str | None,
+        until: datetime | None,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+    ) -> Changed | None:
+        taken: Document = (
+            {
+                "status": "assigned",
+                "holder": holder.model_dump(exclude_none=True),
+                "claim_id": claim_id,
+                "claimed_at": now,
+                "lease_expires_at": until,
+            }
+            if holder is not None
+            else UNCLAIMED
+        )
+        update: Document = {
+            "$set": {**taken, "department": department, "priority": priority, "updated_at": now}
+        }
+        if holder is not None:
+            update["$min"] = {"first_claimed_at": now}
+        return await self._change(
+            {
+                "_id": ticket_id,
+                "status": {"$in": list(OPEN_STATUSES)},
+                "claim_id": seen_claim_id,
+            },
+            update,
+            follow_ups,
+        )
+
     async def release(
         self, ticket_id: str, *, claim_id: str, now: datetime, follow_ups: Sequence[Entry]
     ) -> Changed | None:

@@ -16,6 +16,7 @@ from ..domain import (
     check_visible,
 )
 from ..ports import Changed, TicketStore
+from ..staffing import StaffingRules
 from ..tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class QueueConfig:
     max_text_length: int = 4000
     context_messages: int = 20
     outbox_grace_s: float = 5.0
+    staffing: StaffingRules = field(default_factory=StaffingRules)
 
 
 async def visible(tickets: TicketStore, agent: Agent, ticket_id: str) -> Ticket:

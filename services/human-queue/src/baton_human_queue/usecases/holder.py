@@ -30,7 +30,7 @@ from ..events import answer_event, approved_event, rejected_event, reply_events
 from ..followups import (
     ReplyMessage,
     assign,
-    close_claim,
+    end_claim,
     feedback_of,
     record_feedback,
     store_reply,
@@ -48,6 +48,7 @@ from ..tickets import (
     TicketBase,
 )
 from ._common import ATTEMPTS, QueueConfig, follow_through, keeps_changing, visible
+from .claims import Freed, tell
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,13 @@ class HolderActions:
         conversations: ConversationStore,
         config: QueueConfig,
         clock: Callable[[], datetime] = utc_now,
+        freed: Freed | None = None,
     ) -> None:
         self._tickets = tickets
         self._conversations = conversations
         self._config = config
         self._now = clock
+        self._freed = freed
 
     async def reply(
         self, agent: Agent, ticket_id: str, text: str, *, idempotency_key: str | None
@@ -252,12 +255,14 @@ class HolderActions:
                 resolution=resolution,
                 now=now,
                 follow_ups=[
-                    close_claim(claim_id, now, "resolved"),
+                    *end_claim(ticket, claim_id, now, "resolved"),
                     *follow_ups(ticket, holder, now),
                 ],
             )
             if changed is not None:
                 metrics.responded(ticket, now)
                 metrics.ACTIONS.labels(action=action).inc()
-                return await follow_through(self._tickets, changed)
+                resolved = await follow_through(self._tickets, changed)
+                await tell(self._freed, resolved)
+                return resolved
         raise keeps_changing(ticket_id)

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,8 @@ from ..tickets import (
 )
 from ._common import ATTEMPTS, QueueConfig
 
+log = logging.getLogger(__name__)
+
 
 class Intake:
     def __init__(
@@ -34,11 +37,13 @@ class Intake:
         conversations: ConversationStore,
         config: QueueConfig,
         clock: Callable[[], datetime] = utc_now,
+        opened: Callable[[Ticket], Awaitable[None]] | None = None,
     ) -> None:
         self._tickets = tickets
         self._conversations = conversations
         self._config = config
         self._now = clock
+        self._opened = opened
 
     async def open_conversation(self, event: RouteDecided) -> None:
         """The router gave a user message to people: queue it, or add it to the thread's
@@ -137,9 +142,22 @@ class Intake:
                     continue  # resolved meanwhile: open a new one
             if await self._tickets.add(ticket):
                 metrics.TICKETS_OPENED.labels(kind=ticket.kind).inc()
+                await self._hand_out(ticket)
                 return
             if await self._tickets.get(ticket.ticket_id) is not None:
                 return  # this event made its ticket before: a replay
         raise RuntimeError(
             f"could not queue message {ticket.user_message_id} of thread {ticket.thread_id}"
         )
+
+    async def _hand_out(self, ticket: Ticket) -> None:
+        """An auto-assigned department's new ticket goes to an agent now; if this fails the
+        ticket is stored, and the sweep's assignment round hands it out."""
+        if self._opened is None:
+            return
+        try:
+            await self._opened(ticket)
+        except Exception:
+            log.warning(
+                "assignment of ticket %s left for the sweep", ticket.ticket_id, exc_info=True
+            )

@@ -56,12 +56,13 @@ class Reading:
         thread_id: str | None = None,
         limit: int = 100,
     ) -> list[Ticket]:
-        """The queue as ``agent`` sees it: its departments' tickets and those without one."""
+        """The queue as ``agent`` sees it: its departments' tickets and those without one
+        (a supervisor's: every ticket)."""
         check_department_filter(agent, department)
         return await self._tickets.search(
             TicketQuery(
                 statuses=statuses,
-                departments=agent.departments,
+                departments=agent.visible_departments,
                 department=department,
                 kind=kind,
                 thread_id=thread_id,
@@ -104,7 +105,7 @@ class Reading:
         tickets = await self._tickets.search(
             TicketQuery(
                 statuses=ALL_STATUSES,
-                departments=agent.departments,
+                departments=agent.visible_departments,
                 thread_id=thread_id,
                 limit=1,
             )
