@@ -15,11 +15,15 @@ from .commands import COMMANDS, login_command
 from .config import load_login
 from .errors import CliError
 from .render import print_json
+from .team import add_team_commands
+from .watch import add_watch_command, watch_command
 
 
 def run(args: argparse.Namespace, out: TextIO, *, transport: httpx.BaseTransport | None) -> int:
     if args.command == "login":
         return login_command(args, out, transport)
+    if args.command == "watch":
+        return watch_command(load_login(args.url, args.token), args, out, transport=transport)
     with Api(load_login(args.url, args.token), transport=transport) as api:
         result, show = COMMANDS[args.command](api, args, datetime.now(UTC))
     if args.json:
@@ -91,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     )
     what = "who owned a thread, and when: the AI, people, an agent"
     command("ownership", what).add_argument("thread_id", metavar="THREAD_ID")
+    add_team_commands(with_ticket)
+    add_watch_command(command)
     return root
 
 

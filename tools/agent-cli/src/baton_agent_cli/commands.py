@@ -18,6 +18,7 @@ import httpx
 from .api import Api, Json
 from .config import Login, config_path, save_login
 from .render import lease_until, print_json, print_ownership, print_queue, print_ticket
+from .team import canned_command, note_command
 
 Printer = Callable[[Json, TextIO], None]
 Command = Callable[[Api, argparse.Namespace, datetime], tuple[Json, Printer]]
@@ -110,6 +111,8 @@ COMMANDS: Mapping[str, Command] = {
     "reject": reject_command,
     "resolve": resolve_command,
     "ownership": ownership_command,
+    "canned": canned_command,
+    "note": note_command,
 }
 
 

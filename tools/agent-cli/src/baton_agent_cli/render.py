@@ -186,6 +186,20 @@ def print_ticket(detail: Json, out: TextIO, now: datetime) -> None:
         print(f"  {stamp}  {message_label(message)}", file=out)
         for line in message_text(message).splitlines() or [""]:
             print(f"      {line}", file=out)
+    print_notes(detail.get("notes") or [], out)
+
+
+def print_notes(notes: Sequence[Json], out: TextIO) -> None:
+    """The ticket's internal notes, under a heading that says the user never sees them."""
+    if not notes:
+        return
+    print("\ninternal notes (the team's only; never shown to the user):", file=out)
+    for note in notes:
+        at = _parse(note["created_at"])
+        stamp = f"{at.astimezone():%H:%M:%S}" if at else ""
+        print(f"  {stamp}  note by {note['author']['name']}", file=out)
+        for line in str(note["text"]).splitlines() or [""]:
+            print(f"      {line}", file=out)
 
 
 def owner(owner: str | None, agent_id: str | None) -> str:
