@@ -295,3 +295,56 @@ async def test_an_agent_replies_and_hands_the_thread_back_in_the_console(
         ThreadAssigned, lambda e: e.thread_id == thread_id and e.owner == "ai"
     )
     await expect(page.locator(".facts")).to_contain_text("the AI")
+
+
+async def test_an_agent_adds_a_note_and_sends_a_canned_reply_in_the_console(
+    pipeline: Pipeline, context: BrowserContext
+) -> None:
+    dept = department()
+    alex = await new_agent(pipeline.queue, pipeline.admin_token, "Alex", dept)
+    created = await pipeline.queue.post(
+        "/v1/admin/canned-responses",
+        json={
+            "department": dept,
+            "shortcut": "greet",
+            "title": "Greeting",
+            "text": "Hi {user_name}, {agent_name} here.",
+        },
+        headers={"Authorization": f"Bearer {pipeline.admin_token}"},
+    )
+    assert created.status_code == 201, created.text
+    thread_id = await pipeline.new_thread(department=dept, metadata={"name": "Ada"})
+    await pipeline.say(thread_id, f"I want to talk to a human {token()}")
+    [ticket] = await alex.wait_for_ticket(thread_id, kind="conversation")
+
+    page = await signed_in(context, pipeline, alex)
+    await page.goto(f"{pipeline.urls['human-queue']}/console/#/tickets/{ticket['ticket_id']}")
+    await page.get_by_role("button", name="Claim").click()
+    await expect(page.get_by_role("status")).to_have_text("Ticket claimed.")
+
+    # A note, added from the keyboard, shows marked internal in words.
+    await page.get_by_label("New internal note").fill("VIP: answer within the hour.")
+    await page.get_by_label("New internal note").press("Control+Enter")
+    await expect(page.get_by_role("status")).to_have_text("Internal note added.")
+    note = page.locator(".note")
+    await expect(note).to_contain_text("Internal note")
+    await expect(note).to_contain_text("VIP: answer within the hour.")
+
+    # Ctrl+/ in the reply box, filter as you type, Enter inserts the filled-in reply.
+    reply = page.get_by_label("Reply to the user")
+    await reply.focus()
+    await reply.press("Control+/")
+    await page.get_by_label("Filter canned replies").type("gre")
+    await expect(page.get_by_role("option")).to_have_count(1)
+    await page.get_by_label("Filter canned replies").press("Enter")
+    await expect(reply).to_have_value("Hi Ada, Alex here.")
+    await expect(reply).to_be_focused()
+    await assert_readable(page)
+    await screenshot(page, "ticket-note-and-canned")
+    await reply.press("Control+Enter")
+    await expect(page.get_by_role("status")).to_have_text("Reply sent.")
+
+    [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
+    assert sent.text == "Hi Ada, Alex here."
+    user_view = (await pipeline.ingest.get(f"/v1/threads/{thread_id}/messages")).json()
+    assert "VIP: answer within the hour." not in str(user_view)

@@ -74,3 +74,14 @@ export const tickets = {
   act: (id, action, body, headers) =>
     api(`v1/tickets/${encodeURIComponent(id)}/${action}`, { method: "POST", body, headers }),
 };
+
+// The signed-in agent: role, presence, capacity and the tickets it holds.
+export const staff = {
+  me: () => api("v1/agents/me"),
+  setStatus: (status) => api("v1/agents/me/status", { method: "PUT", body: { status } }),
+};
+
+// A supervisor (or an agent, where the service allows it) steps into a conversation the AI owns.
+export function takeOver(threadId) {
+  return api(`v1/threads/${encodeURIComponent(threadId)}/takeover`, { method: "POST" });
+}

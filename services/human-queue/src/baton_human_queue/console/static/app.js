@@ -1,8 +1,11 @@
-// The console's shell: sign-in, the header, the alert and status regions, and routing
-// between the queue (#/) and a ticket (#/tickets/<id>).
+// The console's shell: sign-in, the header (with the agent's presence), the alert and status
+// regions, and routing between the queue (#/) and a ticket (#/tickets/<id>).
+//
+// Signing in sets the agent online, signing out sets it offline before the token is dropped.
 
-import { ApiError, session, whoAmI } from "./api.js";
+import { ApiError, session, staff, whoAmI } from "./api.js";
 import { h } from "./format.js";
+import { presenceControl } from "./presence.js";
 import { queueView } from "./queue.js";
 import { ticketView } from "./ticket.js";
 
@@ -14,6 +17,8 @@ const signOutButton = document.getElementById("sign-out");
 
 let me = null;
 let current = null;
+// A message to show once the next view is open (after a move to another page).
+let carried = null;
 
 const notices = {
   error(error) {
@@ -29,7 +34,27 @@ const notices = {
   status(text) {
     statusRegion.textContent = text;
   },
+  // Open another view, then say what happened.
+  go(hash, text) {
+    carried = text;
+    if (location.hash === hash) {
+      notices.clear();
+      notices.status(text);
+      carried = null;
+      route();
+    } else {
+      location.hash = hash;
+    }
+  },
 };
+
+// The agent's role, status and load stay in `me`, so views see them (me.role).
+const presence = presenceControl(document.getElementById("presence"), {
+  notices,
+  onChange(view) {
+    if (me) Object.assign(me, view);
+  },
+});
 
 function signOut() {
   session.signOut();
@@ -69,9 +94,20 @@ function signInForm() {
       const token = input.value.trim();
       me = await whoAmI(token);
       session.signIn(token);
-      notices.status(`Signed in as ${me.name}.`);
-      if (!location.hash.startsWith("#/")) location.hash = "#/";
-      route();
+      let said = `Signed in as ${me.name}.`;
+      try {
+        Object.assign(me, await staff.setStatus("online"));
+        said = `Signed in as ${me.name}; you are online.`;
+      } catch (error) {
+        // Said with the sign-in, so moving to the queue does not wipe it.
+        said = `Signed in as ${me.name}, but your status could not be set to online: ${error.message}`;
+      }
+      if (location.hash.startsWith("#/")) {
+        notices.status(said);
+        route();
+      } else {
+        notices.go("#/", said);
+      }
     } catch (error) {
       notices.error(error);
       input.focus();
@@ -85,6 +121,7 @@ function signInForm() {
 function showHeader() {
   who.textContent = me ? `${me.name} · ${me.departments.join(", ")}` : "";
   signOutButton.hidden = !me;
+  presence.show(me?.status ? me : null);
 }
 
 async function route() {
@@ -100,7 +137,8 @@ async function route() {
   }
   if (!me) {
     try {
-      me = await whoAmI(session.token);
+      const found = await whoAmI(session.token);
+      me = Object.assign(found, await staff.me());
     } catch (error) {
       notices.error(error);
       if (session.token) {
@@ -114,17 +152,28 @@ async function route() {
   }
   showHeader();
   const match = location.hash.match(/^#\/tickets\/([^/?#]+)$/);
-  const context = { me, notices };
+  const context = { me, notices, presence };
   current = match ? ticketView(main, decodeURIComponent(match[1]), context) : queueView(main, context);
 }
 
-signOutButton.addEventListener("click", () => {
+signOutButton.addEventListener("click", async () => {
   notices.clear();
-  notices.status("Signed out.");
+  signOutButton.disabled = true;
+  let offline = true;
+  try {
+    await staff.setStatus("offline");
+  } catch {
+    offline = false;
+  } finally {
+    signOutButton.disabled = false;
+  }
+  notices.status(offline ? "Signed out; you are offline." : "Signed out, but your status could not be set to offline.");
   signOut();
 });
 window.addEventListener("hashchange", () => {
   notices.clear();
+  if (carried) notices.status(carried);
+  carried = null;
   route();
 });
 route();

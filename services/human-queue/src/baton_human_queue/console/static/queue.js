@@ -1,10 +1,10 @@
-// The queue: filters, the table of tickets, live by polling; waiting time and SLA tick
-// every second from the last answer without asking the server.
+// The queue: filters, the table of tickets, live by server push (stream.js); waiting time and SLA tick
+// every second from the last answer without asking the server. Supervisors also get a form to
+// take a conversation over from the AI by its thread id.
 
-import { tickets } from "./api.js";
+import { takeOver, tickets } from "./api.js";
 import { KIND, STATUS, h, shortId, sla, summary, waiting } from "./format.js";
-
-const POLL_MS = 2500;
+import { follow } from "./stream.js";
 
 // Kept for the tab, so coming back from a ticket shows the same selection.
 const filters = { status: "open", kind: "", department: "" };
@@ -18,16 +18,59 @@ function select(id, label, value, options, onChange) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control);
 }
 
-export function queueView(container, { me, notices }) {
+// "Take over thread <id>": the conversation becomes the caller's, with a conversation ticket
+// it holds, which opens at once.
+function takeoverForm({ notices }) {
+  const input = h("input", {
+    id: "takeover-thread",
+    name: "thread_id",
+    type: "text",
+    required: true,
+    autocomplete: "off",
+    spellcheck: "false",
+    "aria-describedby": "takeover-hint",
+  });
+  const send = h("button", { type: "submit" }, "Take over");
+  const form = h(
+    "form",
+    { class: "card takeover", "aria-labelledby": "takeover-title" },
+    h("h3", { id: "takeover-title" }, "Take over a conversation from the AI"),
+    h("div", { class: "field" }, h("label", { for: "takeover-thread" }, "Thread id"), input),
+    send,
+    h(
+      "p",
+      { id: "takeover-hint", class: "hint" },
+      "The thread becomes yours with a conversation ticket you hold; a reply the AI is still writing waits as a draft for your approval.",
+    ),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const threadId = input.value.trim();
+    if (!threadId) return;
+    send.disabled = input.disabled = true;
+    notices.clear();
+    try {
+      const ticket = await takeOver(threadId);
+      notices.go(`#/tickets/${encodeURIComponent(ticket.ticket_id)}`, "You took the conversation over; its ticket is yours.");
+    } catch (error) {
+      notices.error(error);
+      send.disabled = input.disabled = false;
+      input.focus();
+    }
+  });
+  return form;
+}
+
+export function queueView(container, { me, notices, presence }) {
   document.title = "Queue · Baton agent console";
   const rows = new Map();
   let shown = [];
   let stopped = false;
-  let timer = null;
 
   const body = h("tbody");
   const empty = h("p", { class: "empty", hidden: true }, "No tickets match these filters.");
   const updated = h("p", { class: "updated" });
+  const liveState = h("p", { class: "live", id: "live-state" });
   const table = h(
     "table",
     { class: "queue" },
@@ -72,7 +115,17 @@ export function queueView(container, { me, notices }) {
   );
 
   container.replaceChildren(
-    h("section", { "aria-labelledby": "queue-title" }, h("h2", { id: "queue-title" }, "Queue"), form, updated, table, empty),
+    h(
+      "section",
+      { "aria-labelledby": "queue-title" },
+      h("h2", { id: "queue-title" }, "Queue"),
+      me.role === "supervisor" && takeoverForm({ notices }),
+      form,
+      liveState,
+      updated,
+      table,
+      empty,
+    ),
   );
 
   function row(ticket) {
@@ -145,14 +198,14 @@ export function queueView(container, { me, notices }) {
   let generation = 0;
   let failed = false;
 
-  // A filter change loads at once; only the latest load goes on polling.
+  // A filter change loads at once; pushed changes load again (only the latest load counts).
   async function load() {
     const mine = ++generation;
-    clearTimeout(timer);
     const current = () => !stopped && mine === generation;
     try {
       const params = { status: filters.status, kind: filters.kind, department: filters.department, limit: 200 };
       const { tickets: list } = await tickets.list(params);
+      presence?.refresh();
       if (!current()) return;
       render(list);
       const count = list.length === 1 ? "1 ticket" : `${list.length} tickets`;
@@ -163,8 +216,6 @@ export function queueView(container, { me, notices }) {
       if (!current()) return;
       failed = true;
       notices.error(error);
-    } finally {
-      if (current()) timer = setTimeout(load, POLL_MS);
     }
   }
 
@@ -172,11 +223,13 @@ export function queueView(container, { me, notices }) {
     for (const ticket of shown) tick(rows.get(ticket.ticket_id).cells, ticket);
   }, 1000);
   load();
+  // Any change of a ticket this agent may see can move the queue: read it again.
+  const live = follow({ indicator: liveState, refresh: load, change: () => load() });
 
   return {
     unmount() {
       stopped = true;
-      clearTimeout(timer);
+      live.close();
       clearInterval(ticker);
     },
   };

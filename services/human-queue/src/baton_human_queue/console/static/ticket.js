@@ -1,11 +1,16 @@
-// One ticket: the thread, what the AI handed over, and the actions its holder can take.
+// One ticket: the thread, what the AI handed over, and the actions its holder can take:
+// besides working it, its holder or a supervisor can transfer it (to a department, an agent,
+// with a note), and a supervisor can assign it to an agent.
 //
 // Opening the ticket reads it with GET /v1/tickets/{id}, which counts as the holder's
-// activity. Polling afterwards reads the queue entry and the thread instead, so a tab left
-// open does not keep renewing a claim nobody works on.
+// activity. Pushed changes (stream.js) then read the queue entry and the thread instead, so a
+// tab left open does not keep renewing a claim nobody works on.
 
 import { tickets } from "./api.js";
 import { KIND, STATUS, clock, duration, h, shortId, sla, waiting, when } from "./format.js";
+import { follow } from "./stream.js";
+import { attachCanned } from "./canned.js";
+import { notesSection } from "./notes.js";
 
 const POLL_MS = 2500;
 
@@ -70,7 +75,7 @@ function fact(term, value) {
   return h("div", {}, h("dt", {}, term), h("dd", {}, value));
 }
 
-export function ticketView(container, ticketId, { me, notices }) {
+export function ticketView(container, ticketId, { me, notices, presence }) {
   let ticket = null;
   let ai = null;
   let thread = null;
@@ -92,6 +97,9 @@ export function ticketView(container, ticketId, { me, notices }) {
   const panel = h("div", { class: "actions-body" });
   const list = h("ol", { class: "messages", "aria-live": "polite", "aria-relevant": "additions" });
   const updated = h("p", { class: "updated" });
+  const liveState = h("p", { class: "live", id: "live-state" });
+  let live = null;
+  const notes = notesSection(ticketId, { notices });
 
   container.replaceChildren(
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "← Back to the queue")),
@@ -108,6 +116,7 @@ export function ticketView(container, ticketId, { me, notices }) {
           { class: "card thread", "aria-labelledby": "thread-title" },
           h("h3", { id: "thread-title" }, "Conversation"),
           list,
+          liveState,
           updated,
         ),
         h(
@@ -115,6 +124,7 @@ export function ticketView(container, ticketId, { me, notices }) {
           { class: "side" },
           aiSection,
           h("section", { class: "card actions", "aria-labelledby": "actions-title" }, panelTitle, panel),
+          notes.element,
         ),
       ),
     ),
@@ -172,9 +182,9 @@ export function ticketView(container, ticketId, { me, notices }) {
     messagesKeys = keys;
   }
 
-  function textField(name, label, { value = "", rows = 4, hint } = {}) {
+  function textField(name, label, { value = "", rows = 4, hint, required = true } = {}) {
     const id = `field-${name}`;
-    const area = h("textarea", { id, name, rows, required: true, "aria-describedby": hint ? `${id}-hint` : undefined });
+    const area = h("textarea", { id, name, rows, required, "aria-describedby": hint ? `${id}-hint` : undefined });
     area.value = typed[name] ?? value;
     area.addEventListener("input", () => {
       typed[name] = area.value;
@@ -187,6 +197,25 @@ export function ticketView(container, ticketId, { me, notices }) {
       }
     });
     return [h("label", { for: id }, label), area, hint && h("p", { id: `${id}-hint`, class: "hint" }, hint)];
+  }
+
+  // A one-line text box; what the agent typed survives the panel being rebuilt.
+  function inputField(name, label, { hint, required = false } = {}) {
+    const id = `field-${name}`;
+    const input = h("input", {
+      id,
+      name,
+      type: "text",
+      required,
+      autocomplete: "off",
+      spellcheck: "false",
+      "aria-describedby": hint ? `${id}-hint` : undefined,
+    });
+    input.value = typed[name] ?? "";
+    input.addEventListener("input", () => {
+      typed[name] = input.value;
+    });
+    return [h("label", { for: id }, label), input, hint && h("p", { id: `${id}-hint`, class: "hint" }, hint)];
   }
 
   function actionForm(name, fields, buttons, submit) {
@@ -202,27 +231,31 @@ export function ticketView(container, ticketId, { me, notices }) {
     return h("button", { type: options.type ?? "submit", class: options.primary ? "primary" : undefined, ...options.attrs }, text);
   }
 
-  async function act(action, body, { done, headers, clear = [] }) {
+  // then(ticket): after success; true when it left this view.
+  async function act(action, body, { done, headers, clear = [], then }) {
     if (busy) return;
     busy = true;
-    const controls = [...panel.querySelectorAll("button, textarea, input")];
+    const controls = [...panel.querySelectorAll("button, textarea, input, select")];
     for (const control of controls) control.disabled = true;
     notices.clear();
+    let succeeded = false;
     try {
       const result = await tickets.act(ticketId, action, body, headers);
       ticket = result.ticket ?? result;
       for (const name of clear) {
         delete typed[name];
-        const field = panel.querySelector(`textarea[name="${name}"]`);
+        const field = panel.querySelector(`[name="${name}"]`);
         if (field) field.value = "";
       }
       notices.status(done);
+      succeeded = true;
     } catch (error) {
       notices.error(error);
     } finally {
       busy = false;
       for (const control of controls) control.disabled = false;
     }
+    if (succeeded && then?.(ticket)) return;
     render(true);
     // The thread and the thread owner changed too; don't wait for the next poll.
     poll(false);
@@ -299,14 +332,18 @@ export function ticketView(container, ticketId, { me, notices }) {
     }
     const handback = (value, text, checked) =>
       h("label", { class: "choice" }, h("input", { type: "radio", name: "handback", value, checked }), ` ${text}`);
-    return [
-      actionForm("reply", textField("reply", "Reply to the user"), replyButtons, (data) => {
+    const replyForm = actionForm("reply", textField("reply", "Reply to the user"), replyButtons, (data) => {
         // One key per composed text: a send retried after a network error is not sent twice,
         // and the API would answer a reused key with the first text.
         const text = data.get("reply");
         if (replyKey?.text !== text) replyKey = { text, key: randomKey() };
         act("reply", { text }, { done: "Reply sent.", headers: { "Idempotency-Key": replyKey.key }, clear: ["reply"] });
-      }),
+    });
+    const replyArea = replyForm.querySelector("#field-reply");
+    const cannedButton = attachCanned(replyArea, ticketId, { notices, onInsert: (text) => (typed.reply = text) });
+    replyForm.querySelector(".buttons").append(cannedButton);
+    return [
+      replyForm,
       actionForm(
         "resolve",
         h(
@@ -323,6 +360,79 @@ export function ticketView(container, ticketId, { me, notices }) {
         },
       ),
     ];
+  }
+
+  // Transfer (holder or supervisor) and assign (supervisor), folded away until wanted.
+  function moveForms() {
+    const t = ticket;
+    const supervisor = me.role === "supervisor";
+    const forms = [
+      actionForm(
+        "transfer",
+        [
+          ...inputField("transfer_department", "To department", {
+            hint: `Leave it empty to keep ${t.department ? `“${t.department}”` : "no department"}.`,
+          }),
+          ...inputField("transfer_agent", "To agent (agent id)", {
+            hint: "Leave it empty for the department's queue, where its assignment policy applies.",
+          }),
+          ...textField("transfer_note", "Note for whoever receives it (optional)", {
+            rows: 3,
+            required: false,
+            hint: "Kept as an internal note on the ticket: never shown to the user or the AI.",
+          }),
+        ],
+        button("Transfer"),
+        (data) => {
+          const department = data.get("transfer_department").trim();
+          const agentId = data.get("transfer_agent").trim();
+          const note = data.get("transfer_note").trim();
+          if (!department && !agentId) {
+            notices.clear();
+            notices.error("Name a department, an agent, or both, to transfer the ticket.");
+            panel.querySelector("#field-transfer_department").focus();
+            return;
+          }
+          const body = {};
+          if (department) body.department = department;
+          if (agentId) body.agent_id = agentId;
+          if (note) body.note = note;
+          const to = [department && `department “${department}”`, agentId && `agent ${agentId}`].filter(Boolean).join(", ");
+          act("transfer", body, {
+            done: `Ticket #${shortId(ticketId)} transferred to ${to}.`,
+            clear: ["transfer_department", "transfer_agent", "transfer_note"],
+            // An agent may no longer see the ticket it gave away: back to the queue.
+            then: (moved) => {
+              if (supervisor || moved.assigned_agent?.agent_id === me.agent_id) return false;
+              notices.go("#/", `Ticket #${shortId(ticketId)} transferred to ${to}.`);
+              return true;
+            },
+          });
+        },
+      ),
+    ];
+    if (supervisor) {
+      forms.push(
+        actionForm(
+          "assign",
+          inputField("assign_agent", "Assign to agent (agent id)", {
+            required: true,
+            hint: "Over anyone's claim; the agent must serve the ticket's department and have room.",
+          }),
+          button("Assign"),
+          (data) => {
+            const agentId = data.get("assign_agent").trim();
+            act("assign", { agent_id: agentId }, { done: `Ticket assigned to ${agentId}.`, clear: ["assign_agent"] });
+          },
+        ),
+      );
+    }
+    const open = typed.moveOpen ?? false;
+    const details = h("details", { class: "move", open }, h("summary", {}, supervisor ? "Transfer or assign" : "Transfer"), forms);
+    details.addEventListener("toggle", () => {
+      typed.moveOpen = details.open;
+    });
+    return details;
   }
 
   function renderPanel(focus) {
@@ -352,6 +462,7 @@ export function ticketView(container, ticketId, { me, notices }) {
         h("div", { class: "buttons" }, button("Claim", { type: "button", primary: true, attrs: { onclick: () => act("claim", undefined, { done: "Ticket claimed." }) } })),
       );
     }
+    if (t.status !== "resolved" && ((mine() && !expired) || me.role === "supervisor")) parts.push(moveForms());
     panel.replaceChildren(...parts);
     if (focus || hadFocus) (panel.querySelector("textarea, button.primary") ?? panelTitle).focus();
   }
@@ -374,7 +485,9 @@ export function ticketView(container, ticketId, { me, notices }) {
       ticket = found.find((t) => t.ticket_id === ticketId) ?? ticket;
       thread = history.thread;
       messages = history.messages;
+      notes.show((history.notes ?? []).filter((n) => n.ticket_id === ticketId));
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+      presence?.refresh();
       if (pollFailed) notices.clear();
       pollFailed = false;
       render();
@@ -395,8 +508,12 @@ export function ticketView(container, ticketId, { me, notices }) {
       ai = detail.ai;
       thread = detail.thread;
       messages = detail.messages;
+      notes.show(detail.notes ?? []);
       render();
-      poll();
+      // Read again when this ticket, or another of its thread, changes (its messages too).
+      const ours = (c) => c.ticket_id === ticketId || c.thread_id === ticket.thread_id;
+      const changed = (list) => list.some(ours) && poll(false);
+      live = follow({ indicator: liveState, refresh: () => poll(false), change: changed });
     } catch (error) {
       if (stopped) return;
       notices.error(error);
@@ -416,6 +533,7 @@ export function ticketView(container, ticketId, { me, notices }) {
   return {
     unmount() {
       stopped = true;
+      live?.close();
       clearTimeout(timer);
       clearInterval(ticker);
     },
