@@ -1,14 +1,20 @@
 """Faults under a steady load, one scenario at a time, on real processes.
 
+The load: conversations the AI answers, conversations whose users want a person, and a team
+of agents claiming, answering and resolving their tickets over the human-queue API.
+
 After each scenario every accepted message must have exactly one outcome (a reply, or a
 request for a person), no message gets two different replies, each thread's replies keep the
-order of its messages, and dead letters appear only for the poison. Each test prints the
+order of its messages, and dead letters appear only for the poison. On the human side
+(``people.py``), every message sent to people gets one reply by a person, delivered once,
+every ticket is resolved, and no ticket is held by two agents at once. Each test prints the
 counts it checked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -16,17 +22,50 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from baton_contracts import MessageReceived, MessageSubmitted, topics
-from baton_testkit import Load
+from baton_testkit import PEOPLE_TEXT, Load, Team
 from tests.support.verdict import CHECKED, Verdict, settle
 from tests.support.waiting import eventually
 
 from .conftest import Faults
+from .people import PeopleVerdict, settle_people
 
 # Each scenario drives load for ~10 s, injects its fault and waits for recovery (consumer
 # group session timeouts, a broker restart); the module's first test also starts the stack.
 pytestmark = pytest.mark.timeout(600)
 
-Fault = Callable[[Load], Awaitable[None]]
+TEAM_SIZE = 3
+WORK = ("claim", "reply", "resolve")
+"""The agents' requests a kill of the human-queue should cut short."""
+KILL_DURING = (("claim",), ("reply",), WORK)
+"""What each kill of ``kill-human-queue-while-working`` waits for (a few seconds at most)."""
+
+Fault = Callable[[Load, Team], Awaitable[None]]
+
+
+def escalation_rule(tag: str) -> dict[str, object]:
+    """A scripted-model rule: the AI hands every message with ``tag`` to people."""
+    return {
+        "match": {"last_user": tag, "schema": "assistant_reply"},
+        "respond": {
+            "json": {
+                "reply": "A colleague will look into this.",
+                "confidence": 0.2,
+                "requires_human": True,
+                "reason": "a damaged parcel needs a person",
+            }
+        },
+    }
+
+
+async def new_threads(faults: Faults, name: str, count: int) -> list[str]:
+    thread_ids = []
+    for _ in range(count):
+        response = await faults.ingest.post(
+            "/v1/threads", json={"user_id": f"{name}-{uuid.uuid4().hex[:6]}", "channel": "web"}
+        )
+        assert response.status_code == 201, response.text
+        thread_ids.append(response.json()["thread_id"])
+    return thread_ids
 
 
 async def scenario(
@@ -35,37 +74,68 @@ async def scenario(
     *,
     name: str,
     threads: int = 6,
+    people: int = 2,
     interval_s: float = 0.4,
     duration_s: float = 10.0,
     fault_after_s: float = 3.0,
     text: str | None = None,
-) -> tuple[Load, Verdict]:
+    notes: dict[str, str] | None = None,
+) -> tuple[Load, Verdict, PeopleVerdict]:
+    """Steady load on ``threads`` conversations the AI answers and ``people`` whose users
+    want a person (alternately: the router's rules send them to people, or the AI hands
+    them over), worked by a team of agents; ``fault`` is injected after ``fault_after_s``.
+    ``notes`` (filled by the fault, say) are added to the printed summary."""
     # A scenario that failed to bring a server back must not take the next ones down with it.
     await faults.system.stack.up()
-    thread_ids = []
-    for _ in range(threads):
-        response = await faults.ingest.post(
-            "/v1/threads", json={"user_id": f"{name}-{uuid.uuid4().hex[:6]}", "channel": "web"}
-        )
-        assert response.status_code == 201, response.text
-        thread_ids.append(response.json()["thread_id"])
+    tag = f"esc{uuid.uuid4().hex[:6]}"
+    response = await faults.model.post("/_script", json=[escalation_rule(tag)])
+    response.raise_for_status()
+    ai_threads = await new_threads(faults, name, threads)
+    team = Team(
+        faults.system.programs["human-queue"].url,
+        faults.system.admin_token,
+        size=TEAM_SIZE,
+        hand_back_to_ai=set(ai_threads),
+    )
+    await team.hire(prefix=name)
     load = Load(
         faults.system.programs["ingest"].url,
-        thread_ids,
+        ai_threads,
         interval_s,
         gateway_key=faults.system.gateway_key,
+        people=await new_threads(faults, name, people),
+        people_texts=(PEOPLE_TEXT, f"My parcel arrived broken, what now? {tag}"),
+        answered=team.answered,
     )
     if text is not None:
         load.text = text
-    running = asyncio.create_task(load.run(duration_s))
-    await asyncio.sleep(fault_after_s)
-    await fault(load)
-    await running
-    verdict = await settle(load, faults.recorder)
-    line = f"[{name}] {verdict.summary()} abandoned={load.abandoned}"
+    working = asyncio.create_task(team.run())
+    try:
+        running = asyncio.create_task(load.run(duration_s))
+        await asyncio.sleep(fault_after_s)
+        await fault(load, team)
+        await running
+        verdict, people_verdict = await asyncio.gather(
+            settle(load, faults.recorder),
+            settle_people(
+                load,
+                faults.recorder,
+                team,
+                faults.system.stack.mongodb,
+                faults.system.namespace,
+            ),
+        )
+    finally:
+        team.stop()
+        await working
+    extra = "".join(f" {k}={v}" for k, v in (notes or {}).items())
+    line = (
+        f"[{name}] {verdict.summary()} abandoned={load.abandoned} impatient={load.impatient} "
+        f"{people_verdict.summary()}{extra}"
+    )
     CHECKED.append(line)
     print(f"\n{line}")
-    return load, verdict
+    return load, verdict, people_verdict
 
 
 def dead_letters(faults: Faults, load: Load) -> int:
@@ -77,41 +147,102 @@ def dead_letters(faults: Faults, load: Load) -> int:
     )
 
 
-def assert_clean(faults: Faults, load: Load, verdict: Verdict) -> None:
+def assert_people_clean(load: Load, people: PeopleVerdict) -> None:
+    """Every message that went to people was answered by a person exactly once, every
+    ticket was resolved, and no ticket was held by two agents at once."""
+    assert people.people > 0
+    assert load.impatient == 0, people.summary()
+    assert people.unanswered == [], people.summary()
+    assert people.answered_twice == [], people.summary()
+    assert people.undelivered == [], people.summary()
+    assert people.unconfirmed == [], people.summary()
+    assert people.open_tickets == [], people.summary()
+    assert people.double_holds == [], people.summary()
+    assert people.open_claims == [], people.summary()
+    assert people.team.get("gave_up", 0) == 0, people.team
+
+
+def assert_clean(faults: Faults, load: Load, verdict: Verdict, people: PeopleVerdict) -> None:
     assert verdict.accepted > 0
     assert load.abandoned == 0
     assert verdict.lost == [], verdict.summary()
     assert verdict.duplicates == [], verdict.summary()
     assert verdict.out_of_order == [], verdict.summary()
     assert dead_letters(faults, load) == 0
+    assert_people_clean(load, people)
 
 
 @pytest.mark.parametrize("service", ["ingest", "router", "ai-responder", "human-queue"])
 async def test_service_killed_and_restarted(faults: Faults, service: str) -> None:
-    async def fault(_: Load) -> None:
+    async def fault(_: Load, __: Team) -> None:
         await faults.system.restart(service)  # SIGKILL, then a fresh process
 
-    load, verdict = await scenario(faults, fault, name=f"kill-{service}")
-    assert_clean(faults, load, verdict)
+    load, verdict, people = await scenario(faults, fault, name=f"kill-{service}")
+    assert_clean(faults, load, verdict, people)
+
+
+async def test_human_queue_killed_repeatedly_while_agents_work(faults: Faults) -> None:
+    """SIGKILL of the human-queue, three times: while an agent's claim is under way, while
+    a reply is, then while any of its requests is. A restarted human-queue answers only
+    once its consumer has joined its group (some 10 s after a SIGKILL), and the agents then
+    work what piled up at once: the next kill waits for that, not for the restart to be
+    seen as ready. The agents retry what failed with the same request."""
+    hits: list[str] = []
+    notes: dict[str, str] = {}
+
+    async def fault(_: Load, team: Team) -> None:
+        starting: asyncio.Task[object] | None = None
+        answered = 0
+        for during in KILL_DURING:
+            if starting is not None:
+                await team.serving(answered, timeout=30)
+            await team.busy(during, timeout=8)
+            under_way = [a for a in WORK if team.in_flight[a]]
+            if starting is not None and not starting.done():
+                starting.cancel()  # its process is killed below, not waited for
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            faults.system.kill("human-queue")
+            answered = team.answers
+            hits.append("+".join(under_way) or "idle")
+            starting = asyncio.create_task(faults.system.start("human-queue"))
+        assert starting is not None
+        await starting
+        notes["kills"] = ",".join(hits)
+
+    load, verdict, people = await scenario(
+        faults,
+        fault,
+        name="kill-human-queue-while-working",
+        threads=3,
+        people=6,
+        duration_s=14,
+        fault_after_s=2,
+        notes=notes,
+    )
+    assert_clean(faults, load, verdict, people)
+    assert len(hits) == len(KILL_DURING)
+    # Most kills land mid-request; at least one must, or the scenario tested nothing.
+    assert any(h != "idle" for h in hits), hits
 
 
 @pytest.mark.parametrize(
     ("server", "name"), [("kafka", "kafka-restart"), ("mongodb", "mongo-restart")]
 )
 async def test_server_stopped_and_restarted(faults: Faults, server: str, name: str) -> None:
-    async def fault(_: Load) -> None:
+    async def fault(_: Load, __: Team) -> None:
         await faults.system.stack.stop(server)
         await asyncio.sleep(3)
         await faults.system.stack.up()
 
-    load, verdict = await scenario(faults, fault, name=name, duration_s=14)
-    assert_clean(faults, load, verdict)
+    load, verdict, people = await scenario(faults, fault, name=name, duration_s=14)
+    assert_clean(faults, load, verdict, people)
 
 
 async def test_model_timeouts_and_server_errors(faults: Faults) -> None:
     tag = f"flaky{uuid.uuid4().hex[:6]}"
 
-    async def fault(_: Load) -> None:
+    async def fault(_: Load, __: Team) -> None:
         rules = [
             {"match": {"last_user": tag}, "times": 4, "respond": {"timeout": True}},
             {"match": {"last_user": tag}, "times": 8, "respond": {"error": {"status": 500}}},
@@ -119,10 +250,10 @@ async def test_model_timeouts_and_server_errors(faults: Faults) -> None:
         response = await faults.model.post("/_script", json=rules)
         response.raise_for_status()
 
-    load, verdict = await scenario(
+    load, verdict, people = await scenario(
         faults, fault, name="model-failures", text=f"What are your opening hours? {tag}"
     )
-    assert_clean(faults, load, verdict)
+    assert_clean(faults, load, verdict, people)
     calls = (await faults.model.get("/_calls", params={"contains": tag})).json()["calls"]
     assert any(c["status"] == 500 for c in calls)
 
@@ -143,7 +274,7 @@ async def test_poison_messages_are_dead_lettered_and_the_rest_flows(faults: Faul
         ),
     ]
 
-    async def fault(load: Load) -> None:
+    async def fault(load: Load, _: Team) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=faults.kafka.bootstrap_servers)
         await producer.start()
         try:
@@ -155,7 +286,7 @@ async def test_poison_messages_are_dead_lettered_and_the_rest_flows(faults: Faul
         finally:
             await producer.stop()
 
-    load, verdict = await scenario(faults, fault, name="poison")
+    load, verdict, people = await scenario(faults, fault, name="poison")
     assert verdict.lost == [], verdict.summary()
     assert verdict.duplicates == [], verdict.summary()
     assert verdict.out_of_order == [], verdict.summary()
@@ -165,16 +296,17 @@ async def test_poison_messages_are_dead_lettered_and_the_rest_flows(faults: Faul
 
     await eventually(all_dead, what="the dead letters")
     assert dead_letters(faults, load) == len(poison)
+    assert_people_clean(load, people)
 
 
 async def test_consumer_group_rebalance(faults: Faults) -> None:
-    async def fault(_: Load) -> None:
+    async def fault(_: Load, __: Team) -> None:
         await faults.system.start("ai-responder", extra=True)  # a second instance joins
         await asyncio.sleep(3)
         await faults.system.stop_instance("ai-responder", -1)  # and leaves gracefully
 
-    load, verdict = await scenario(faults, fault, name="rebalance", duration_s=14)
-    assert_clean(faults, load, verdict)
+    load, verdict, people = await scenario(faults, fault, name="rebalance", duration_s=14)
+    assert_clean(faults, load, verdict, people)
     # Joining and leaving wait for the records in progress: nothing is published twice.
     assert verdict.redelivered == 0, verdict.summary()
 
@@ -203,10 +335,10 @@ async def test_ai_responder_killed_with_slow_calls_in_flight(faults: Faults) -> 
     response = await faults.model.post("/_script", json=slow_replies(tag, 1500))
     response.raise_for_status()
 
-    async def fault(_: Load) -> None:
+    async def fault(_: Load, __: Team) -> None:
         await faults.system.restart("ai-responder")  # SIGKILL mid-call, then a new process
 
-    load, verdict = await scenario(
+    load, verdict, people = await scenario(
         faults,
         fault,
         name="kill-ai-responder-slow-calls",
@@ -214,7 +346,7 @@ async def test_ai_responder_killed_with_slow_calls_in_flight(faults: Faults) -> 
         interval_s=0.3,
         text=f"Where is my parcel? {tag}",
     )
-    assert_clean(faults, load, verdict)
+    assert_clean(faults, load, verdict, people)
 
 
 async def test_rebalance_with_slow_calls_in_flight(faults: Faults) -> None:
@@ -222,12 +354,12 @@ async def test_rebalance_with_slow_calls_in_flight(faults: Faults) -> None:
     response = await faults.model.post("/_script", json=slow_replies(tag, 1500))
     response.raise_for_status()
 
-    async def fault(_: Load) -> None:
+    async def fault(_: Load, __: Team) -> None:
         await faults.system.start("ai-responder", extra=True)
         await asyncio.sleep(3)
         await faults.system.stop_instance("ai-responder", -1)
 
-    load, verdict = await scenario(
+    load, verdict, people = await scenario(
         faults,
         fault,
         name="rebalance-slow-calls",
@@ -236,7 +368,7 @@ async def test_rebalance_with_slow_calls_in_flight(faults: Faults) -> None:
         duration_s=14,
         text=f"Where is my parcel? {tag}",
     )
-    assert_clean(faults, load, verdict)
+    assert_clean(faults, load, verdict, people)
     # Revocation waits for the calls in progress (well within its grace): nothing is
     # worked on by two members, so nothing is published twice.
     assert verdict.redelivered == 0, verdict.summary()

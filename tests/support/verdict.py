@@ -12,6 +12,9 @@ from baton_testkit import Load
 
 from .recorder import Recorder
 
+HUMAN = "human"
+"""``message.sent``'s provider for a person's reply."""
+
 CHECKED: list[str] = []
 """One line per fault scenario, shown in the test session's summary."""
 
@@ -35,7 +38,9 @@ class Verdict:
 
 
 def judge(load: Load, recorder: Recorder) -> Verdict:
-    """One outcome per accepted message: a reply, a request for a person, or a human route."""
+    """One outcome per accepted message: a reply, a request for a person, or a human route.
+    A person's reply to a message that went to people is not a second outcome: it is judged
+    with the human side (``tests/faults/people.py``)."""
     wanted = {a.message_id: a for a in load.accepted}
     outcomes: dict[uuid.UUID, set[tuple[str, uuid.UUID]]] = defaultdict(set)
     sent_events: dict[uuid.UUID, int] = defaultdict(int)
@@ -43,6 +48,8 @@ def judge(load: Load, recorder: Recorder) -> Verdict:
     sent = 0
     for seen in recorder.records:
         event = seen.event
+        if isinstance(event, MessageSent) and event.provider == HUMAN:
+            continue  # a person's reply follows the request for one; checked on its own
         if isinstance(event, MessageSent) and event.in_reply_to in wanted:
             sent += 1
             sent_events[event.event_id] += 1

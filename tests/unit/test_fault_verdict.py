@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from baton_contracts import MessageSent
 from baton_runtime import KafkaSettings
 from baton_testkit import Accepted, Load, Seen
+from tests.faults.people import double_holds
 from tests.support.recorder import Recorder
 from tests.support.verdict import Verdict, judge
 
@@ -50,3 +52,35 @@ def test_a_second_reply_to_one_message_is_a_duplicate() -> None:
     first = Accepted(uuid.uuid4(), "t", 0)
     verdict = verdict_of([first], [reply(first), reply(first)])
     assert verdict.duplicates == [first.message_id]
+
+
+def test_a_persons_reply_is_not_a_second_outcome() -> None:
+    first = Accepted(uuid.uuid4(), "t", 0, to_people=True)
+    human = reply(first).model_copy(update={"provider": "human", "message_id": uuid.uuid4()})
+    verdict = verdict_of([first], [reply(first), human])
+    assert verdict.duplicates == []
+    assert verdict.sent == 1
+
+
+def test_overlapping_claims_are_a_double_hold() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def claim(ticket: str, start: int, end: int | None) -> dict[str, object]:
+        ended = at + timedelta(seconds=end) if end is not None else None
+        return {
+            "_id": uuid.uuid4().hex,
+            "ticket_id": ticket,
+            "claimed_at": at + timedelta(seconds=start),
+            "ended_at": ended,
+        }
+
+    claims = [
+        claim("one-after-another", 0, 5),
+        claim("one-after-another", 5, 9),
+        claim("overlapping", 0, 5),
+        claim("overlapping", 4, 9),
+        claim("never-closed", 0, None),
+    ]
+    overlapping, still_open = double_holds(claims)
+    assert overlapping == ["overlapping"]
+    assert [c["ticket_id"] for c in claims if c["_id"] in still_open] == ["never-closed"]

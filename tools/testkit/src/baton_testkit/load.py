@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Coroutine, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,8 @@ import aiohttp
 
 FAQ_TEXT = "What are your opening hours?"
 """A question the scripted model's defaults answer at once, with no person involved."""
+PEOPLE_TEXT = "I want to talk to a human, please."
+"""A message the router's default rules give to people."""
 
 
 async def new_threads(
@@ -106,6 +108,8 @@ class Accepted:
     message_id: uuid.UUID
     thread_id: str
     index: int
+    to_people: bool = False
+    """Posted on one of the load's ``people`` threads."""
 
 
 @dataclass
@@ -114,6 +118,11 @@ class Load:
 
     Like a real gateway, a post that fails (service down, timeout) is retried with the same
     Idempotency-Key until accepted, so a message counts as accepted exactly once.
+
+    The users of the ``people`` threads want a person: thread ``i`` posts ``people_texts[i %
+    len(people_texts)]`` and, as someone waiting for an answer would, posts again only once
+    ``answered`` returns for the accepted message (a person replied and closed the ticket),
+    or after ``patience_s`` (counted in ``impatient``).
     """
 
     ingest_url: str
@@ -122,8 +131,14 @@ class Load:
     gateway_key: str = ""
     """The key of the gateway that opened ``threads``."""
     text: str = FAQ_TEXT
+    people: list[str] = field(default_factory=list)
+    """Threads whose users want a person (see above)."""
+    people_texts: Sequence[str] = (PEOPLE_TEXT,)
+    answered: Callable[[uuid.UUID], Awaitable[None]] | None = None
+    patience_s: float = 60.0
     accepted: list[Accepted] = field(default_factory=list)
     abandoned: int = 0
+    impatient: int = 0
 
     async def run(self, duration_s: float) -> None:
         stop = asyncio.get_running_loop().time() + duration_s
@@ -132,20 +147,31 @@ class Load:
             timeout=aiohttp.ClientTimeout(total=5),
             headers={"Authorization": f"Bearer {self.gateway_key}"},
         ) as client:
-            await asyncio.gather(*(self._thread(client, t, stop) for t in self.threads))
+            await asyncio.gather(
+                *(self._thread(client, t, stop, self.text) for t in self.threads),
+                *(
+                    self._thread(client, t, stop, self.people_texts[i % len(self.people_texts)])
+                    for i, t in enumerate(self.people)
+                ),
+            )
 
-    async def _thread(self, client: aiohttp.ClientSession, thread_id: str, stop: float) -> None:
+    async def _thread(
+        self, client: aiohttp.ClientSession, thread_id: str, stop: float, base_text: str
+    ) -> None:
         loop = asyncio.get_running_loop()
+        to_people = thread_id in self.people
         index = 0
         while loop.time() < stop:
             key = f"{thread_id}-{index}"
             give_up = loop.time() + 90
+            accepted: Accepted | None = None
             while True:
                 try:
-                    text = f"{self.text} ({key})"
+                    text = f"{base_text} ({key})"
                     message_id = await post_message(client, thread_id, text, key=key)
                     if message_id is not None:
-                        self.accepted.append(Accepted(message_id, thread_id, index))
+                        accepted = Accepted(message_id, thread_id, index, to_people)
+                        self.accepted.append(accepted)
                         break
                 except (aiohttp.ClientError, TimeoutError):
                     pass
@@ -153,5 +179,10 @@ class Load:
                     self.abandoned += 1
                     break
                 await asyncio.sleep(0.25)
+            if to_people and accepted is not None and self.answered is not None:
+                try:
+                    await asyncio.wait_for(self.answered(accepted.message_id), self.patience_s)
+                except TimeoutError:
+                    self.impatient += 1
             index += 1
             await asyncio.sleep(self.interval_s)
