@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON ?= python3
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test test-unit lint fmt schemas asyncapi-cli helm prometheus stack-up stack-down stack-status up down bench
+.PHONY: help sync run test test-unit lint fmt schemas tools asyncapi-cli helm prometheus stack-up stack-down stack-status up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -25,8 +25,12 @@ sync: .venv/.synced ## install the workspace into .venv
 run: sync ## start Kafka, MongoDB, the four services (and the demo model without OPENAI_API_KEY)
 	$(RUN) python scripts/run.py
 
-test: sync ## every test: unit, integration, e2e, observability, fault injection, contracts and API fuzzing
+test: sync tools ## every test: unit, integration, e2e, observability, fault injection, contracts, API fuzzing, deployment
 	$(RUN) pytest
+
+# The tools the tests drive, installed once under .tools/ before the session, so their
+# first build (minutes) counts against no test's time limit.
+tools: asyncapi-cli helm prometheus ## install the AsyncAPI CLI, helm and Prometheus 3 under .tools/ (once)
 
 test-unit: sync ## unit tests only (no Kafka, no MongoDB)
 	$(RUN) pytest tests/unit

@@ -68,7 +68,9 @@ async def test_a_new_ticket_appears_in_the_queue_without_a_reload(
     live = page.locator("#live-state")
     await expect(live).to_have_attribute("data-state", "live")
     await expect(live).to_contain_text("Live")
-    await expect(page.get_by_text("No tickets match these filters.")).to_be_visible()
+    # The first read of the queue is done (it may list other tests' tickets without a
+    # department, which every agent sees).
+    await expect(page.locator("p.updated")).to_contain_text("updated")
     navigations = len([r for r in requests if r.endswith("/console/")])
     bought = len(stream_tickets(requests))
 

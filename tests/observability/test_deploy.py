@@ -37,6 +37,8 @@ def _passed(done: Any) -> str:
     return f"{done.stdout}\n{done.stderr}"
 
 
+# The first use builds Prometheus 3 (make tools does it before a full run).
+@pytest.mark.timeout(1800)
 def test_promtool_accepts_the_config_and_the_rules(prometheus_tools: Tools) -> None:
     config = prometheus_tools.promtool_run("check", "config", str(PROMETHEUS / "prometheus.yml"))
     assert config.returncode == 0, _passed(config)
@@ -44,6 +46,8 @@ def test_promtool_accepts_the_config_and_the_rules(prometheus_tools: Tools) -> N
     assert rules.returncode == 0, _passed(rules)
 
 
+# The first use builds Prometheus 3 (make tools does it before a full run).
+@pytest.mark.timeout(1800)
 def test_the_alerts_pass_their_promtool_tests(prometheus_tools: Tools) -> None:
     tests = sorted((PROMETHEUS / "tests").glob("*.yml"))
     assert tests
