@@ -156,3 +156,33 @@ async def test_a_dead_letter_is_logged_with_its_reason_but_never_the_payload(
     assert lines.lines
     assert all("4111" not in json.dumps(line) for line in lines.lines)
     assert any(line["topic"] == "route.decided" for line in lines.lines)
+
+
+def test_access_lines_keep_the_path_and_drop_the_query_string(
+    monkeypatch: pytest.MonkeyPatch, lines: Lines
+) -> None:
+    monkeypatch.setattr(baton_logging, "_service", "baton")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    access = logging.getLogger("uvicorn.access")
+    filters = list(access.filters)
+    try:
+        configure_logging("baton-test")
+        root.addHandler(lines)
+        access.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            "/v1/agents/me/stream?ticket=bqs_secret",
+            "1.1",
+            200,
+        )
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        access.filters = filters
+    [line] = [line for line in lines.lines if line["logger"] == "uvicorn.access"]
+    assert line["message"] == '127.0.0.1:5000 - "GET /v1/agents/me/stream HTTP/1.1" 200'

@@ -86,6 +86,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class _PathOnly(logging.Filter):
+    """Drops the query string from uvicorn's access lines: a URL may carry a credential
+    (the live stream's single-use ticket) and query strings are free text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
 def configure_logging(service: str = "baton", level: str = "INFO", fmt: str | None = None) -> None:
     """Log to stderr at ``LOG_LEVEL`` (else ``level``) in ``LOG_FORMAT`` (else ``fmt``,
     else text), every line naming ``service``."""
@@ -104,6 +115,9 @@ def configure_logging(service: str = "baton", level: str = "INFO", fmt: str | No
     root.setLevel(os.environ.get("LOG_LEVEL", level).upper())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _PathOnly) for f in access.filters):
+        access.addFilter(_PathOnly())
 
 
 def context_filter() -> logging.Filter:
