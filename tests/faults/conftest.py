@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +18,8 @@ from tests.support.recorder import Recorder, record_topics
 
 FAULT_STACK_PORTS = (19192, 19193, 17217)
 WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
+SCALE_OUT_PARTITIONS = 6
+"""The partitions of every topic of the ``scale-out`` scenario's system."""
 
 
 @dataclass
@@ -27,21 +31,12 @@ class Faults:
     model: httpx.AsyncClient
 
 
-@pytest.fixture(scope="module")
-async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faults]:
-    # A stack of its own (downloads and data under .stack/faults, fixed ports so a leftover
-    # from an interrupted run is found and reused), since these tests stop and restart Kafka
-    # and the MongoDB server.
-    stack = LocalStack(ROOT / ".stack" / "faults", *FAULT_STACK_PORTS)
-    try:
-        await stack.up()
-    except RuntimeError as exc:
-        await stack.down()
-        pytest.fail(f"the fault-injection stack did not start: {exc}", pytrace=False)
+@asynccontextmanager
+async def running(stack: LocalStack, logs: Path, **env: str) -> AsyncIterator[Faults]:
+    """Baton on ``stack`` with a namespace of its own (topics, consumer groups, database),
+    its services run with ``env`` on top of :data:`FAST_RECOVERY`; stopped on exit."""
     namespace = new_namespace("f")
-    system = System(
-        stack, namespace, logs=tmp_path_factory.mktemp("fault-logs"), overrides=FAST_RECOVERY
-    )
+    system = System(stack, namespace, logs=logs, overrides={**FAST_RECOVERY, **env})
     try:
         await system.start_all()
         kafka = KafkaSettings(bootstrap_servers=stack.kafka, topic_prefix=f"{namespace}.")
@@ -55,4 +50,35 @@ async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faul
             yield Faults(system, recorder, kafka, ingest, model)
     finally:
         await system.stop_all()
+
+
+@pytest.fixture(scope="module")
+async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faults]:
+    # A stack of its own (downloads and data under .stack/faults, fixed ports so a leftover
+    # from an interrupted run is found and reused), since these tests stop and restart Kafka
+    # and the MongoDB server.
+    stack = LocalStack(ROOT / ".stack" / "faults", *FAULT_STACK_PORTS)
+    try:
+        await stack.up()
+    except RuntimeError as exc:
         await stack.down()
+        pytest.fail(f"the fault-injection stack did not start: {exc}", pytrace=False)
+    try:
+        async with running(stack, tmp_path_factory.mktemp("fault-logs")) as started:
+            yield started
+    finally:
+        await stack.down()
+
+
+@pytest.fixture
+async def scale_out(
+    faults: Faults, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Faults]:
+    """A second Baton on the faults' stack whose topics (its own, by its namespace) have
+    :data:`SCALE_OUT_PARTITIONS` partitions; one instance of each program, like ``faults``."""
+    async with running(
+        faults.system.stack,
+        tmp_path_factory.mktemp("scale-out-logs"),
+        KAFKA_TOPIC_PARTITIONS=str(SCALE_OUT_PARTITIONS),
+    ) as started:
+        yield started

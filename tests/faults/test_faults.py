@@ -26,7 +26,7 @@ from baton_testkit import PEOPLE_TEXT, Load, Team
 from tests.support.verdict import CHECKED, Verdict, settle
 from tests.support.waiting import eventually
 
-from .conftest import Faults
+from .conftest import SCALE_OUT_PARTITIONS, Faults
 from .people import PeopleVerdict, settle_people
 
 # Each scenario drives load for ~10 s, injects its fault and waits for recovery (consumer
@@ -34,6 +34,7 @@ from .people import PeopleVerdict, settle_people
 pytestmark = pytest.mark.timeout(600)
 
 TEAM_SIZE = 3
+SERVICES = ("ingest", "router", "ai-responder", "human-queue")
 WORK = ("claim", "reply", "resolve")
 """The agents' requests a kill of the human-queue should cut short."""
 KILL_DURING = (("claim",), ("reply",), WORK)
@@ -372,3 +373,56 @@ async def test_rebalance_with_slow_calls_in_flight(faults: Faults) -> None:
     # Revocation waits for the calls in progress (well within its grace): nothing is
     # worked on by two members, so nothing is published twice.
     assert verdict.redelivered == 0, verdict.summary()
+
+
+async def test_two_instances_of_every_service_with_six_partitions(scale_out: Faults) -> None:
+    """Scale-out: topics of six partitions and two instances of every service. Under the
+    load, one instance of each service is SIGKILLed and started afresh, one after another
+    (the survivor takes over its partitions and gives some back), and a third ai-responder
+    joins, takes partitions and leaves gracefully. All of it while the load runs, with
+    some load after the last restart."""
+    system = scale_out.system
+    for service in SERVICES:
+        await system.start(service, extra=True)
+    duration_s, fault_after_s, tail_s = 58.0, 2.0, 5.0
+    notes: dict[str, str] = {"partitions": str(SCALE_OUT_PARTITIONS)}
+    loop = asyncio.get_running_loop()
+    took: list[float] = []
+
+    async def third_ai_responder() -> str:
+        started = loop.time()
+        await system.start("ai-responder", extra=True)  # joins the group, takes partitions
+        await asyncio.sleep(3)
+        await system.stop_instance("ai-responder", -1)  # and leaves gracefully
+        return f"third-ai-responder:{loop.time() - started:.0f}s"
+
+    async def kill_and_restart(service: str) -> str:
+        started = loop.time()
+        # The first instance: the load and the team lose it as well as its consumers.
+        system.kill_instance(service, 0)
+        await system.start(service)  # a fresh process on the same port
+        return f"{service}:{loop.time() - started:.0f}s"
+
+    async def fault(_: Load, __: Team) -> None:
+        began = loop.time()
+        steps = [await kill_and_restart(s) for s in ("ingest", "router", "ai-responder")]
+        # The third ai-responder comes and goes while the last kill's human-queue restarts
+        # (downstream of it: the AI's messages keep flowing).
+        steps += await asyncio.gather(third_ai_responder(), kill_and_restart("human-queue"))
+        notes["steps"] = ",".join(steps)
+        took.append(loop.time() - began)
+
+    load, verdict, people = await scenario(
+        scale_out,
+        fault,
+        name="scale-out",
+        threads=8,
+        people=4,
+        duration_s=duration_s,
+        fault_after_s=fault_after_s,
+        notes=notes,
+    )
+    assert_clean(scale_out, load, verdict, people)
+    assert all(len(system.programs[s].processes) == 2 for s in SERVICES)
+    # Every fault was injected under load, not after it.
+    assert took[0] < duration_s - fault_after_s - tail_s, notes

@@ -245,6 +245,12 @@ class System:
                 process.wait()
         program.processes.clear()
 
+    def kill_instance(self, name: str, index: int) -> None:
+        """SIGKILL one instance of ``name``; the others keep running."""
+        process = self.programs[name].processes.pop(index)
+        process.kill()
+        process.wait()
+
     async def stop_instance(self, name: str, index: int) -> None:
         """SIGTERM one instance and wait for its graceful shutdown."""
         process = self.programs[name].processes.pop(index)
