@@ -384,10 +384,10 @@ async def test_two_instances_of_every_service_with_six_partitions(scale_out: Fau
     system = scale_out.system
     for service in SERVICES:
         await system.start(service, extra=True)
-    duration_s, fault_after_s, tail_s = 58.0, 2.0, 5.0
+    duration_s, fault_after_s = 58.0, 2.0
     notes: dict[str, str] = {"partitions": str(SCALE_OUT_PARTITIONS)}
     loop = asyncio.get_running_loop()
-    took: list[float] = []
+    accepted_by_last_fault: list[int] = []
 
     async def third_ai_responder() -> str:
         started = loop.time()
@@ -403,14 +403,13 @@ async def test_two_instances_of_every_service_with_six_partitions(scale_out: Fau
         await system.start(service)  # a fresh process on the same port
         return f"{service}:{loop.time() - started:.0f}s"
 
-    async def fault(_: Load, __: Team) -> None:
-        began = loop.time()
+    async def fault(running: Load, _: Team) -> None:
         steps = [await kill_and_restart(s) for s in ("ingest", "router", "ai-responder")]
         # The third ai-responder comes and goes while the last kill's human-queue restarts
         # (downstream of it: the AI's messages keep flowing).
         steps += await asyncio.gather(third_ai_responder(), kill_and_restart("human-queue"))
         notes["steps"] = ",".join(steps)
-        took.append(loop.time() - began)
+        accepted_by_last_fault.append(len(running.accepted))
 
     load, verdict, people = await scenario(
         scale_out,
@@ -424,5 +423,5 @@ async def test_two_instances_of_every_service_with_six_partitions(scale_out: Fau
     )
     assert_clean(scale_out, load, verdict, people)
     assert all(len(system.programs[s].processes) == 2 for s in SERVICES)
-    # Every fault was injected under load, not after it.
-    assert took[0] < duration_s - fault_after_s - tail_s, notes
+    # Every fault was injected under load: messages kept coming after the last one.
+    assert len(load.accepted) > accepted_by_last_fault[0], notes
