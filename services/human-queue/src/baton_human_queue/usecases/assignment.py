@@ -19,7 +19,7 @@ from baton_contracts import utc_now
 
 from ..agents import DEPARTMENT_PATTERN, InvalidAgentError
 from ..domain import AtCapacityError, lease_until
-from ..followups import ClaimOpened, assign, end_claim, open_claim
+from ..followups import end_claim
 from ..ports import AgentStore, Changed, DepartmentStore, TicketQuery, TicketStore
 from ..staffing import (
     AUTO_POLICIES,
@@ -29,9 +29,9 @@ from ..staffing import (
     candidates,
     failover_due,
 )
-from ..tickets import ThreadTicket, Ticket
+from ..tickets import Ticket
 from ._common import QueueConfig, follow_through
-from .claims import give_back, release_claim, take_ticket
+from .claims import give_back, release_claim, take_ticket, taking
 
 log = logging.getLogger(__name__)
 
@@ -247,30 +247,8 @@ async def hand_over(
         raise AtCapacityError(f"{agent.name} holds {limit} ticket(s), the most they may hold")
     follow_ups = [
         *end_claim(ticket, ticket.claim_id, now, "reassigned"),
-        open_claim(
-            ClaimOpened(
-                claim_id=claim_id,
-                ticket_id=ticket.ticket_id,
-                thread_id=ticket.thread_id,
-                kind=ticket.kind,
-                department=ticket.department,
-                agent_id=agent.agent_id,
-                agent_name=agent.name,
-                ticket_created_at=ticket.created_at,
-                claimed_at=now,
-            )
-        ),
+        *taking(ticket, agent, claim_id, now, reason=reason, change=f"reassign:{claim_id}"),
     ]
-    if isinstance(ticket, ThreadTicket):
-        follow_ups.append(
-            assign(
-                ticket,
-                f"reassign:{claim_id}",
-                owner="human",
-                agent_id=agent.agent_id,
-                reason=reason,
-            )
-        )
     changed = await tickets.reassign(
         ticket.ticket_id,
         seen_claim_id=ticket.claim_id,

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from baton_contracts import utc_now
+from baton_runtime import Entry
 
 from .. import metrics
 from ..domain import (
@@ -77,31 +78,7 @@ async def take_ticket(
     follow_ups = []
     if ticket.claim_id is not None:  # a lapsed claim the sweep has not returned yet
         follow_ups += lapse(ticket, ticket.claim_id)
-    follow_ups.append(
-        open_claim(
-            ClaimOpened(
-                claim_id=claim_id,
-                ticket_id=ticket.ticket_id,
-                thread_id=ticket.thread_id,
-                kind=ticket.kind,
-                department=ticket.department,
-                agent_id=agent.agent_id,
-                agent_name=agent.name,
-                ticket_created_at=ticket.created_at,
-                claimed_at=now,
-            )
-        )
-    )
-    if isinstance(ticket, ThreadTicket):
-        follow_ups.append(
-            assign(
-                ticket,
-                f"claim:{claim_id}",
-                owner="human",
-                agent_id=agent.agent_id,
-                reason=reason,
-            )
-        )
+    follow_ups += taking(ticket, agent, claim_id, now, reason=reason, change=f"claim:{claim_id}")
     changed = await tickets.claim(
         ticket.ticket_id,
         seen_claim_id=ticket.claim_id,
@@ -116,6 +93,34 @@ async def take_ticket(
     elif ticket.first_claimed_at is None:
         metrics.first_claim(ticket.kind, created_at=ticket.created_at, claimed_at=now)
     return changed
+
+
+def taking(
+    ticket: Ticket, agent: Agent, claim_id: str, now: datetime, *, reason: str, change: str
+) -> list[Entry]:
+    """What ``agent`` taking ``ticket`` under ``claim_id`` leads to (by a claim, an
+    assignment or a reassignment, named by ``change``): the claim opened in the labour log
+    and, for a thread's ticket, the thread given to the agent."""
+    follow_ups = [
+        open_claim(
+            ClaimOpened(
+                claim_id=claim_id,
+                ticket_id=ticket.ticket_id,
+                thread_id=ticket.thread_id,
+                kind=ticket.kind,
+                department=ticket.department,
+                agent_id=agent.agent_id,
+                agent_name=agent.name,
+                ticket_created_at=ticket.created_at,
+                claimed_at=now,
+            )
+        )
+    ]
+    if isinstance(ticket, ThreadTicket):
+        follow_ups.append(
+            assign(ticket, change, owner="human", agent_id=agent.agent_id, reason=reason)
+        )
+    return follow_ups
 
 
 async def give_back(agents: AgentStore, agent_id: str, claim_id: str) -> None:
