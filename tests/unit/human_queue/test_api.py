@@ -109,6 +109,18 @@ async def test_refusals_keep_their_status_and_code(queue: Queue, http: Http) -> 
         f"{url}/reply", json={"text": "hi", "agent_name": "CEO"}, headers=http.alex
     )
     assert (extra.status_code, extra.json()["code"]) == (422, "invalid_request")
+    stranger = await http.client.post(
+        f"{url}/reply",
+        json={"text": "hi", "in_reply_to": "7d0c2f4e-3b1a-4c55-9a63-0f3f0c8e7a11"},
+        headers=http.alex,
+    )
+    assert (stranger.status_code, stranger.json()["code"]) == (422, "not_in_ticket")
+    named = await http.client.post(
+        f"{url}/reply",
+        json={"text": "hi", "in_reply_to": str(ticket.user_message_id)},
+        headers=http.alex,
+    )
+    assert named.status_code == 200, named.text
 
 
 async def test_the_ticket_view_names_its_holder_and_the_ais_handover(

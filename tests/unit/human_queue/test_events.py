@@ -54,6 +54,7 @@ def test_a_reply_is_sent_to_the_user_from_the_agent() -> None:
         agent=ALEX.acting_for("billing"),
         thread=THREAD,
         response_time_ms=1234,
+        in_reply_to=subject.message_ids[-1],
     )
     assert (responded.kind, responded.message_id, responded.ticket_id) == (
         "reply",

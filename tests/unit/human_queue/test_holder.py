@@ -20,12 +20,13 @@ from baton_human_queue.domain import (
     InvalidTextError,
     LeaseExpiredError,
     NotHolderError,
+    NotInTicketError,
     WrongKindError,
     WrongStateError,
 )
 from baton_human_queue.tickets import ApprovalTicket, QuestionTicket
 
-from .conftest import ALEX, SAM, Queue
+from .conftest import ALEX, SAM, Queue, routed
 
 
 async def test_a_reply_goes_to_the_user_under_the_agents_name(queue: Queue) -> None:
@@ -66,6 +67,36 @@ async def test_a_reply_goes_to_the_user_under_the_agents_name(queue: Queue) -> N
     assert reply.ticket.first_response_at == queue.clock()
     assert reply.ticket.lease_expires_at == queue.clock() + timedelta(minutes=10)
     assert reply.ticket.status == "assigned"
+
+
+async def test_a_reply_answers_the_message_it_names_though_a_newer_one_came_in(
+    queue: Queue,
+) -> None:
+    claimed = await queue.claimed()
+    thread = await queue.conversations.require_thread(claimed.thread_id)
+    newer = await queue.user_says(thread, "are you there?")
+    await queue.intake.open_conversation(routed(thread, newer))
+
+    named = await queue.holder.reply(
+        ALEX,
+        claimed.ticket_id,
+        "About your first message",
+        idempotency_key=None,
+        in_reply_to=claimed.user_message_id,
+    )
+    latest = await queue.holder.reply(ALEX, claimed.ticket_id, "And yes", idempotency_key=None)
+
+    assert [e.in_reply_to for e in queue.published(MessageSent)] == [
+        claimed.user_message_id,
+        newer,
+    ]
+    assert queue.conversations.messages[named.message_id].in_reply_to == claimed.user_message_id
+    assert queue.conversations.messages[latest.message_id].in_reply_to == newer
+    with pytest.raises(NotInTicketError):
+        await queue.holder.reply(
+            ALEX, claimed.ticket_id, "Hm", idempotency_key=None, in_reply_to=uuid.uuid4()
+        )
+    assert len(queue.published(MessageSent)) == 2
 
 
 async def test_a_reply_with_the_same_key_is_sent_once(queue: Queue) -> None:

@@ -7,6 +7,7 @@ clocks or databases.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,6 +111,12 @@ class NotSupervisorError(QueueError):
 
 class InvalidTextError(QueueError):
     code = "invalid_text"
+
+
+class NotInTicketError(QueueError):
+    """A reply names a user message the ticket does not hold."""
+
+    code = "not_in_ticket"
 
 
 class InvalidRequestError(QueueError):
@@ -236,6 +243,16 @@ def ticket_for(ticket: Ticket, action: Action, as_type: type[T]) -> T:
     check_kind(ticket, action)
     assert isinstance(ticket, as_type)
     return ticket
+
+
+def answered_message(ticket: TicketBase, in_reply_to: uuid.UUID | None) -> uuid.UUID:
+    """The user message a reply on ``ticket`` answers: the one named, if the ticket holds
+    it, else the ticket's latest."""
+    if in_reply_to is None:
+        return ticket.latest_message_id
+    if in_reply_to not in (ticket.user_message_id, *ticket.message_ids):
+        raise NotInTicketError(f"ticket {ticket.ticket_id} holds no user message {in_reply_to}")
+    return in_reply_to
 
 
 def lease_expired(ticket: TicketBase, now: datetime) -> bool:

@@ -38,6 +38,7 @@ def reply_events(
     agent: HumanAgent,
     thread: Thread,
     response_time_ms: int,
+    in_reply_to: uuid.UUID,
 ) -> tuple[HumanResponded, MessageSent]:
     responded = HumanResponded(
         **_envelope(ticket, f"reply:{message_id}:human.responded"),
@@ -51,7 +52,7 @@ def reply_events(
     sent = MessageSent(
         **_envelope(ticket, f"reply:{message_id}:message.sent"),
         message_id=message_id,
-        in_reply_to=ticket.latest_message_id,
+        in_reply_to=in_reply_to,
         text=text,
         user_id=thread.user_id,
         channel=thread.channel,

@@ -199,7 +199,10 @@ class Team:
                         "reply",
                         "POST",
                         f"{path}/reply",
-                        json={"text": f"{agent.name} here, about your message {latest}."},
+                        json={
+                            "text": f"{agent.name} here, about your message {latest}.",
+                            "in_reply_to": latest,
+                        },
                         key=f"{ticket_id}:{latest}",
                     )
                     if answer.status != 200:

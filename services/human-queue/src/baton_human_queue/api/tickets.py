@@ -3,6 +3,7 @@
 No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations.
 """
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
@@ -56,6 +57,12 @@ class ReplyBody(_Body):
         max_length=MAX_TEXT_LENGTH,
         description="What the user reads.",
         json_schema_extra=FIT_TEXT,
+    )
+    in_reply_to: uuid.UUID | None = Field(
+        default=None,
+        # A UUID arrives in JSON as a string, which strict mode alone would refuse.
+        strict=False,
+        description="The ticket's user message this answers; the latest one if not given.",
     )
 
 
@@ -168,7 +175,13 @@ def tickets_router(
         """Write to the user in the thread under your own name (conversation and
         escalation tickets). With an `Idempotency-Key` header a retried request sends
         nothing twice."""
-        result = await holder.reply(agent, ticket_id, body.text, idempotency_key=idempotency_key)
+        result = await holder.reply(
+            agent,
+            ticket_id,
+            body.text,
+            idempotency_key=idempotency_key,
+            in_reply_to=body.in_reply_to,
+        )
         return ReplyResult(message_id=result.message_id, ticket=TicketView.of(result.ticket))
 
     @router.post("/{ticket_id}/answer")

@@ -17,6 +17,7 @@ from .. import metrics
 from ..domain import (
     MAX_REVIEW_LENGTH,
     Agent,
+    answered_message,
     approved_text,
     check_holder,
     check_kind,
@@ -79,15 +80,26 @@ class HolderActions:
         self._freed = freed
 
     async def reply(
-        self, agent: Agent, ticket_id: str, text: str, *, idempotency_key: str | None
+        self,
+        agent: Agent,
+        ticket_id: str,
+        text: str,
+        *,
+        idempotency_key: str | None,
+        in_reply_to: uuid.UUID | None = None,
     ) -> Reply:
         """Write to the user in the thread, as the agent, under the agent's name. With an
-        idempotency key, the same request again finds its reply and sends nothing."""
+        idempotency key, the same request again finds its reply and sends nothing.
+
+        The reply answers ``in_reply_to``, one of the ticket's user messages, or else the
+        latest one when the reply is written (which may have arrived after the agent read
+        the ticket)."""
         check_text(text, max_length=self._config.max_text_length)
         fallback_id = uuid.uuid4()
         for _ in range(ATTEMPTS):
             ticket = await visible(self._tickets, agent, ticket_id)
             conversation = ticket_for(ticket, "reply", ThreadTicket)
+            answers = answered_message(conversation, in_reply_to)
             message_id = fallback_id
             if idempotency_key is not None:
                 message_id = derive_id(
@@ -104,19 +116,25 @@ class HolderActions:
                 until=lease_until(now, self._config.lease_s),
                 now=now,
                 follow_ups=await self._reply_follow_ups(
-                    conversation, holder, message_id, text, now
+                    conversation, holder, message_id, text, now, answers
                 ),
             )
             if changed is not None:
                 metrics.responded(ticket, now)
                 metrics.ACTIONS.labels(action="reply").inc()
                 replied = await follow_through(self._tickets, changed)
-                await self._count_reply(ticket)
+                await self._count_reply(ticket, answers)
                 return Reply(replied, message_id)
         raise keeps_changing(ticket_id)
 
     async def _reply_follow_ups(
-        self, ticket: ThreadTicket, holder: Holder, message_id: uuid.UUID, text: str, now: datetime
+        self,
+        ticket: ThreadTicket,
+        holder: Holder,
+        message_id: uuid.UUID,
+        text: str,
+        now: datetime,
+        answers: uuid.UUID,
     ) -> list[Entry]:
         thread = await self._conversations.require_thread(ticket.thread_id)
         human = holder.as_agent()
@@ -128,6 +146,7 @@ class HolderActions:
             agent=human,
             thread=thread,
             response_time_ms=waited,
+            in_reply_to=answers,
         )
         reply = ReplyMessage(
             message_id=message_id,
@@ -140,7 +159,7 @@ class HolderActions:
                 },
                 "ticket_id": ticket.ticket_id,
             },
-            in_reply_to=ticket.latest_message_id,
+            in_reply_to=answers,
             created_at=now,
             responded=responded,
             sent=sent,
@@ -153,10 +172,10 @@ class HolderActions:
             follow_ups.append(record_feedback(feedback))
         return follow_ups
 
-    async def _count_reply(self, ticket: TicketBase) -> None:
+    async def _count_reply(self, ticket: TicketBase, answers: uuid.UUID) -> None:
         """Count the reply with the AI's, its latency from the user message it answers."""
         try:
-            asked = await self._conversations.get_message(ticket.latest_message_id)
+            asked = await self._conversations.get_message(answers)
         except Exception:
             # The reply is stored and on its way; a failed lookup only costs one sample.
             log.warning("no latency sample for a reply on ticket %s", ticket.ticket_id)

@@ -337,7 +337,9 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
         // and the API would answer a reused key with the first text.
         const text = data.get("reply");
         if (replyKey?.text !== text) replyKey = { text, key: randomKey() };
-        act("reply", { text }, { done: "Reply sent.", headers: { "Idempotency-Key": replyKey.key }, clear: ["reply"] });
+        // The reply answers the latest message on screen, not one that arrived while typing.
+        const body = { text, in_reply_to: t.message_ids[t.message_ids.length - 1] };
+        act("reply", body, { done: "Reply sent.", headers: { "Idempotency-Key": replyKey.key }, clear: ["reply"] });
     });
     const replyArea = replyForm.querySelector("#field-reply");
     const cannedButton = attachCanned(replyArea, ticketId, { notices, onInsert: (text) => (typed.reply = text) });
