@@ -30,10 +30,15 @@ PRODUCERS: Mapping[str, tuple[str, ...]] = {
     topics.HUMAN_RESPONDED: ("human-queue",),
     topics.DRAFT_APPROVED: ("human-queue",),
     topics.DRAFT_REJECTED: ("human-queue",),
+    topics.MESSAGE_DELTA: ("ai-responder",),
     topics.MESSAGE_SENT: ("ai-responder", "human-queue"),
     topics.THREAD_ASSIGNED: ("router", "ai-responder", "human-queue"),
+    topics.TICKET_OPENED: ("human-queue",),
+    topics.TICKET_SUMMARIZED: ("ai-responder",),
+    topics.TICKET_EXPIRED: ("human-queue",),
     topics.TICKET_LEASE_EXPIRED: ("human-queue",),
     topics.TICKET_SLA_BREACHED: ("human-queue",),
+    topics.THREAD_RATED: ("ingest",),
     topics.AGENT_STATUS_CHANGED: ("human-queue",),
 }
 CONSUMERS: Mapping[str, tuple[str, ...]] = {
@@ -44,10 +49,15 @@ CONSUMERS: Mapping[str, tuple[str, ...]] = {
     topics.HUMAN_RESPONDED: ("ai-responder",),
     topics.DRAFT_APPROVED: ("ai-responder",),
     topics.DRAFT_REJECTED: ("ai-responder",),
+    topics.MESSAGE_DELTA: (GATEWAYS, "ingest"),
     topics.MESSAGE_SENT: (GATEWAYS, "ingest"),
     topics.THREAD_ASSIGNED: ("human-queue", "ingest"),
+    topics.TICKET_OPENED: ("ai-responder",),
+    topics.TICKET_SUMMARIZED: ("human-queue",),
+    topics.TICKET_EXPIRED: ("ai-responder",),
     topics.TICKET_LEASE_EXPIRED: (),
     topics.TICKET_SLA_BREACHED: (),
+    topics.THREAD_RATED: ("human-queue",),
     topics.AGENT_STATUS_CHANGED: (),
 }
 SERVICES = ("ingest", "router", "ai-responder", "human-queue")

@@ -28,6 +28,10 @@ HumanRequestKind = Literal["question", "escalation", "approval"]
 TicketKind = Literal["conversation", "question", "escalation", "approval"]
 TicketStatus = Literal["pending", "assigned", "resolved"]
 AgentPresence = Literal["online", "away", "offline"]
+NoticeKind = Literal["handoff", "checking", "agent_joined", "handback", "resolved", "rating"]
+SlaKind = Literal["first_response", "next_response", "resolution"]
+Mood = Literal["positive", "neutral", "frustrated", "angry"]
+Fallback = Literal["ai", "human"]
 
 
 class HumanAgent(Model):
@@ -210,6 +214,114 @@ class MessageSent(Event):
     provider: str = Field(
         max_length=50, description="Who produced the text: `openai`, `human`, ..."
     )
+    notice: NoticeKind | None = Field(
+        default=None,
+        description="Set on Baton's own notices to the user (provider `baton`): which one. "
+        "`handoff`: people take over; `checking`: the AI asks a colleague; `agent_joined`; "
+        "`handback`: the AI answers again; `resolved`; `rating`: a request for a 1-5 rating.",
+    )
+
+
+class MessageDelta(Event):
+    """A piece of a reply the AI is still writing, for gateways that show replies as they
+    are written. The pieces of one reply share its `message_id` and count up from
+    `sequence` 0; the reply ends with `message.sent` under the same `message_id` carrying
+    the whole text, which is what counts. A delta may arrive twice, or the pieces of an
+    interrupted attempt may be followed by a new attempt's from 0: show the latest
+    attempt's pieces in order, and replace them with `message.sent`'s text."""
+
+    type: Literal["message.delta"] = Field(
+        default="message.delta", description="Event type: always `message.delta`."
+    )
+    message_id: uuid.UUID = Field(description="Id the whole reply will have in `message.sent`.")
+    in_reply_to: uuid.UUID | None = Field(
+        default=None, description="The user message this answers, when there is one."
+    )
+    sequence: int = Field(ge=0, description="Position of this piece in the reply, from 0.")
+    text: Text = Field(description="The piece of text, to append to the ones before it.")
+    user_id: str | None = Field(default=None, max_length=200, description="The recipient.")
+    channel: str | None = Field(default=None, max_length=50, description="Where to deliver it.")
+    agent_name: str = Field(max_length=200, description="Name the reply is signed with.")
+
+
+class TicketSummary(Model):
+    """The AI's short account of a conversation for the person who picks up its ticket."""
+
+    issue: str = Field(min_length=1, max_length=1000, description="The customer's issue.")
+    tried: str = Field(
+        max_length=2000, description="What was tried or answered so far; empty when nothing."
+    )
+    mood: Mood = Field(description="The customer's mood, as the conversation shows it.")
+
+
+class TicketOpened(Event):
+    """A ticket entered the human queue (a user message added to an open ticket is not a
+    new one)."""
+
+    type: Literal["ticket.opened"] = Field(
+        default="ticket.opened", description="Event type: always `ticket.opened`."
+    )
+    ticket_id: str = Field(max_length=200, description="The new ticket.")
+    kind: TicketKind = Field(description="What the ticket asks of a person.")
+    message_id: uuid.UUID = Field(description="The user message that opened it.")
+    priority: int = Field(description="The ticket's priority; higher is served first.")
+    department: str | None = Field(default=None, max_length=100, description="Ticket department.")
+    reason: str = Field(max_length=1000, description="Why a person is needed.")
+
+
+class TicketSummarized(Event):
+    """The AI summarised a ticket's conversation for the agent."""
+
+    type: Literal["ticket.summarized"] = Field(
+        default="ticket.summarized", description="Event type: always `ticket.summarized`."
+    )
+    ticket_id: str = Field(max_length=200, description="The ticket summarised.")
+    summary: TicketSummary = Field(description="The summary.")
+
+
+class TicketExpired(Event):
+    """A person did not answer the AI's request in time: the ticket is closed, and the
+    AI's turn ends by the configured fallback."""
+
+    type: Literal["ticket.expired"] = Field(
+        default="ticket.expired", description="Event type: always `ticket.expired`."
+    )
+    ticket_id: str = Field(max_length=200, description="The ticket that expired.")
+    kind: TicketKind = Field(description="What the ticket asked of a person.")
+    request_id: uuid.UUID | None = Field(
+        default=None, description="The `tool.human_requested` request that went unanswered."
+    )
+    tool_call_id: str | None = Field(
+        default=None, max_length=200, description="The tool call that waited for the answer."
+    )
+    message_id: uuid.UUID = Field(description="The user message the AI was answering.")
+    reason: str = Field(max_length=1000, description="Why the ticket expired, in words.")
+    fallback: Fallback = Field(
+        description="`ai`: the AI continues without the answer; `human`: people take the thread."
+    )
+
+
+class ThreadRated(Event):
+    """A user rated how a resolved conversation went, from 1 to 5."""
+
+    type: Literal["thread.rated"] = Field(
+        default="thread.rated", description="Event type: always `thread.rated`."
+    )
+    score: int = Field(ge=1, le=5, description="The rating: 1 (bad) to 5 (very good).")
+    comment: str | None = Field(default=None, max_length=2000, description="The user's words.")
+    resolved_by: Handler = Field(
+        description="`human`: a person resolved the conversation; `ai`: the AI alone."
+    )
+    ticket_id: str | None = Field(
+        default=None, max_length=200, description="The resolved ticket rated (resolved_by=human)."
+    )
+    agent: HumanAgent | None = Field(
+        default=None, description="The agent who resolved it (resolved_by=human)."
+    )
+    department: str | None = Field(default=None, max_length=100, description="Thread department.")
+    via: Literal["api", "text"] = Field(
+        description="`api`: the gateway's rating route; `text`: a reply such as `5` to the prompt."
+    )
 
 
 class ThreadAssigned(Event):
@@ -251,10 +363,18 @@ class TicketSlaBreached(Event):
     ticket_id: str = Field(max_length=200, description="The ticket that breached its SLA.")
     kind: TicketKind = Field(description="What the ticket asks of a person.")
     status: TicketStatus = Field(description="The ticket's status when the breach was noticed.")
-    priority: int = Field(description="The ticket's priority; higher is served first.")
+    sla: SlaKind = Field(
+        default="first_response",
+        description="Which clock ran out: the first response, the next response to a waiting "
+        "user, or the resolution.",
+    )
+    priority: int = Field(description="The ticket's priority after the breach; higher first.")
+    priority_raised_by: int = Field(
+        default=0, ge=0, description="How much the breach raised the ticket's priority."
+    )
     department: str | None = Field(default=None, max_length=100, description="Ticket department.")
     created_at: AwareDatetime = Field(description="When the ticket was opened.")
-    sla_due_at: AwareDatetime = Field(description="When a person should have responded by.")
+    sla_due_at: AwareDatetime = Field(description="When the clock that ran out was due.")
     agent: HumanAgent | None = Field(
         default=None, description="The agent holding the ticket at the time, if any."
     )
@@ -285,10 +405,15 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     HumanResponded,
     DraftApproved,
     DraftRejected,
+    MessageDelta,
     MessageSent,
     ThreadAssigned,
+    TicketOpened,
+    TicketSummarized,
+    TicketExpired,
     TicketLeaseExpired,
     TicketSlaBreached,
+    ThreadRated,
     AgentStatusChanged,
 )
 """Every event type, in pipeline order."""

@@ -16,10 +16,15 @@ TOOL_HUMAN_REQUESTED: Final = "tool.human_requested"
 HUMAN_RESPONDED: Final = "human.responded"
 DRAFT_APPROVED: Final = "draft.approved"
 DRAFT_REJECTED: Final = "draft.rejected"
+MESSAGE_DELTA: Final = "message.delta"
 MESSAGE_SENT: Final = "message.sent"
 THREAD_ASSIGNED: Final = "thread.assigned"
+TICKET_OPENED: Final = "ticket.opened"
+TICKET_SUMMARIZED: Final = "ticket.summarized"
+TICKET_EXPIRED: Final = "ticket.expired"
 TICKET_LEASE_EXPIRED: Final = "ticket.lease_expired"
 TICKET_SLA_BREACHED: Final = "ticket.sla_breached"
+THREAD_RATED: Final = "thread.rated"
 AGENT_STATUS_CHANGED: Final = "agent.status_changed"
 
 ALL: Final = (
@@ -30,10 +35,15 @@ ALL: Final = (
     HUMAN_RESPONDED,
     DRAFT_APPROVED,
     DRAFT_REJECTED,
+    MESSAGE_DELTA,
     MESSAGE_SENT,
     THREAD_ASSIGNED,
+    TICKET_OPENED,
+    TICKET_SUMMARIZED,
+    TICKET_EXPIRED,
     TICKET_LEASE_EXPIRED,
     TICKET_SLA_BREACHED,
+    THREAD_RATED,
     AGENT_STATUS_CHANGED,
 )
 
