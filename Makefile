@@ -76,7 +76,7 @@ up: ## docker compose: everything in containers, secrets in .run/compose.env (EX
 	$(PYTHON) scripts/compose_env.py $(COMPOSE_ENV)
 	$(COMPOSE) up --build -d
 	@echo "ingest http://127.0.0.1:8001/docs  human-queue http://127.0.0.1:8004/docs"
-	@echo "prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000"
+	@echo "prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  jaeger http://127.0.0.1:16686"
 	@echo "admin tokens and the Grafana admin password: $(COMPOSE_ENV)"
 
 down: ## docker compose: stop and remove the containers

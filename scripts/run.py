@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,12 @@ def demo_gateway_key(admin_token: str) -> str:
     return key
 
 
+def chat_url(gateway_key: str) -> str:
+    """The web chat with the demo gateway's key in the fragment: the browser keeps a
+    fragment to itself, so the key reaches the page but never a server or its logs."""
+    return f"http://127.0.0.1:8001/chat#key={urllib.parse.quote(gateway_key, safe='')}"
+
+
 def write_credentials(values: dict[str, str]) -> None:
     """Secrets in a file only its owner reads, for scripts and examples."""
     CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +139,8 @@ def main() -> None:
     }
     env.setdefault("HUMAN_QUEUE_ENV", "dev")
     env.setdefault("INGEST_ENV", "dev")
+    # The demo asks for a rating after a resolution, so /chat shows the whole hand-off.
+    env.setdefault("HUMAN_QUEUE_NOTICES", '{"disable": []}')
     if not env.get("HUMAN_QUEUE_ADMIN_TOKEN"):
         env["HUMAN_QUEUE_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
     if not env.get("INGEST_ADMIN_TOKEN"):
@@ -143,6 +152,9 @@ def main() -> None:
     if not env.get("OPENAI_API_KEY"):
         env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{SCRIPTED_MODEL.port}/v1"
         env["OPENAI_API_KEY"] = "scripted"
+        # The demo model writes at a person-readable pace, so /chat shows replies streaming.
+        env.setdefault("SCRIPTED_MODEL_LATENCY_MS", "400")
+        env.setdefault("SCRIPTED_MODEL_STREAM_TOKENS_PER_S", "30")
         programs.append((SCRIPTED_MODEL, start(SCRIPTED_MODEL, env)))
     programs += [(p, start(p, env)) for p in SERVICES]
 
@@ -182,6 +194,9 @@ def main() -> None:
             "\nBaton is running:\n"
             f"  ingest        http://127.0.0.1:8001/docs   (gateways: threads and messages)\n"
             f"  human-queue   http://127.0.0.1:8004/docs   (agents: tickets)\n"
+            "  console       http://127.0.0.1:8004/console   (play the agent: a token from "
+            "`uv run baton-queue agents create`)\n"
+            f"  web chat      {chat_url(gateway_key)}   (play the customer)\n"
             f"  router        http://127.0.0.1:8002/health/ready\n"
             f"  ai-responder  http://127.0.0.1:8003/health/ready   model: {model}\n"
             f"  metrics       http://127.0.0.1:800[1-4]/metrics\n"

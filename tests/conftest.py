@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -71,3 +72,30 @@ async def pipeline(
     """The five services and the scripted model, once per session, for integration and e2e."""
     async with running_pipeline(kafka_settings, mongo_settings) as running:
         yield running
+
+
+STREAMING_AI: dict[str, Any] = {
+    "approval_topics": [],
+    "review_token_threshold": 0,
+    "stream_interval_ms": 50,
+}
+"""An ai-responder whose replies may stream: no approval topics, no token limit (decision 19)."""
+
+
+@pytest.fixture(scope="session")
+async def streaming_pipeline(
+    infra: Endpoints, mongo_client: AsyncMongoClient[Document]
+) -> AsyncIterator[Pipeline]:
+    """A second pipeline, on topics and a database of its own, whose AI replies stream as
+    they are written; the session's pipeline has approval topics and a token limit, so its
+    replies never do."""
+    namespace = f"s{uuid.uuid4().hex[:12]}"
+    kafka = KafkaSettings(
+        bootstrap_servers=infra.kafka_bootstrap_servers, topic_prefix=f"{namespace}."
+    )
+    mongo = MongoSettings(url=infra.mongodb_url, database=namespace)
+    try:
+        async with running_pipeline(kafka, mongo, ai=STREAMING_AI) as running:
+            yield running
+    finally:
+        await mongo_client.drop_database(namespace)

@@ -44,6 +44,7 @@ PRODUCTION: dict[str, Any] = {
     "mongodb": {"caSecret": {"name": "mongo-ca", "key": "ca.pem"}},
     "routingRules": [{"name": "vip-tier", "user_tiers": ["vip"]}],
     "metrics": {"serviceMonitor": {"enabled": True}},
+    "tracing": {"otlpEndpoint": "http://otel-collector.observability.svc:4318"},
     "services": {
         "ai-responder": {"keda": {"enabled": True}},
         "router": {"keda": {"enabled": True}},
@@ -243,7 +244,14 @@ def test_production_talks_tls_and_sasl_and_scales_on_lag(helm: Path, tmp_path: P
     triggers = scaled["baton-ai-responder"]["spec"]["triggers"]
     assert {(t["metadata"]["consumerGroup"], t["metadata"]["topic"]) for t in triggers} == {
         ("prod.baton-ai-responder", f"prod.{topic}")
-        for topic in ("route.decided", "human.responded", "draft.approved", "draft.rejected")
+        for topic in (
+            "route.decided",
+            "human.responded",
+            "draft.approved",
+            "draft.rejected",
+            "ticket.expired",
+            "ticket.opened",
+        )
     }
     assert {t["authenticationRef"]["name"] for t in triggers} == {"baton-kafka"}
     auth = of_kind(docs, "TriggerAuthentication")["baton-kafka"]["spec"]["secretTargetRef"]
@@ -252,6 +260,42 @@ def test_production_talks_tls_and_sasl_and_scales_on_lag(helm: Path, tmp_path: P
     assert {
         m["spec"]["endpoints"][0]["relabelings"][0]["replacement"] for m in monitors.values()
     } == set(SERVICES)
+
+
+def test_traces_are_exported_only_where_an_endpoint_is_given(helm: Path, tmp_path: Path) -> None:
+    quiet = of_kind(render(helm, MINIMAL, tmp_path), "Deployment")
+    assert not any(
+        name.startswith("OTEL_") for deployment in quiet.values() for name in env(deployment)
+    )
+    traced = of_kind(render(helm, PRODUCTION, tmp_path), "Deployment")
+    endpoint = PRODUCTION["tracing"]["otlpEndpoint"]
+    assert {env(d)["OTEL_EXPORTER_OTLP_ENDPOINT"] for d in traced.values()} == {endpoint}
+    with pytest.raises(HelmFailedError, match="otlpEndpoint"):
+        render(helm, {**MINIMAL, "tracing": {"otlpEndpoint": "jaeger:4318"}}, tmp_path)
+
+
+def test_notices_and_business_hours_come_from_the_config_map(helm: Path, tmp_path: Path) -> None:
+    notices = {"departments": {"billing": {"enable": ["rating"]}}}
+    hours = {
+        "departments": {
+            "billing": {"timezone": "Europe/Berlin", "hours": {"mon-fri": "09:00-17:00"}}
+        }
+    }
+    docs = render(helm, {**MINIMAL, "notices": notices, "businessHours": hours}, tmp_path)
+    deployments = of_kind(docs, "Deployment")
+    data = of_kind(docs, "ConfigMap")["baton-config"]["data"]
+    assert yaml.safe_load(data["notices.yaml"]) == notices
+    assert yaml.safe_load(data["business-hours.yaml"]) == hours
+    assert env(deployments["baton-human-queue"])["HUMAN_QUEUE_NOTICES_FILE"] == (
+        "/etc/baton/config/notices.yaml"
+    )
+    read_hours = {name for name, d in deployments.items() if "BUSINESS_HOURS_FILE" in env(d)}
+    assert read_hours == {"baton-router", "baton-human-queue"}
+    # Not given: the services keep their defaults, and are not pointed at an empty file.
+    plain = of_kind(render(helm, MINIMAL, tmp_path), "Deployment")
+    assert not any(
+        {"HUMAN_QUEUE_NOTICES_FILE", "BUSINESS_HOURS_FILE"} & env(d).keys() for d in plain.values()
+    )
 
 
 def test_the_consumer_groups_are_the_ones_the_services_use() -> None:

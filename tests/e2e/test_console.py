@@ -9,66 +9,19 @@ of the queue and the ticket views go to test-artifacts/console/.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from baton_contracts import MessageSent, ThreadAssigned
-from tests.support.browser import (
-    ChromiumMissingError,
-    contrast_failures,
-    ensure_chromium,
-    launched,
-    screenshot,
-)
+from tests.support.browser import contrast_failures, screenshot, signed_in
 from tests.support.pipeline import Pipeline
-from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
+from tests.support.queue import department, new_agent, reply_rule, token
 from tests.support.recorder import in_thread
 
 # The first test may install Chromium with apt and start the pipeline: more than the
 # default two minutes on a fresh machine.
 pytestmark = pytest.mark.timeout(900)
-
-WAIT_MS = 30_000
-expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="session")
-async def chromium() -> Path:
-    try:
-        return await ensure_chromium()
-    except ChromiumMissingError as exc:
-        pytest.fail(f"the console tests need Chromium: {exc}", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with launched(chromium) as running:
-        yield running
-
-
-@pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh profile per test: its own sessionStorage, so its own sign-in. An uncaught
-    script error on any of its pages fails the test."""
-    opened = await browser.new_context(viewport={"width": 1360, "height": 900})
-    opened.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    opened.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
-    yield opened
-    await opened.close()
-    assert errors == []
-
-
-async def signed_in(context: BrowserContext, pipeline: Pipeline, agent: AgentClient) -> Page:
-    page = await context.new_page()
-    await page.goto(f"{pipeline.urls['human-queue']}/console")
-    await page.get_by_label("Agent token").fill(agent.token)
-    await page.get_by_label("Agent token").press("Enter")
-    await expect(page.locator("#who")).to_contain_text(agent.name)
-    return page
 
 
 async def assert_readable(page: Page) -> None:

@@ -4,41 +4,14 @@ console's strict Content-Security-Policy."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from playwright.async_api import Browser, BrowserContext, Request, expect
+from playwright.async_api import BrowserContext, Request, expect
 
-from tests.support.browser import ChromiumMissingError, ensure_chromium, launched, screenshot
+from tests.support.browser import screenshot
 from tests.support.pipeline import Pipeline
 from tests.support.queue import department, new_agent, token
 
 pytestmark = pytest.mark.timeout(900)
-
-WAIT_MS = 30_000
-expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    try:
-        chromium: Path = await ensure_chromium()
-    except ChromiumMissingError as exc:
-        pytest.fail(f"the console tests need Chromium: {exc}", pytrace=False)
-    async with launched(chromium) as running:
-        yield running
-
-
-@pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    opened = await browser.new_context(viewport={"width": 1360, "height": 900})
-    opened.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    opened.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
-    yield opened
-    await opened.close()
-    assert errors == []
 
 
 def stream_tickets(requests: list[str]) -> list[str]:

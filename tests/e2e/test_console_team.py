@@ -7,61 +7,19 @@ API as well as on the page."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Request, expect
+from playwright.async_api import BrowserContext, Page, Request, expect
 
 from baton_contracts import MessageSent, ThreadAssigned
-from tests.support.browser import (
-    ChromiumMissingError,
-    contrast_failures,
-    ensure_chromium,
-    launched,
-    screenshot,
-)
+from tests.support.browser import contrast_failures, screenshot, signed_in
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
 from tests.support.recorder import in_thread
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(900)
-
-WAIT_MS = 30_000
-expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    try:
-        chromium: Path = await ensure_chromium()
-    except ChromiumMissingError as exc:
-        pytest.fail(f"the console tests need Chromium: {exc}", pytrace=False)
-    async with launched(chromium) as running:
-        yield running
-
-
-@pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh profile per test; an uncaught script error on any of its pages fails it."""
-    opened = await browser.new_context(viewport={"width": 1360, "height": 900})
-    opened.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    opened.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
-    yield opened
-    await opened.close()
-    assert errors == []
-
-
-async def signed_in(context: BrowserContext, pipeline: Pipeline, agent: AgentClient) -> Page:
-    page = await context.new_page()
-    await page.goto(f"{pipeline.urls['human-queue']}/console")
-    await page.get_by_label("Agent token").fill(agent.token)
-    await page.get_by_label("Agent token").press("Enter")
-    await expect(page.locator("#who")).to_contain_text(agent.name)
-    return page
 
 
 async def supervisor(pipeline: Pipeline, name: str, *departments: str) -> AgentClient:

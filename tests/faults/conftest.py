@@ -20,6 +20,8 @@ FAULT_STACK_PORTS = (19192, 19193, 17217)
 WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
 SCALE_OUT_PARTITIONS = 6
 """The partitions of every topic of the ``scale-out`` scenario's system."""
+APPROVAL_TOPIC = "refund"
+"""The ``scale-out`` system's approval topic: the testkit's ``APPROVAL_TEXT`` is about it."""
 
 
 @dataclass
@@ -75,10 +77,13 @@ async def scale_out(
     faults: Faults, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Faults]:
     """A second Baton on the faults' stack whose topics (its own, by its namespace) have
-    :data:`SCALE_OUT_PARTITIONS` partitions; one instance of each program, like ``faults``."""
+    :data:`SCALE_OUT_PARTITIONS` partitions, and whose AI holds replies about refunds for a
+    person's approval (so none of its replies stream: decision 19); one instance of each
+    program, like ``faults``."""
     async with running(
         faults.system.stack,
         tmp_path_factory.mktemp("scale-out-logs"),
         KAFKA_TOPIC_PARTITIONS=str(SCALE_OUT_PARTITIONS),
+        AI_RESPONDER_APPROVAL_TOPICS=APPROVAL_TOPIC,
     ) as started:
         yield started

@@ -1,14 +1,17 @@
 """Faults under a steady load, one scenario at a time, on real processes.
 
-The load: conversations the AI answers, conversations whose users want a person, and a team
-of agents claiming, answering and resolving their tickets over the human-queue API.
+The load: conversations the AI answers, conversations whose users want a person, (in the
+scale-out scenario) conversations whose AI replies a person approves before they are sent,
+and a team of agents claiming, answering, approving and resolving their tickets over the
+human-queue API.
 
 After each scenario every accepted message must have exactly one outcome (a reply, or a
 request for a person), no message gets two different replies, each thread's replies keep the
 order of its messages, and dead letters appear only for the poison. On the human side
 (``people.py``), every message sent to people gets one reply by a person, delivered once,
-every ticket is resolved, and no ticket is held by two agents at once. Each test prints the
-counts it checked.
+every draft a person approved is sent once and no draft goes out unapproved, every ticket is
+resolved, and no ticket is held by two agents at once. Each test prints the counts it
+checked.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tests.support.verdict import CHECKED, Verdict, settle
 from tests.support.waiting import eventually
 
 from .conftest import SCALE_OUT_PARTITIONS, Faults
+from .instances import Consumption, taking_part
 from .people import PeopleVerdict, settle_people
 
 # Each scenario drives load for ~10 s, injects its fault and waits for recovery (consumer
@@ -39,6 +43,9 @@ WORK = ("claim", "reply", "resolve")
 """The agents' requests a kill of the human-queue should cut short."""
 KILL_DURING = (("claim",), ("reply",), WORK)
 """What each kill of ``kill-human-queue-while-working`` waits for (a few seconds at most)."""
+THIRD_HANDLES = 10
+"""The ``route.decided`` records the scale-out scenario's third ai-responder handles before
+it leaves."""
 
 Fault = Callable[[Load, Team], Awaitable[None]]
 
@@ -76,27 +83,31 @@ async def scenario(
     name: str,
     threads: int = 6,
     people: int = 2,
+    approvals: int = 0,
     interval_s: float = 0.4,
     duration_s: float = 10.0,
     fault_after_s: float = 3.0,
     text: str | None = None,
     notes: dict[str, str] | None = None,
 ) -> tuple[Load, Verdict, PeopleVerdict]:
-    """Steady load on ``threads`` conversations the AI answers and ``people`` whose users
+    """Steady load on ``threads`` conversations the AI answers, ``people`` whose users
     want a person (alternately: the router's rules send them to people, or the AI hands
-    them over), worked by a team of agents; ``fault`` is injected after ``fault_after_s``.
-    ``notes`` (filled by the fault, say) are added to the printed summary."""
+    them over) and ``approvals`` whose AI replies people approve (the system's approval
+    topics must include ``refund``), worked by a team of agents; ``fault`` is injected
+    after ``fault_after_s``. ``notes`` (filled by the fault, say) are added to the printed
+    summary."""
     # A scenario that failed to bring a server back must not take the next ones down with it.
     await faults.system.stack.up()
     tag = f"esc{uuid.uuid4().hex[:6]}"
     response = await faults.model.post("/_script", json=[escalation_rule(tag)])
     response.raise_for_status()
     ai_threads = await new_threads(faults, name, threads)
+    approval_threads = await new_threads(faults, name, approvals)
     team = Team(
         faults.system.programs["human-queue"].url,
         faults.system.admin_token,
         size=TEAM_SIZE,
-        hand_back_to_ai=set(ai_threads),
+        hand_back_to_ai={*ai_threads, *approval_threads},
     )
     await team.hire(prefix=name)
     load = Load(
@@ -106,6 +117,7 @@ async def scenario(
         gateway_key=faults.system.gateway_key,
         people=await new_threads(faults, name, people),
         people_texts=(PEOPLE_TEXT, f"My parcel arrived broken, what now? {tag}"),
+        approvals=approval_threads,
         answered=team.answered,
     )
     if text is not None:
@@ -150,6 +162,7 @@ def dead_letters(faults: Faults, load: Load) -> int:
 
 def assert_people_clean(load: Load, people: PeopleVerdict) -> None:
     """Every message that went to people was answered by a person exactly once, every
+    draft a person approved was sent exactly once and none went out unapproved, every
     ticket was resolved, and no ticket was held by two agents at once."""
     assert people.people > 0
     assert load.impatient == 0, people.summary()
@@ -160,6 +173,11 @@ def assert_people_clean(load: Load, people: PeopleVerdict) -> None:
     assert people.open_tickets == [], people.summary()
     assert people.double_holds == [], people.summary()
     assert people.open_claims == [], people.summary()
+    assert people.unapproved == [], people.summary()
+    assert people.unsent == [], people.summary()
+    assert people.sent_unapproved == [], people.summary()
+    assert people.approved_twice == [], people.summary()
+    assert people.approved_sent == people.approved, people.summary()
     assert people.team.get("gave_up", 0) == 0, people.team
 
 
@@ -377,10 +395,11 @@ async def test_rebalance_with_slow_calls_in_flight(faults: Faults) -> None:
 
 async def test_two_instances_of_every_service_with_six_partitions(scale_out: Faults) -> None:
     """Scale-out: topics of six partitions and two instances of every service. Under the
-    load, one instance of each service is SIGKILLed and started afresh, one after another
-    (the survivor takes over its partitions and gives some back), and a third ai-responder
-    joins, takes partitions and leaves gracefully. All of it while the load runs, with
-    some load after the last restart."""
+    load (approvals among it), one instance of each service is SIGKILLed and started
+    afresh, one after another (the survivor takes over its partitions and gives some back),
+    and a third ai-responder joins, takes partitions and leaves gracefully. All of it while
+    the load runs, with some load after the last restart. The third ai-responder's own
+    metrics show that it held partitions of every topic it consumes and handled records."""
     system = scale_out.system
     for service in SERVICES:
         await system.start(service, extra=True)
@@ -388,11 +407,22 @@ async def test_two_instances_of_every_service_with_six_partitions(scale_out: Fau
     notes: dict[str, str] = {"partitions": str(SCALE_OUT_PARTITIONS)}
     loop = asyncio.get_running_loop()
     accepted_by_last_fault: list[int] = []
+    third: list[Consumption] = []
 
     async def third_ai_responder() -> str:
         started = loop.time()
         await system.start("ai-responder", extra=True)  # joins the group, takes partitions
-        await asyncio.sleep(3)
+        # It stays until it has shown, on its own /metrics, that it holds partitions and
+        # works on them.
+        third.append(
+            await taking_part(
+                system.programs["ai-responder"].urls[-1],
+                scale_out.kafka.topic_prefix,
+                topic=topics.ROUTE_DECIDED,
+                handled=THIRD_HANDLES,
+                timeout=45,
+            )
+        )
         await system.stop_instance("ai-responder", -1)  # and leaves gracefully
         return f"third-ai-responder:{loop.time() - started:.0f}s"
 
@@ -409,6 +439,7 @@ async def test_two_instances_of_every_service_with_six_partitions(scale_out: Fau
         # (downstream of it: the AI's messages keep flowing).
         steps += await asyncio.gather(third_ai_responder(), kill_and_restart("human-queue"))
         notes["steps"] = ",".join(steps)
+        notes["third"] = third[0].summary()
         accepted_by_last_fault.append(len(running.accepted))
 
     load, verdict, people = await scenario(
@@ -417,11 +448,18 @@ async def test_two_instances_of_every_service_with_six_partitions(scale_out: Fau
         name="scale-out",
         threads=8,
         people=4,
+        approvals=4,
         duration_s=duration_s,
         fault_after_s=fault_after_s,
         notes=notes,
     )
     assert_clean(scale_out, load, verdict, people)
+    assert people.approved > 0, people.summary()
     assert all(len(system.programs[s].processes) == 2 for s in SERVICES)
     # Every fault was injected under load: messages kept coming after the last one.
     assert len(load.accepted) > accepted_by_last_fault[0], notes
+    # The third ai-responder held partitions of each of its topics and handled records.
+    (seen,) = third
+    assert topics.ROUTE_DECIDED in seen.partitions, seen
+    assert all(n > 0 for n in seen.partitions.values()), seen
+    assert seen.handled.get(topics.ROUTE_DECIDED, 0) >= THIRD_HANDLES, seen

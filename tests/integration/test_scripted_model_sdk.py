@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from openai.types.chat import (
 from pydantic import BaseModel
 
 from baton_ai_responder.app import build_model
+from baton_ai_responder.llm import Decisions
 from baton_ai_responder.settings import Settings
 from baton_scripted_model import ScriptedModelSettings, create_app
 
@@ -287,3 +289,83 @@ async def test_the_ai_responders_model_answers_and_closes_its_connections(
     assert [call["rule"] for call in await calls(admin)] == ["default:faq:shipping"]
     with pytest.raises(RuntimeError, match="client has been closed"):
         await model.complete([{"role": "user", "content": "Hello"}], [])
+
+
+async def test_a_streamed_answer_reads_as_the_sdk_expects(
+    client: openai.AsyncOpenAI, admin: httpx.AsyncClient
+) -> None:
+    text = 'He said "hi" 😀 and left.'
+    await script(admin, {"name": "paced", "tokens_per_s": 500, "respond": {"content": text}})
+    stream = await client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Hello"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 6  # a token per four characters
+    [call] = await calls(admin)
+    assert (call["stream"], call["outcome"], call["tokens_per_s"]) == (True, "content", 500)
+
+
+@dataclass
+class Heard:
+    """A reply listener that keeps what it hears."""
+
+    attempts: int = 0
+    decisions: list[Decisions | None] = field(default_factory=list)
+    pieces: list[str] = field(default_factory=list)
+
+    async def attempt(self) -> None:
+        self.attempts += 1
+
+    async def decided(self, decisions: Decisions | None) -> bool:
+        self.decisions.append(decisions)
+        return True
+
+    def text(self, piece: str) -> None:
+        self.pieces.append(piece)
+
+
+async def test_the_ai_responders_model_streams_its_reply_to_a_listener(
+    base_url: str, admin: httpx.AsyncClient
+) -> None:
+    model = build_model(Settings(openai_base_url=f"{base_url}/v1", llm_max_attempts=1))
+    reply = 'Open 9 to 5 "CET" 😀\nBye.'
+    decided_first = {"confidence": 0.8, "requires_human": False, "reason": None, "reply": reply}
+    await script(
+        admin,
+        {
+            "name": "decided-first",
+            "match": {"last_user": "open"},
+            "tokens_per_s": 400,
+            "respond": {"json": decided_first},
+        },
+    )
+    try:
+        heard = Heard()
+        completion = await model.complete(
+            [{"role": "user", "content": "When are you open?"}], [], listener=heard
+        )
+        # The built-in answer: the scripted model writes the schema's order, decisions first.
+        faq = Heard()
+        answered = await model.complete(
+            [{"role": "user", "content": "How long does shipping take?"}], [], listener=faq
+        )
+    finally:
+        await model.close()
+
+    assert completion.reply is not None
+    assert completion.reply.reply == reply
+    assert (heard.attempts, heard.decisions) == (1, [Decisions(0.8, False)])
+    assert "".join(heard.pieces) == reply
+    assert len(heard.pieces) > 3
+    assert completion.usage.completion_tokens > 0
+    assert answered.reply is not None
+    assert faq.decisions == [Decisions(0.9, False)]
+    assert "".join(faq.pieces) == answered.reply.reply
+    assert {call["stream"] for call in await calls(admin)} == {True}

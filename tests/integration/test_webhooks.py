@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from baton_contracts import Event, MessageSent, ThreadAssigned
+from baton_contracts import Event, MessageDelta, MessageSent, ThreadAssigned
 from baton_runtime import MongoSettings
 from tests.support.pipeline import ADMIN_TOKEN, Pipeline
 from tests.support.queue import reply_rule, token
@@ -272,7 +272,9 @@ async def test_the_admin_api_sets_shows_rotates_and_removes_a_webhook(
     for bad in ("http://gateway.example.com/hook", "https://u:p@example.com/", "nope"):
         response = await admin.put(path, json={"url": bad}, headers=ADMIN)
         assert (response.status_code, response.json()["code"]) == (422, "invalid_webhook")
-    response = await admin.put(path, json={"url": url, "events": ["message.delta"]}, headers=ADMIN)
+    response = await admin.put(
+        path, json={"url": url, "events": ["message.received"]}, headers=ADMIN
+    )
     assert (response.status_code, response.json()["code"]) == (422, "invalid_webhook")
     unknown = await admin.get("/v1/admin/gateways/gw-unknown/webhook", headers=ADMIN)
     assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_gateway")
@@ -320,3 +322,34 @@ async def cli(mongo: MongoSettings, *args: str) -> tuple[int, str, str]:
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_webhook_may_ask_for_the_pieces_of_streamed_replies(
+    pipeline: Pipeline, hooked: Any
+) -> None:
+    web: Hooked = await hooked(events=["message.delta"])
+    thread_id = await web.thread()
+    reply = sent(thread_id, "Hello there")
+    pieces = [
+        MessageDelta(
+            correlation_id=reply.correlation_id,
+            thread_id=thread_id,
+            message_id=reply.message_id,
+            sequence=n,
+            text=text,
+            agent_name="Baton AI",
+        )
+        for n, text in enumerate(("Hello", " there"))
+    ]
+    await pipeline.publish(*pieces, reply)
+    marker = MessageDelta(**{**pieces[0].model_dump(), "event_id": uuid.uuid4(), "sequence": 2})
+    await pipeline.publish(marker)  # after the reply, same thread, same partition
+    await delivered(web.endpoint, *pieces, marker)
+
+    # Only what the webhook asked for: the pieces, not the reply itself.
+    assert sorted(web.endpoint.delivered_ids()) == sorted(
+        str(e.event_id) for e in [*pieces, marker]
+    )
+    assert {seen.event_type for seen in web.endpoint.delivered} == {"message.delta"}
+    assert {seen.event["message_id"] for seen in web.endpoint.delivered} == {str(reply.message_id)}
+    assert all(seen.verified for seen in web.endpoint.requests)

@@ -7,8 +7,10 @@ published (on loopback), Kafka and MongoDB only when asked."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -210,7 +212,7 @@ def test_compose_has_no_placeholder_secret_and_no_dev_mode() -> None:
 
 def test_only_the_apis_and_dashboards_are_published_and_on_loopback() -> None:
     published = {name: spec["ports"] for name, spec in services().items() if spec.get("ports")}
-    assert set(published) == {"ingest", "human-queue", "prometheus", "grafana"}
+    assert set(published) == {"ingest", "human-queue", "prometheus", "grafana", "jaeger"}
     for name, ports in published.items():
         assert all(str(port).startswith("127.0.0.1:") for port in ports), name
     exposed = services(EXPOSE)
@@ -227,3 +229,55 @@ def test_prometheus_scrapes_the_metrics_port_the_services_serve() -> None:
         [target] = job["static_configs"][0]["targets"]
         assert target == f"{job['job_name']}:{METRICS_PORT}", target
         assert job["job_name"] in services()
+
+
+def explore_queries(url: str) -> list[dict[str, Any]]:
+    """The queries of a link to Grafana's Explore."""
+    parts = urllib.parse.urlsplit(url)
+    assert parts.path == "/explore", url
+    [panes] = urllib.parse.parse_qs(parts.query)["panes"]
+    return [query for pane in json.loads(panes).values() for query in pane["queries"]]
+
+
+def test_the_services_export_traces_to_jaeger_which_grafana_reads() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    endpoint = "${OTEL_EXPORTER_OTLP_ENDPOINT:-http://jaeger:4318}"
+    for name in JOBS:
+        assert compose["services"][name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+    jaeger = compose["services"]["jaeger"]
+    image, tag = jaeger["image"].rsplit(":", 1)
+    assert image == "jaegertracing/jaeger"
+    assert re.fullmatch(r"2\.\d+\.\d+", tag), "a pinned Jaeger 2"
+    assert "--set=receivers.otlp.protocols.http.endpoint=0.0.0.0:4318" in jaeger["command"]
+    assert jaeger["ports"] == ["127.0.0.1:16686:16686"]
+    assert "jaeger" in compose["services"]["grafana"]["depends_on"]
+    datasource = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/jaeger.yml").read_text()
+    )["datasources"][0]
+    assert (datasource["uid"], datasource["type"], datasource["url"]) == (
+        "jaeger",
+        "jaeger",
+        "http://jaeger:16686",
+    )
+
+
+def test_dashboards_link_metrics_to_the_traces_of_their_services() -> None:
+    boards = dashboards()
+    for name in ("overview.json", "pipeline.json", "ai.json"):
+        links = [link for link in boards[name]["links"] if link["type"] == "link"]
+        assert links, f"{name} links to no traces"
+        for link in links:
+            [query] = explore_queries(link["url"])
+            assert query["datasource"] == {"type": "jaeger", "uid": "jaeger"}, name
+            assert query["service"].startswith("baton-"), name
+    data_links = [
+        (panel["title"], link)
+        for panel in panels(boards["pipeline.json"])
+        for link in panel["fieldConfig"]["defaults"].get("links", [])
+    ]
+    assert len(data_links) >= 2
+    for title, link in data_links:
+        assert "service" in title.split(", by ")[-1], f"{title}: no service to search by"
+        [query] = explore_queries(link["url"])
+        assert query["service"] == "${__field.labels.service}", title
+        assert query["datasource"]["uid"] == "jaeger", title

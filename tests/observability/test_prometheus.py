@@ -287,7 +287,7 @@ async def drafts_reviewed(pipeline: Pipeline, ada: AgentClient, dept: str) -> No
 
 async def conversation_with_a_person(pipeline: Pipeline, bo: AgentClient, dept: str) -> None:
     """A user asks for a person, Bo replies, the user writes again (added to the open
-    ticket), Bo hands the thread back to the AI."""
+    ticket), Bo hands the thread back to the AI, and the user rates the conversation."""
     thread_id = await pipeline.new_thread(department=dept, channel="email")
     await pipeline.say(thread_id, "I want to talk to a human")
     [ticket] = await bo.wait_for_ticket(thread_id, kind="conversation")
@@ -304,6 +304,9 @@ async def conversation_with_a_person(pipeline: Pipeline, bo: AgentClient, dept: 
 
     await eventually(attached, what="the second message on the open ticket")
     await act(bo, ticket["ticket_id"], "resolve", {"handback": "ai"})
+    # The user rates the conversation, which goes to Bo (baton_csat_ratings_total).
+    rated = await pipeline.ingest.post(f"/v1/threads/{thread_id}/rating", json={"score": 5})
+    assert rated.status_code == 201, rated.text
 
 
 async def moving_work(

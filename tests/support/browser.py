@@ -1,4 +1,5 @@
-"""A real headless Chromium for the console's tests: Debian's package, driven by Playwright.
+"""A real headless Chromium for the browser tests (the agent console, the web chat):
+Debian's package, driven by Playwright. The fixtures are in tests/e2e/conftest.py.
 
 Playwright's own browser downloads are not used (and not reachable from our machines):
 the Python package's driver talks to the system's ``/usr/bin/chromium``, which is
@@ -13,12 +14,18 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .queue import AgentClient
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# How long a page may take to show what a test expects: the pipeline's work included.
+WAIT_MS = 30_000
 LAUNCH_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -93,12 +100,23 @@ async def launched(executable: Path) -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def screenshot(page: Page, name: str) -> Path:
-    """Save the whole page as ``test-artifacts/console/<name>.png``."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+async def screenshot(page: Page, name: str, *, folder: str = "console") -> Path:
+    """Save the whole page as ``test-artifacts/<folder>/<name>.png``."""
+    directory = ARTIFACTS / folder
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+async def signed_in(context: BrowserContext, pipeline: Pipeline, agent: AgentClient) -> Page:
+    """A new page of the agent console, signed in with ``agent``'s token."""
+    page = await context.new_page()
+    await page.goto(f"{pipeline.urls['human-queue']}/console")
+    await page.get_by_label("Agent token").fill(agent.token)
+    await page.get_by_label("Agent token").press("Enter")
+    await expect(page.locator("#who")).to_contain_text(agent.name)
+    return page
 
 
 # WCAG 2 contrast of every visible text against the first opaque background behind it.

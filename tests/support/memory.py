@@ -12,15 +12,19 @@ from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-from baton_contracts import Event, Owner, ThreadAssigned, utc_now
+from baton_contracts import Event, Owner, ThreadAssigned, ThreadRated, utc_now
 from baton_conversations import (
     Announce,
     Appended,
     Because,
     Message,
+    RatedVia,
     Refused,
     Thread,
+    ThreadRating,
+    ThreadResolution,
     UnknownThreadError,
+    rating_event,
 )
 from baton_runtime import Record
 
@@ -299,6 +303,40 @@ class MemoryConversations:
         moved = replace(current, department=department, updated_at=utc_now())
         self.threads[thread_id] = moved
         return moved
+
+    async def record_resolution(self, thread_id: str, resolution: ThreadResolution) -> None:
+        current = self.threads.get(thread_id)
+        if current is None:
+            return
+        if current.resolution is None or current.resolution.at < resolution.at:
+            self.threads[thread_id] = replace(current, resolution=resolution)
+
+    async def rate(
+        self,
+        thread: Thread,
+        *,
+        score: int,
+        comment: str | None,
+        via: RatedVia,
+        because: Because,
+    ) -> ThreadRated | None:
+        # Decided on the thread as stored, in one step: the conditional write's guarantee.
+        current = await self.require_thread(thread.thread_id)
+        event = rating_event(current, score=score, comment=comment, via=via, because=because)
+        if current.rating is not None and current.rating.event_id == str(because.event_id):
+            return event
+        if current.rated:
+            return None
+        rating = ThreadRating(
+            key=current.rating_key,
+            event_id=str(because.event_id),
+            score=score,
+            via=via,
+            at=utc_now(),
+        )
+        self.threads[current.thread_id] = replace(current, rating=rating)
+        await self._announce([event])
+        return event
 
     def thread_messages(self, thread_id: str) -> Sequence[Message]:
         return sorted(

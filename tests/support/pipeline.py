@@ -7,6 +7,7 @@ services in the same consumer groups would split the partitions between them.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,9 +19,11 @@ from faststream.kafka import KafkaBroker
 
 from baton_ai_responder.app import create_app as create_ai_responder
 from baton_ai_responder.settings import Settings as AiSettings
-from baton_contracts import Event, HumanAgent, topics
+from baton_contracts import Event, Fallback, HumanAgent, topics
 from baton_conversations import EscalationSettings
 from baton_human_queue.app import create_app as create_human_queue
+from baton_human_queue.domain import DepartmentTimeout, QuestionTimeout
+from baton_human_queue.notices import NOTICE_KINDS
 from baton_human_queue.settings import Settings as QueueSettings
 from baton_ingest.app import create_app as create_ingest
 from baton_ingest.settings import Settings as IngestSettings
@@ -35,6 +38,9 @@ from .recorder import Recorder, record_topics
 from .serving import serving
 
 AGENT = HumanAgent(agent_id="agent-alex", name="Alex", department="support")
+QUICK_QUESTION_S = 3.0
+QUICK_QUESTIONS: dict[Fallback, str] = {"ai": "quick-ai", "human": "quick-human"}
+"""Departments whose questions nobody answers for ``QUICK_QUESTION_S`` expire, by fallback."""
 ADMIN_TOKEN = "test-admin-token-0123456789"
 WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
 
@@ -82,7 +88,18 @@ class Pipeline:
         return uuid.UUID(response.json()["message_id"])
 
 
-def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str) -> dict[str, Any]:
+APPROVAL_TOPICS = ["refund", "chargeback", "compensation", "legal", "cancel my account"]
+"""The phrases whose replies the session's pipeline holds for approval (its tests of drafts)."""
+
+
+def service_settings(
+    kafka: KafkaSettings,
+    mongo: MongoSettings,
+    model_url: str,
+    *,
+    ai: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Each service's settings; ``ai`` replaces some of the ai-responder's."""
     return {
         "ingest": IngestSettings(
             kafka=kafka,
@@ -116,17 +133,37 @@ def service_settings(kafka: KafkaSettings, mongo: MongoSettings, model_url: str)
             escalation=EscalationSettings(limit_per_user=2),
         ),
         "ai": AiSettings(
-            kafka=kafka,
-            mongo=mongo,
-            openai_base_url=f"{model_url}/v1",
-            openai_api_key="test-key",
-            llm_timeout_s=2.0,
-            llm_backoff_s=0.05,
-            review_token_threshold=1500,
-            escalation=EscalationSettings(limit_per_user=2),
+            **{
+                "kafka": kafka,
+                "mongo": mongo,
+                "openai_base_url": f"{model_url}/v1",
+                "openai_api_key": "test-key",
+                "llm_timeout_s": 2.0,
+                "llm_backoff_s": 0.05,
+                "review_token_threshold": 1500,
+                "approval_topics": APPROVAL_TOPICS,
+                "escalation": EscalationSettings(limit_per_user=2),
+                **(ai or {}),
+            }
         ),
         "queue": QueueSettings(
-            kafka=kafka, mongo=mongo, env="test", admin_token=ADMIN_TOKEN, sweep_interval_s=0.5
+            kafka=kafka,
+            mongo=mongo,
+            env="test",
+            admin_token=ADMIN_TOKEN,
+            sweep_interval_s=0.5,
+            # Questions of these departments expire within seconds (the question timeout's
+            # tests); every other department keeps the default.
+            question_timeout=QuestionTimeout(
+                by_department={
+                    department: DepartmentTimeout(after_s=QUICK_QUESTION_S, fallback=fallback)
+                    for fallback, department in QUICK_QUESTIONS.items()
+                }
+            ),
+            # Baton's notices to users have tests of their own, on a queue of their own
+            # (tests/integration/test_notices.py); here they would add messages to every
+            # thread the other tests count.
+            notices=json.dumps({"disable": list(NOTICE_KINDS)}),
         ),
     }
 
@@ -145,12 +182,23 @@ async def create_gateway(ingest_url: str, **fields: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def running_pipeline(kafka: KafkaSettings, mongo: MongoSettings) -> AsyncIterator[Pipeline]:
+async def running_pipeline(
+    kafka: KafkaSettings,
+    mongo: MongoSettings,
+    *,
+    ai: Mapping[str, Any] | None = None,
+    human_queue: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Pipeline]:
+    """The services and the scripted model on ``kafka``'s topic prefix and ``mongo``'s
+    database; ``ai`` replaces some of the ai-responder's settings, ``human_queue`` some of
+    the human queue's."""
     async with AsyncExitStack() as stack:
         model_url = await stack.enter_async_context(
             serving(create_scripted_model(ScriptedModelSettings()))
         )
-        settings = service_settings(kafka, mongo, model_url)
+        settings = service_settings(kafka, mongo, model_url, ai=ai)
+        if human_queue:
+            settings["queue"] = settings["queue"].model_copy(update=dict(human_queue))
         urls = {
             "model": model_url,
             "ingest": await stack.enter_async_context(serving(create_ingest(settings["ingest"]))),

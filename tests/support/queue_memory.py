@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from baton_contracts import Event
+from baton_contracts import Event, SlaKind, TicketSummary
 from baton_human_queue.canned import CannedResponse, ShortcutTakenError, scope_of
-from baton_human_queue.domain import lease_expired, sla_breach_due
+from baton_human_queue.domain import breach_due, expiry_due, lease_expired
 from baton_human_queue.notes import Note
 from baton_human_queue.ports import Changed, TicketQuery
 from baton_human_queue.store.tickets import UNCLAIMED
@@ -86,7 +86,7 @@ class MemoryTickets:
 
     # ------------------------------------------------------------ reading
 
-    async def add(self, ticket: Ticket) -> bool:
+    async def add(self, ticket: Ticket, *, follow_ups: Sequence[Entry] = ()) -> bool:
         await asyncio.sleep(0)
         if ticket.ticket_id in self.stored:
             return False
@@ -95,7 +95,11 @@ class MemoryTickets:
             for s in self.stored.values()
         ):
             return False
-        self.stored[ticket.ticket_id] = _Stored(read_ticket(ticket_document(ticket)))
+        self.stored[ticket.ticket_id] = _Stored(
+            read_ticket(ticket_document(ticket)),
+            outbox=list(follow_ups),
+            outbox_at=self._now() if follow_ups else None,
+        )
         return True
 
     async def get(self, ticket_id: str) -> Ticket | None:
@@ -142,9 +146,44 @@ class MemoryTickets:
             if s.ticket.status == "assigned" and lease_expired(s.ticket, now)
         ][:limit]
 
-    async def sla_due(self, now: datetime, *, limit: int) -> list[Ticket]:
+    async def sla_due(
+        self, now: datetime, *, limit: int, sla: SlaKind = "first_response"
+    ) -> list[Ticket]:
         await asyncio.sleep(0)
-        return [s.ticket for s in self.stored.values() if sla_breach_due(s.ticket, now)][:limit]
+        return [s.ticket for s in self.stored.values() if breach_due(s.ticket, sla, now)][:limit]
+
+    async def ahead_of(self, ticket: Ticket, *, limit: int) -> int:
+        await asyncio.sleep(0)
+        ahead = [
+            t
+            for s in self.stored.values()
+            if (t := s.ticket).status == "pending"
+            and t.department == ticket.department
+            and t.ticket_id != ticket.ticket_id
+            and (-t.priority, t.created_at) <= (-ticket.priority, ticket.created_at)
+        ]
+        return min(len(ahead), limit)
+
+    async def claim_waits(
+        self, department: str | None, *, since: datetime, limit: int
+    ) -> list[tuple[datetime, datetime]]:
+        await asyncio.sleep(0)
+        claimed = sorted(
+            (
+                (t.created_at, t.first_claimed_at)
+                for s in self.stored.values()
+                if (t := s.ticket).department == department
+                and t.first_claimed_at is not None
+                and t.first_claimed_at >= since
+            ),
+            key=lambda pair: pair[1],
+            reverse=True,
+        )
+        return claimed[:limit]
+
+    async def expiring(self, now: datetime, *, limit: int) -> list[Ticket]:
+        await asyncio.sleep(0)
+        return [s.ticket for s in self.stored.values() if expiry_due(s.ticket, now)][:limit]
 
     async def created_between(self, since: datetime, until: datetime) -> list[Ticket]:
         await asyncio.sleep(0)
@@ -154,8 +193,22 @@ class MemoryTickets:
     # ------------------------------------------------------------ changing
 
     async def attach(
-        self, ticket_id: str, message_id: uuid.UUID, *, notes: AiNotes, now: datetime
+        self,
+        ticket_id: str,
+        message_id: uuid.UUID,
+        *,
+        notes: AiNotes,
+        now: datetime,
+        next_response_due: datetime | None = None,
     ) -> Ticket | None:
+        def waiting(t: Ticket) -> dict[str, Any]:
+            if next_response_due is None:
+                return {}
+            due = t.next_response_due_at
+            return {
+                "next_response_due_at": min(due, next_response_due) if due else next_response_due
+            }
+
         changed = await self._change(
             ticket_id,
             lambda t: t.status in OPEN_STATUSES,
@@ -165,6 +218,7 @@ class MemoryTickets:
                     *([] if message_id in t.message_ids else [message_id]),
                 ],
                 **notes.model_dump(exclude_none=True),
+                **waiting(t),
                 "updated_at": now,
             },
             (),
@@ -298,6 +352,8 @@ class MemoryTickets:
                 "lease_expires_at": until,
                 "first_response_at": t.first_response_at or now,
                 "replies": [*getattr(t, "replies", ()), reply_id],
+                "next_response_due_at": None,
+                "next_response_breached_at": None,
                 "updated_at": now,
             },
             follow_ups,
@@ -337,14 +393,70 @@ class MemoryTickets:
         )
 
     async def flag_sla_breach(
-        self, ticket_id: str, *, now: datetime, follow_ups: Sequence[Entry]
+        self,
+        ticket_id: str,
+        *,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+        sla: SlaKind = "first_response",
+        seen: Ticket | None = None,
+        raise_by: int = 0,
+    ) -> Changed | None:
+        flags: dict[SlaKind, dict[str, Any]] = {
+            "first_response": {"sla_breached": True, "sla_breached_at": now},
+            "next_response": {"next_response_breached_at": now},
+            "resolution": {"resolution_breached_at": now},
+        }
+        flagged = flags[sla]
+
+        def condition(t: Ticket) -> bool:
+            if not breach_due(t, sla, now):
+                return False
+            if seen is None:
+                return True
+            if sla == "next_response" and t.next_response_due_at != seen.next_response_due_at:
+                return False
+            return not raise_by or t.priority == seen.priority
+
+        return await self._change(
+            ticket_id,
+            condition,
+            lambda t: {
+                **flagged,
+                "priority": t.priority + raise_by,
+                "priority_raised": t.priority_raised + raise_by,
+                "updated_at": now,
+            },
+            follow_ups,
+        )
+
+    async def close_expired(
+        self, ticket_id: str, *, now: datetime, reason: str, follow_ups: Sequence[Entry]
     ) -> Changed | None:
         return await self._change(
             ticket_id,
-            lambda t: sla_breach_due(t, now),
-            lambda t: {"sla_breached": True, "sla_breached_at": now, "updated_at": now},
+            lambda t: expiry_due(t, now),
+            lambda t: {
+                "status": "resolved",
+                "resolved_at": now,
+                "expired_at": now,
+                "expiry_reason": reason,
+                "lease_expires_at": None,
+                "updated_at": now,
+            },
             follow_ups,
         )
+
+    async def summarize(
+        self, ticket_id: str, *, thread_id: str, summary: TicketSummary, now: datetime
+    ) -> Ticket | None:
+        changed = await self._change(
+            ticket_id,
+            lambda t: t.thread_id == thread_id and t.summary is None,
+            lambda t: {"summary": summary.model_dump(), "summarized_at": now, "updated_at": now},
+            (),
+        )
+        return changed.ticket if changed else None
 
     async def _change(
         self,

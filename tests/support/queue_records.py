@@ -1,5 +1,5 @@
-"""In-memory stand-ins for the human queue's other stores: the claims log, feedback, agents,
-and the ownership log."""
+"""In-memory stand-ins for the human queue's other stores: the claims log, feedback, ratings,
+agents, and the ownership log."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from baton_human_queue.domain import Agent
 from baton_human_queue.followups import ClaimClosed, ClaimOpened, Feedback
 from baton_human_queue.labour import ClaimSpan
 from baton_human_queue.ports import AgentChanges, AgentRecord
+from baton_human_queue.satisfaction import Rating
 from baton_human_queue.staffing import AgentState, Policy, Presence, Slot
 from baton_runtime import Entry, Outbox
 
@@ -64,6 +65,26 @@ class MemoryFeedback:
     async def since(self, since: datetime | None) -> list[Feedback]:
         found = [f for f in self.feedback.values() if since is None or f.at >= since]
         return sorted(found, key=lambda f: f.at)
+
+
+class MemoryRatings:
+    """The users' ratings, each kept once by its id."""
+
+    def __init__(self) -> None:
+        self.ratings: dict[str, Rating] = {}
+
+    async def add(self, rating: Rating) -> bool:
+        if rating.rating_id in self.ratings:
+            return False
+        self.ratings[rating.rating_id] = rating
+        return True
+
+    async def between(self, since: datetime, until: datetime) -> list[Rating]:
+        found = [r for r in self.ratings.values() if since <= r.rated_at < until]
+        return sorted(found, key=lambda r: r.rated_at)
+
+    async def for_tickets(self, ticket_ids: Sequence[str]) -> list[Rating]:
+        return [r for r in self.ratings.values() if r.ticket_id in ticket_ids]
 
 
 class MemoryAgents:

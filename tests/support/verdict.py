@@ -37,11 +37,26 @@ class Verdict:
         )
 
 
+def drafts(recorder: Recorder) -> set[uuid.UUID]:
+    """The AI's drafts held for a person's approval (by the ``tool.human_requested`` of
+    each)."""
+    return {
+        seen.event.draft_message_id
+        for seen in recorder.records
+        if isinstance(seen.event, ToolHumanRequested)
+        and seen.event.kind == "approval"
+        and seen.event.draft_message_id is not None
+    }
+
+
 def judge(load: Load, recorder: Recorder) -> Verdict:
     """One outcome per accepted message: a reply, a request for a person, or a human route.
-    A person's reply to a message that went to people is not a second outcome: it is judged
-    with the human side (``tests/faults/people.py``)."""
+    A person's reply to a message that went to people is not a second outcome, nor is an
+    approved draft sent after the request for its approval: both are judged with the human
+    side (``tests/faults/people.py``). An approved draft takes its place in its thread's
+    order like any reply."""
     wanted = {a.message_id: a for a in load.accepted}
+    held = drafts(recorder)
     outcomes: dict[uuid.UUID, set[tuple[str, uuid.UUID]]] = defaultdict(set)
     sent_events: dict[uuid.UUID, int] = defaultdict(int)
     replies_in_order: dict[str, list[int]] = defaultdict(list)
@@ -53,7 +68,8 @@ def judge(load: Load, recorder: Recorder) -> Verdict:
         if isinstance(event, MessageSent) and event.in_reply_to in wanted:
             sent += 1
             sent_events[event.event_id] += 1
-            outcomes[event.in_reply_to].add(("reply", event.message_id))
+            if event.message_id not in held:
+                outcomes[event.in_reply_to].add(("reply", event.message_id))
             if sent_events[event.event_id] == 1:
                 # Order as a gateway shows it: it drops a record it has seen (same event
                 # id), so only each event's first delivery takes a place in the thread.

@@ -12,6 +12,8 @@ import pytest
 from baton_bench import fractions, phases
 from baton_bench.latency import added_seconds, latency_by_rate, without_model
 from baton_bench.model import ModelLatency, head_of_line_figures
+from baton_bench.report import lost_and_duplicated
+from baton_bench.scaling import scaling_lines, under_load
 from baton_bench.targets import evaluate
 from baton_testkit import Observed
 
@@ -176,3 +178,50 @@ def test_targets_not_measured_or_without_replies_are_not_met() -> None:
     met = [target["met"] for target in evaluate(results)]
 
     assert met == [False, True, False, None, False]
+
+
+def scaling_run(instances: int, per_second: float, *, lost: int = 0) -> dict[str, Any]:
+    """One run of the scaling phase in bench.json, as far as the summary reads it."""
+    return {
+        "instances": instances,
+        "per_second": per_second * 0.8,
+        "replies_per_second_under_load": per_second,
+        "lost": lost,
+        "duplicated": 0,
+        "latency_ms": {"p50": 900.0, "p95": 3000.0, "p99": 6000.0},
+        "cpu_ms_per_message": {"ingest": 4.0, "ai-responder": 7.5, "kafka": 3.0, "total": 14.5},
+        "cpu_cores": {"total": 0.58},
+    }
+
+
+def test_the_scaling_summary_shows_each_run_against_one_instance() -> None:
+    results = {
+        "scaling": {
+            "rate_per_second": 40.0,
+            "partitions": 6,
+            "llm_max_concurrent_per_instance": 32,
+            "model": {"lognormal_median_ms": 800.0},
+            "runs": {"1": scaling_run(1, 27.0, lost=1), "2": scaling_run(2, 40.0)},
+            "throughput_ratio": 40.0 / 27.0,
+        }
+    }
+
+    first, one, two = scaling_lines(results)
+
+    assert "2 instances keep up 1.48 x 1 instance's reply rate" in first
+    assert one.startswith(
+        "  1 instance(s): 27.0 replies/s under load (21.6/s sustained), p50/p95/p99 "
+        "900/3000/6000 ms"
+    )
+    assert "CPU ms per message 14.5 (ingest 4.0, ai-responder 7.5)" in two
+    assert lost_and_duplicated(results) == "lost 1, duplicated 0 in all phases"
+    assert scaling_lines({}) == []
+
+
+def test_the_reply_rate_under_load_leaves_out_the_tail_after_it() -> None:
+    # Accepted at once; replies at 101, 102, 103 s while the load ran until 103 s, and one
+    # more long after (a slow model call's tail).
+    seen, _ = observed(1.0, 2.0, 3.0, 30.0)
+
+    assert under_load(seen, until=103.0) == pytest.approx(3 / 2)
+    assert math.isnan(under_load(Observed(), until=103.0))

@@ -31,7 +31,12 @@ def consumers(app: FastAPI) -> dict[str, KeyedConsumer]:
     [
         (
             lambda: ingest_app.create_app(IngestSettings(env="dev")),
-            {topics.MESSAGE_SUBMITTED, topics.MESSAGE_SENT, topics.THREAD_ASSIGNED},
+            {
+                topics.MESSAGE_SUBMITTED,
+                topics.MESSAGE_SENT,
+                topics.THREAD_ASSIGNED,
+                topics.MESSAGE_DELTA,
+            },
         ),
         (lambda: router_app.create_app(RouterSettings()), {topics.MESSAGE_RECEIVED}),
         (
@@ -41,11 +46,19 @@ def consumers(app: FastAPI) -> dict[str, KeyedConsumer]:
                 topics.HUMAN_RESPONDED,
                 topics.DRAFT_APPROVED,
                 topics.DRAFT_REJECTED,
+                topics.TICKET_EXPIRED,
+                topics.TICKET_OPENED,
             },
         ),
         (
             lambda: human_queue_app.create_app(HumanQueueSettings(env="dev")),
-            {topics.ROUTE_DECIDED, topics.TOOL_HUMAN_REQUESTED, topics.THREAD_ASSIGNED},
+            {
+                topics.ROUTE_DECIDED,
+                topics.TOOL_HUMAN_REQUESTED,
+                topics.THREAD_ASSIGNED,
+                topics.THREAD_RATED,
+                topics.TICKET_SUMMARIZED,
+            },
         ),
     ],
 )

@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 
 import baton_ai_responder.llm
 import baton_ai_responder.metrics
+import baton_ai_responder.summary
 import baton_human_queue.metrics
 import baton_router.classifier
 import baton_router.metrics
@@ -17,6 +18,7 @@ from baton_runtime import LLM_OUTCOMES, llm_outcome
 SERVICES = (
     baton_ai_responder.llm,
     baton_ai_responder.metrics,
+    baton_ai_responder.summary,
     baton_human_queue.metrics,
     baton_router.classifier,
     baton_router.metrics,
@@ -25,7 +27,7 @@ SERVICES = (
 EXPECTED = [
     *(
         ("baton_llm_calls_total", {"caller": caller, "outcome": outcome})
-        for caller in ("responder", "classifier")
+        for caller in ("responder", "classifier", "summary")
         for outcome in LLM_OUTCOMES
     ),
     *(
@@ -53,10 +55,35 @@ EXPECTED = [
             "llm_unavailable",
             "max_steps",
             "draft_rejected",
+            "question_expired",
         )
     ),
+    *(("baton_ai_summaries_total", {"outcome": outcome}) for outcome in ("written", "failed")),
+    *(
+        ("baton_queue_tickets_expired_total", {"kind": "question", "fallback": fallback})
+        for fallback in ("ai", "human")
+    ),
+    *(
+        ("baton_csat_ratings_total", {"resolved_by": by, "score": str(score)})
+        for by in ("ai", "human")
+        for score in range(1, 6)
+    ),
     ("baton_approvals_requested_total", {"reason": "complexity"}),
+    *(
+        ("baton_ai_replies_streamed_total", {"outcome": outcome})
+        for outcome in ("streamed", "held", "taken_over")
+    ),
+    ("baton_message_deltas_total", {}),
     ("baton_routing_decisions_total", {"handler": "human", "strategy": "rate_limited"}),
+    ("baton_routing_decisions_total", {"handler": "ai", "strategy": "out_of_hours"}),
+    *(
+        ("baton_queue_sla_breaches_total", {"kind": "conversation", "sla": sla})
+        for sla in ("first_response", "next_response", "resolution")
+    ),
+    *(
+        ("baton_queue_notices_total", {"notice": notice})
+        for notice in ("handoff", "checking", "agent_joined", "handback", "resolved", "rating")
+    ),
 ]
 
 
@@ -74,6 +101,7 @@ def test_the_series_exists_from_the_start(name: str, labels: dict[str, str]) -> 
         "InternalServerError",
         "APIConnectionError",
         "InvalidOutputError",
+        "StreamFailedError",
         "BadRequestError",
     ],
 )

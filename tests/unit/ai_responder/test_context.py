@@ -36,3 +36,36 @@ def test_an_empty_window_holds_just_the_question() -> None:
 
     assert with_question([], question) == [question]
     assert with_question([msg("user", "x")], None)[0].text == "x"
+
+
+def test_batons_notices_to_the_user_are_not_the_models_words() -> None:
+    """A "let me check with a colleague" notice lands between the AI's ask_human call and
+    its result: left in, it would split the call from its result, which the API refuses."""
+    call = Message(
+        message_id=uuid.uuid4(),
+        thread_id="t",
+        role="assistant",
+        content=[{"type": "tool-call", "tool_call_id": "c1", "tool_name": "ask_human", "args": {}}],
+    )
+    checking = Message(
+        message_id=uuid.uuid4(),
+        thread_id="t",
+        role="assistant",
+        content="Let me check that with a colleague.",
+        agent_name="Baton",
+        provider="baton",
+        metadata={"system_notice": True, "notice": "checking"},
+    )
+    result = Message(
+        message_id=uuid.uuid4(),
+        thread_id="t",
+        role="tool",
+        content=[
+            {"type": "tool-result", "tool_call_id": "c1", "tool_name": "ask_human", "result": "yes"}
+        ],
+    )
+
+    sent = build_context("system", [msg("user", "Did order 7 ship?"), call, checking, result])
+
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool"]
+    assert all("colleague" not in str(m.get("content")) for m in sent)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import uuid
 
 from baton_ai_responder.context import build_context
-from baton_ai_responder.llm import AssistantReply
-from baton_ai_responder.policy import ReplyPolicy, judge_reply
+from baton_ai_responder.llm import AssistantReply, Decisions
+from baton_ai_responder.policy import ReplyPolicy, judge_reply, may_stream
 from baton_conversations import Message
 
 POLICY = ReplyPolicy(
@@ -106,3 +106,29 @@ def test_context_keeps_answered_tool_calls_and_drops_the_rest() -> None:
     assert str(context[3]).count("'id': 'c1'") == 1
     assert context[4] == {"role": "tool", "tool_call_id": "c1", "content": "shipped"}
     assert context[6].get("content") == "[Alex, support agent] Hi, Alex here."
+
+
+STREAMING = ReplyPolicy(confidence_threshold=0.7, approval_topics=(), review_token_threshold=0)
+
+
+def test_a_reply_streams_only_when_its_decisions_can_but_send_it() -> None:
+    assert may_stream(Decisions(0.9, False), policy=STREAMING)
+    assert may_stream(Decisions(0.7, False), policy=STREAMING)  # at the threshold: sent
+    assert not may_stream(Decisions(0.69, False), policy=STREAMING)  # a hand-off
+    assert not may_stream(Decisions(0.99, True), policy=STREAMING)  # a person asked for
+    assert not may_stream(None, policy=STREAMING)  # the text came before the decisions
+    # Judged on the whole text: a topic or the token limit may hold any reply back.
+    assert not may_stream(Decisions(0.9, False), policy=POLICY)
+    topics_only = ReplyPolicy(0.7, approval_topics=("legal",), review_token_threshold=0)
+    assert not may_stream(Decisions(0.9, False), policy=topics_only)
+    limit_only = ReplyPolicy(0.7, approval_topics=(), review_token_threshold=800)
+    assert not may_stream(Decisions(0.9, False), policy=limit_only)
+
+
+def test_the_decisions_are_read_only_from_valid_fields() -> None:
+    assert Decisions.of({"confidence": 1, "requires_human": False}) == Decisions(1.0, False)
+    assert Decisions.of({"confidence": 0.5}) is None
+    assert Decisions.of({"confidence": True, "requires_human": False}) is None
+    assert Decisions.of({"confidence": 1.5, "requires_human": False}) is None
+    assert Decisions.of({"confidence": "0.9", "requires_human": False}) is None
+    assert Decisions.of({"confidence": 0.9, "requires_human": "no"}) is None

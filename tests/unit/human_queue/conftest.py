@@ -14,6 +14,7 @@ from baton_contracts import Event, RouteDecided, ThreadAssigned, ToolHumanReques
 from baton_conversations import Message, Thread
 from baton_human_queue.domain import Agent
 from baton_human_queue.followups import FollowUps
+from baton_human_queue.notices import NOTICE_KINDS, NoticeRules
 from baton_human_queue.staffing import AgentState, StaffingRules
 from baton_human_queue.tickets import Ticket
 from baton_human_queue.usecases import (
@@ -36,6 +37,7 @@ from tests.support.queue_records import (
     MemoryDepartments,
     MemoryFeedback,
     MemoryOwnership,
+    MemoryRatings,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -69,6 +71,8 @@ class Queue:
     staff: Staff
     note_store: MemoryNotes
     """Where notes that changes store with them (a transfer's) are kept."""
+    ratings: MemoryRatings
+    """The users' ratings the queue keeps (``thread.rated``), which the reports read."""
 
     def enrol(self, *members: Agent) -> None:
         """Put agents on record (offline, nothing held), as an admin creating them would."""
@@ -169,7 +173,22 @@ def requested(
 
 
 @pytest.fixture
-def queue() -> Queue:
+def queue_config() -> QueueConfig:
+    """The queue's configuration; a test module overrides this fixture to change it."""
+    # Room for every test's claims; the capacity tests set their own. Notices to the user
+    # have tests of their own (test_notices.py): here they would add to every thread.
+    return QueueConfig(
+        lease_s=600,
+        max_text_length=100,
+        context_messages=5,
+        outbox_grace_s=5,
+        staffing=StaffingRules(default_capacity=50, away_after_s=300, failover_after_s=120),
+        notices=NoticeRules(disable=NOTICE_KINDS),
+    )
+
+
+@pytest.fixture
+def queue(queue_config: QueueConfig) -> Queue:
     clock = Clock(NOW)
     publisher = FlakyPublisher()
     conversations = MemoryConversations(publisher)
@@ -187,6 +206,7 @@ def queue() -> Queue:
         )
         agents.hashes[member.agent_id] = f"hash-{member.agent_id}"
     note_store = MemoryNotes()
+    ratings = MemoryRatings()
     follow_ups = FollowUps(
         conversations=conversations,
         claims=claim_log,
@@ -195,14 +215,7 @@ def queue() -> Queue:
         notes=note_store,
     )
     tickets = MemoryTickets(Outbox(publisher, kinds=follow_ups.kinds(), clock=clock), clock)
-    # Room for every test's claims; the capacity tests set their own.
-    config = QueueConfig(
-        lease_s=600,
-        max_text_length=100,
-        context_messages=5,
-        outbox_grace_s=5,
-        staffing=StaffingRules(default_capacity=50, away_after_s=300, failover_after_s=120),
-    )
+    config = queue_config
     departments = MemoryDepartments()
     assigner = Assigner(
         tickets=tickets, agents=agents, departments=departments, config=config, clock=clock
@@ -241,7 +254,9 @@ def queue() -> Queue:
             config=config,
             clock=clock,
         ),
-        reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback, clock=clock),
+        reports=Reports(
+            tickets=tickets, claims=claim_log, feedback=feedback, ratings=ratings, clock=clock
+        ),
         agents=agents,
         departments=departments,
         assigner=assigner,
@@ -254,4 +269,5 @@ def queue() -> Queue:
             available=assigner.available,
         ),
         note_store=note_store,
+        ratings=ratings,
     )

@@ -73,8 +73,9 @@ def test_event_types_are_the_known_ones_in_a_fixed_order() -> None:
         "message.sent",
         "thread.assigned",
     )
-    with pytest.raises(InvalidWebhookError, match=r"message\.delta"):
-        check_events(["message.delta"])
+    assert check_events(["message.delta", "message.sent"]) == ("message.sent", "message.delta")
+    with pytest.raises(InvalidWebhookError, match=r"message\.received"):
+        check_events(["message.received"])
     with pytest.raises(InvalidWebhookError, match="at least one"):
         check_events([])
 

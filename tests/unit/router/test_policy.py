@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -13,6 +14,7 @@ from baton_router.policy import (
     Rule,
     RuleSet,
     decide,
+    out_of_hours,
     rate_limited,
 )
 from baton_router.settings import Settings
@@ -135,3 +137,58 @@ def test_rules_load_from_a_file_or_the_environment(tmp_path: pytest.TempPathFact
     inline = json.dumps({"rules": [{"name": "x", "user_tiers": ["gold"], "handler": "human"}]})
     assert Settings(rules=inline, rules_file=path).rule_set().rules[0].name == "x"
     assert Settings().rule_set() == DEFAULT_RULES
+
+
+def test_out_of_hours_the_ai_keeps_what_rules_or_the_classifier_would_escalate() -> None:
+    back = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    legal = decide(
+        owner="ai",
+        message=message("I'll call my lawyer"),
+        rules=RULES,
+        classifier=None,
+        min_confidence=0.5,
+    )
+    kept = out_of_hours(legal, back_at=back)
+    assert (kept.handler, kept.strategy, kept.escalates) == ("ai", "out_of_hours", False)
+    assert kept.reason.startswith("people are away until 2026-03-02T09:00+00:00")
+    assert "legal action" in kept.reason
+
+    classified = decide(
+        owner="ai",
+        message=message("my parcel is lost"),
+        rules=RULES,
+        classifier=Classification(handler="human", reason="a lost parcel", confidence=0.9),
+        min_confidence=0.5,
+    )
+    assert out_of_hours(classified, back_at=back).strategy == "out_of_hours"
+
+
+def test_out_of_hours_a_user_who_asks_for_a_person_and_an_owned_thread_wait_for_people() -> None:
+    back = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    asked = decide(
+        owner="ai",
+        message=message("Let me talk to a human"),
+        rules=RULES,
+        classifier=None,
+        min_confidence=0.5,
+    )
+    assert asked.explicit
+    assert out_of_hours(asked, back_at=back) == asked
+    owned = decide(
+        owner="human", message=message("hi"), rules=RULES, classifier=None, min_confidence=0.5
+    )
+    assert out_of_hours(owned, back_at=back) == owned
+    plain = decide(
+        owner="ai", message=message("hi"), rules=RULES, classifier=None, min_confidence=0.5
+    )
+    assert out_of_hours(plain, back_at=back) == plain
+    # A rule of one's own can be an explicit request too.
+    rule = Rule(name="callback", phrases=("call me back",), explicit_request=True)
+    explicit = decide(
+        owner="ai",
+        message=message("please call me back"),
+        rules=[rule],
+        classifier=None,
+        min_confidence=0.5,
+    )
+    assert out_of_hours(explicit, back_at=back).handler == "human"

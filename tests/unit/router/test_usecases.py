@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from baton_contracts import MessageReceived, RouteDecided, ThreadAssigned
+from baton_conversations import BusinessHours, OpeningHours
 from baton_router.classifier import ClassifierError
 from baton_router.policy import DEFAULT_RULES, Classification, RoutedMessage
 from baton_router.usecases import Router, RoutingConfig
@@ -123,3 +125,61 @@ async def test_an_unknown_thread_is_rejected() -> None:
     with pytest.raises(Rejected) as refused:
         await router.route(received("nope", "hi"))
     assert refused.value.code == "unknown_thread"
+
+
+# ---------------------------------------------------------------- business hours
+
+HOURS = BusinessHours(
+    departments={
+        # Weekdays 09:00-17:00 in Berlin; out of hours the AI keeps what it can.
+        "billing": OpeningHours(
+            timezone="Europe/Berlin", hours={"mon-fri": "09:00-17:00"}, out_of_hours="ai"
+        ),
+        # The same hours; out of hours conversations wait for people (the default).
+        "legal": OpeningHours(timezone="Europe/Berlin", hours={"mon-fri": "09:00-17:00"}),
+    }
+)
+SUNDAY = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+async def routed_at(
+    now: datetime, department: str, text: str
+) -> tuple[RouteDecided, MemoryConversations, MemoryEscalations, str]:
+    conversations, escalations = MemoryConversations(), MemoryEscalations()
+    router = Router(
+        conversations=conversations,
+        escalations=escalations,
+        classifier=None,
+        config=RoutingConfig(rules=DEFAULT_RULES.rules, min_confidence=0.6, hours=HOURS),
+        clock=lambda: now,
+    )
+    thread = await conversations.open_thread(
+        user_id="u1", channel="web", department=department, metadata={}
+    )
+    [decision] = await router.route(received(thread.thread_id, text))
+    return decision, conversations, escalations, thread.thread_id
+
+
+async def test_out_of_hours_the_ai_keeps_a_conversation_a_rule_would_escalate() -> None:
+    decision, conversations, escalations, thread_id = await routed_at(
+        SUNDAY, "billing", "I will sue you"
+    )
+
+    assert (decision.handler, decision.strategy) == ("ai", "out_of_hours")
+    assert "people are away until 2026-03-02T09:00+01:00" in decision.reason
+    assert (await conversations.require_thread(thread_id)).owner == "ai"
+    assert conversations.publisher.of_type(ThreadAssigned) == []
+    assert escalations.taken == 0  # nothing escalated, nothing counted
+
+    during, *_ = await routed_at(MONDAY, "billing", "I will sue you")
+    assert (during.handler, during.strategy) == ("human", "rule")
+
+
+async def test_out_of_hours_an_explicit_request_and_a_waiting_department_go_to_people() -> None:
+    asked, conversations, _, thread_id = await routed_at(SUNDAY, "billing", "talk to a human")
+    assert (asked.handler, asked.strategy) == ("human", "rule")
+    assert (await conversations.require_thread(thread_id)).owner == "human"
+
+    waits, *_ = await routed_at(SUNDAY, "legal", "I will sue you")
+    assert (waits.handler, waits.strategy) == ("human", "rule")

@@ -165,3 +165,20 @@ async def test_lag_counts_the_records_not_yet_taken() -> None:
     gates.release(b"held")
     await eventually(lambda: consumer.in_flight == 0 and memory.taken(P1) == 1)
     await consumer.stop()
+
+
+async def test_the_partitions_gauge_follows_the_assignment() -> None:
+    from prometheus_client import REGISTRY
+
+    def held() -> float | None:
+        return REGISTRY.get_sample_value("baton_consumer_partitions", {"group": "g", "topic": "t"})
+
+    memory = MemoryConsumer([P0, P1])
+    consumer = consumer_of(memory, Gates().process)
+    assert held() == 0  # not joined yet
+    await consumer.start()
+    assert held() == 2
+    await memory.rebalance([P1])  # another instance took P0
+    assert held() == 1
+    await consumer.stop()
+    assert held() == 0

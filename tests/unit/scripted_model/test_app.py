@@ -192,13 +192,6 @@ def test_delay_ms_and_latency_are_applied() -> None:
     assert call["delay_ms"] == 50
 
 
-def test_streaming_is_refused_clearly(client: TestClient) -> None:
-    response = chat(client, user("Hello"), stream=True)
-    error = assert_openai_error(response, 400, "invalid_request_error")
-    assert "stream" in error["message"].lower()
-    assert error["param"] == "stream"
-
-
 @pytest.mark.parametrize(
     "body",
     [

@@ -23,7 +23,9 @@ Metadata = Annotated[
 ]
 Handler = Literal["ai", "human"]
 Owner = Literal["ai", "human"]
-RouteStrategy = Literal["owner_flag", "rule", "classifier", "default", "rate_limited"]
+RouteStrategy = Literal[
+    "owner_flag", "rule", "classifier", "default", "rate_limited", "out_of_hours"
+]
 HumanRequestKind = Literal["question", "escalation", "approval"]
 TicketKind = Literal["conversation", "question", "escalation", "approval"]
 TicketStatus = Literal["pending", "assigned", "resolved"]

@@ -7,16 +7,83 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from baton_contracts import Event, Owner, derive_id, utc_now
+from baton_contracts import Event, HumanAgent, Owner, ThreadRated, derive_id, utc_now
 from baton_runtime import Document, RefusedError
 
 Role = Literal["user", "assistant", "tool"]
 DraftStatus = Literal["pending_approval", "approved", "rejected"]
+RatedVia = Literal["api", "text"]
 
 
 class UnknownThreadError(RefusedError):
     status = 404
     code = "unknown_thread"
+
+
+@dataclass(frozen=True)
+class ThreadResolution:
+    """A person's resolution of the thread's conversation: what a rating of it is about."""
+
+    ticket_id: str
+    agent_id: str
+    agent_name: str
+    agent_department: str | None
+    """The department the agent acted for."""
+    department: str | None
+    """The conversation's department when it was resolved."""
+    at: datetime
+
+    @property
+    def rating_key(self) -> str:
+        return f"ticket:{self.ticket_id}"
+
+    def to_document(self) -> Document:
+        return {
+            "ticket_id": self.ticket_id,
+            "agent_id": self.agent_id,
+            "agent_name": self.agent_name,
+            "agent_department": self.agent_department,
+            "department": self.department,
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_document(cls, doc: Document) -> ThreadResolution:
+        return cls(
+            ticket_id=doc["ticket_id"],
+            agent_id=doc["agent_id"],
+            agent_name=doc["agent_name"],
+            agent_department=doc.get("agent_department"),
+            department=doc.get("department"),
+            at=doc["at"],
+        )
+
+
+AI_RATING_KEY = "ai"
+"""What a rating of a thread no person resolved is about: the AI's handling of it."""
+
+
+@dataclass(frozen=True)
+class ThreadRating:
+    """The user's latest rating: of the resolution ``key`` names (``ticket:<id>``, or
+    ``ai`` for a thread no person resolved), announced by the ``thread.rated`` of
+    ``event_id``."""
+
+    key: str
+    event_id: str
+    score: int
+    via: str
+    at: datetime
+
+    @classmethod
+    def from_document(cls, doc: Document) -> ThreadRating:
+        return cls(
+            key=doc["key"],
+            event_id=doc["event_id"],
+            score=int(doc["score"]),
+            via=doc["via"],
+            at=doc["at"],
+        )
 
 
 @dataclass(frozen=True)
@@ -41,6 +108,20 @@ class Thread:
     gateway_id: str | None = None
     """The gateway that opened the thread, the only one that may read and write it over
     ingest's API (None: opened some other way)."""
+    resolution: ThreadResolution | None = None
+    """The latest time a person resolved the conversation (None: no person ever did)."""
+    rating: ThreadRating | None = None
+    """The user's latest rating; once per resolution."""
+
+    @property
+    def rating_key(self) -> str:
+        """What a rating now is about: the latest resolution, else the AI's handling."""
+        return self.resolution.rating_key if self.resolution else AI_RATING_KEY
+
+    @property
+    def rated(self) -> bool:
+        """Whether what a rating now is about has been rated already."""
+        return self.rating is not None and self.rating.key == self.rating_key
 
     @classmethod
     def from_document(cls, doc: Document) -> Thread:
@@ -60,6 +141,10 @@ class Thread:
             recent=tuple(doc.get("recent") or ()),
             assignments=tuple(doc.get("assignments") or ()),
             gateway_id=doc.get("gateway_id"),
+            resolution=ThreadResolution.from_document(doc["resolution"])
+            if doc.get("resolution")
+            else None,
+            rating=ThreadRating.from_document(doc["rating"]) if doc.get("rating") else None,
         )
 
 
@@ -155,3 +240,30 @@ class Appended:
     """False when the message was stored before (a replay): it comes back as stored."""
     thread: Thread | None = None
     """The thread as it was when the message took its position (None for a replay)."""
+
+
+def rating_event(
+    thread: Thread, *, score: int, comment: str | None, via: RatedVia, because: Because
+) -> ThreadRated:
+    """The ``thread.rated`` of a rating of ``thread`` as it is: of its latest resolution,
+    attributed to the agent who resolved it, or of the AI when no person resolved it."""
+    resolution = thread.resolution
+    return ThreadRated(
+        event_id=because.event_id,
+        thread_id=thread.thread_id,
+        correlation_id=because.correlation_id,
+        causation_id=because.causation_id,
+        score=score,
+        comment=comment,
+        resolved_by="human" if resolution else "ai",
+        ticket_id=resolution.ticket_id if resolution else None,
+        agent=HumanAgent(
+            agent_id=resolution.agent_id,
+            name=resolution.agent_name,
+            department=resolution.agent_department,
+        )
+        if resolution
+        else None,
+        department=resolution.department if resolution else thread.department,
+        via=via,
+    )

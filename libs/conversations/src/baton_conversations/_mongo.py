@@ -16,6 +16,9 @@ only code that writes them.
 * An ownership change writes the owner and its ``thread.assigned`` event in one update,
   conditional on the owner the caller saw, and remembers the change's event id, so a
   replay changes nothing.
+* A rating is one update of the thread, with its ``thread.rated`` event, conditional on
+  the resolution the caller saw and on that resolution not being rated yet: one rating per
+  resolution, whatever races.
 
 What a crash leaves in an outbox, :meth:`Conversations.sweep` carries out.
 """
@@ -36,7 +39,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from baton_contracts import Owner, ThreadAssigned, utc_now
+from baton_contracts import Owner, ThreadAssigned, ThreadRated, utc_now
 from baton_runtime import (
     Document,
     Entry,
@@ -52,7 +55,16 @@ from baton_runtime import (
 )
 
 from ._cache import Settled
-from ._model import Appended, Because, Message, Thread, UnknownThreadError
+from ._model import (
+    Appended,
+    Because,
+    Message,
+    RatedVia,
+    Thread,
+    ThreadResolution,
+    UnknownThreadError,
+    rating_event,
+)
 from ._store import Announce
 
 log = logging.getLogger(__name__)
@@ -401,10 +413,75 @@ class Conversations:
             raise UnknownThreadError(f"thread {thread_id!r} does not exist")
         return Thread.from_document(doc)
 
+    # ------------------------------------------------------------ resolutions and ratings
+
+    async def record_resolution(self, thread_id: str, resolution: ThreadResolution) -> None:
+        """One conditional update: a resolution carried out late (by the sweep) never
+        replaces a later one, and the same one again changes nothing that matters."""
+        await self._threads.update_one(
+            {
+                "_id": thread_id,
+                "$or": [{"resolution": None}, {"resolution.at": {"$lt": resolution.at}}],
+            },
+            {"$set": {"resolution": resolution.to_document(), "updated_at": utc_now()}},
+        )
+
+    async def rate(
+        self,
+        thread: Thread,
+        *,
+        score: int,
+        comment: str | None,
+        via: RatedVia,
+        because: Because,
+    ) -> ThreadRated | None:
+        seen = thread
+        for _ in range(ATTEMPTS):
+            event = rating_event(seen, score=score, comment=comment, via=via, because=because)
+            if seen.rating is not None and seen.rating.event_id == str(because.event_id):
+                return event  # this rating, recorded before: a replay
+            if seen.rated:
+                return None
+            key = seen.rating_key
+            # Once per resolution: the write applies only while the thread's latest
+            # resolution is the one rated and nothing rated it yet.
+            condition: Document = {"_id": seen.thread_id, "rating.key": {"$ne": key}}
+            if seen.resolution is not None:
+                condition["resolution.ticket_id"] = seen.resolution.ticket_id
+            else:
+                condition["resolution"] = None
+            entries = [publishing(event)]
+            now = utc_now()
+            rating = {
+                "key": key,
+                "event_id": str(because.event_id),
+                "score": score,
+                "via": via,
+                "at": now,
+            }
+            changed = await self._threads.update_one(
+                condition,
+                merge({"$set": {"rating": rating, "updated_at": now}}, self._outbox.push(entries)),
+            )
+            if changed.modified_count:
+                try:
+                    await self._outbox.deliver(self._threads, seen.thread_id, entries)
+                except Exception:
+                    log.warning(
+                        "thread.rated of %s left for the sweep", seen.thread_id, exc_info=True
+                    )
+                return event
+            # Rated meanwhile, or resolved again: decide on the thread as it is now.
+            fresh = await self._threads.find_one({"_id": seen.thread_id}, projection=THREAD_FIELDS)
+            if fresh is None:
+                raise UnknownThreadError(f"thread {seen.thread_id!r} does not exist")
+            seen = Thread.from_document(fresh)
+        raise RuntimeError(f"thread {thread.thread_id} keeps being resolved")
+
     # ------------------------------------------------------------ recovery
 
     async def sweep(self, *, older_than: timedelta) -> int:
-        """Announce what crashes left unannounced: messages and ownership changes."""
+        """Announce what crashes left unannounced: messages, ownership changes, ratings."""
         threads = await self._outbox.sweep(self._threads, older_than=older_than)
         messages = await self._outbox.sweep(self._messages, older_than=older_than)
         return threads + messages

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from baton_contracts import Event, Owner, ThreadAssigned
+from baton_contracts import Event, Owner, ThreadAssigned, ThreadRated
 
-from ._model import Appended, Because, Message, Thread
+from ._model import Appended, Because, Message, RatedVia, Thread, ThreadResolution
 
 Announce = Sequence[Event] | Callable[[Thread], Sequence[Event]]
 """The events that announce a stored message, or how to make them from the thread as it
@@ -75,4 +75,26 @@ class ConversationStore(Protocol):
     async def set_department(self, thread_id: str, department: str | None) -> Thread:
         """Move the thread to ``department``; the same department again changes nothing.
         :class:`~baton_conversations.UnknownThreadError` for an unknown thread."""
+        ...
+
+    async def record_resolution(self, thread_id: str, resolution: ThreadResolution) -> None:
+        """Remember that a person resolved the thread's conversation, as its latest
+        resolution unless a later one is recorded; the same resolution again changes
+        nothing."""
+        ...
+
+    async def rate(
+        self,
+        thread: Thread,
+        *,
+        score: int,
+        comment: str | None,
+        via: RatedVia,
+        because: Because,
+    ) -> ThreadRated | None:
+        """Record the user's rating of what ``thread`` is rated for now (its latest
+        resolution, or the AI's handling when no person resolved it), announced by
+        ``thread.rated`` in the same write. Once per resolution, under any concurrency:
+        None when it is rated already; the same rating again (``because`` names it)
+        returns its event."""
         ...

@@ -2,7 +2,8 @@
 
 Kafka and MongoDB wiring, the key-ordered at-least-once consumer, the outbox and the
 handled-events log, dead letters, metrics, and the service app: its lifecycle and its HTTP
-side (size limit, error shape, response headers, OpenAPI, docs UI, metrics exposure). Domain concepts
+side (size limit, error shape, response headers, OpenAPI, docs UI, metrics exposure), and
+traces across every hop when an OTLP endpoint is configured. Domain concepts
 live in the services and in the conversation core, never here.
 """
 
@@ -57,9 +58,17 @@ from ._service import (
     serve,
     service_app,
 )
-from ._settings import HttpSettings, KafkaSettings, MongoSettings
+from ._settings import HttpSettings, KafkaSettings, MongoSettings, TracingSettings
 from ._slots import ModelSlots
 from ._subscribe import event_runner, subscribe
+from ._tracing import (
+    ModelCall,
+    configure_tracing,
+    current_carrier,
+    link_to,
+    model_call,
+    tracing_on,
+)
 
 __all__ = [
     "ESCALATIONS",
@@ -93,6 +102,7 @@ __all__ = [
     "KafkaSettings",
     "KeyedConsumer",
     "LlmPricing",
+    "ModelCall",
     "ModelSlots",
     "MongoSettings",
     "Outbox",
@@ -101,12 +111,15 @@ __all__ = [
     "Rejected",
     "RetryPolicy",
     "Subscription",
+    "TracingSettings",
     "Unreadable",
     "build_broker",
     "client_security_options",
     "configure_logging",
+    "configure_tracing",
     "connect_mongo",
     "context_filter",
+    "current_carrier",
     "database",
     "declare_errors",
     "ensure_topics",
@@ -118,11 +131,13 @@ __all__ = [
     "insert_each",
     "insert_once",
     "install_error_handlers",
+    "link_to",
     "llm_outcome",
     "log_context",
     "merge",
     "metrics_listener",
     "metrics_router",
+    "model_call",
     "publishing",
     "record_llm_usage",
     "record_message_sent",
@@ -133,4 +148,5 @@ __all__ = [
     "start_llm_metrics",
     "start_reply_metrics",
     "subscribe",
+    "tracing_on",
 ]

@@ -32,7 +32,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from ._kafka import client_security_options
 from ._keyed import KeyedWork
-from ._metrics import CONSUMER_LAG, CONSUMER_RECORDS
+from ._metrics import CONSUMER_LAG, CONSUMER_PARTITIONS, CONSUMER_RECORDS
 from ._offsets import OffsetTracker
 from ._records import Record
 from ._settings import KafkaSettings
@@ -88,6 +88,7 @@ class KeyedConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
         gauge = CONSUMER_RECORDS.labels
         gauge(service, self.topic, "running").set_function(lambda: self._work.running)
         gauge(service, self.topic, "queued").set_function(lambda: self._work.queued)
+        CONSUMER_PARTITIONS.labels(self.group, self.topic).set_function(lambda: self.partitions)
 
     async def start(self) -> None:
         """Join the group and start taking records (returns once the consumer has joined)."""
@@ -139,6 +140,12 @@ class KeyedConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafk
     @property
     def in_flight(self) -> int:
         return self._tracker.in_flight
+
+    @property
+    def partitions(self) -> int:
+        """The partitions of the topic this consumer has now (none until it has joined)."""
+        consumer = self._consumer
+        return 0 if consumer is None else len(consumer.assignment())
 
     async def measure_lag(self) -> None:
         """Records of this subscription not yet taken, summed over its partitions."""

@@ -20,6 +20,7 @@ from baton_contracts import Event, encode
 from baton_contracts.topics import dead_letter_topic
 
 from ._settings import KafkaSettings
+from ._tracing import tracing_on
 
 
 def kafka_security(settings: KafkaSettings) -> BaseSecurity | None:
@@ -114,7 +115,12 @@ def build_broker(
     settings: KafkaSettings, *, client_id: str, middlewares: Sequence[Any] = ()
 ) -> KafkaBroker:
     """The producing side of one service: its events and dead letters go out through it.
-    Nothing connects until it is started."""
+    Nothing connects until it is started. With tracing on, each record carries the trace
+    context in its headers (``traceparent``, ``tracestate``)."""
+    if tracing_on():
+        from ._tracing_setup import kafka_middleware
+
+        middlewares = (*middlewares, kafka_middleware())
     return KafkaBroker(
         settings.bootstrap_servers.split(","),
         client_id=client_id,
@@ -157,6 +163,9 @@ class KafkaEventPublisher:
                 self._settings.topic(event.type),
                 key=event.kafka_key(),
                 headers={"content-type": "application/json", "event-type": event.type},
+                # The conversation's id, rather than a fresh one FastStream would make up:
+                # the record's correlation_id header, and the spans of a traced publish.
+                correlation_id=str(event.correlation_id),
                 no_confirm=True,
             )
             for event in events

@@ -45,6 +45,12 @@ CONSUMER_LAG = Gauge(
     "group and topic.",
     ["group", "topic"],
 )
+CONSUMER_PARTITIONS = Gauge(
+    "baton_consumer_partitions",
+    "Partitions assigned to this instance's consumer, per consumer group and topic (0 on an "
+    "instance beyond the topic's partition count: it takes no records).",
+    ["group", "topic"],
+)
 CONSUMER_RECORDS = Gauge(
     "baton_consumer_records",
     "Records taken from Kafka and not finished, by state: running (being worked on) or "
@@ -122,6 +128,7 @@ _OUTCOME_OF_ERROR = {
     "APITimeoutError": "timeout",
     "RateLimitError": "rate_limited",
     "InternalServerError": "server_error",
+    "StreamFailedError": "server_error",  # an error event in the middle of a streamed answer
     "APIConnectionError": "connection_error",
     "InvalidOutputError": "invalid_output",
 }

@@ -11,6 +11,10 @@ follow-ups, the document keeps them, and a sweep (:meth:`Outbox.sweep`) carries 
 once they are older than a grace period. A follow-up must therefore be idempotent: events
 keep their ids (consumers drop repeats), writes use ids derived from the change.
 
+With tracing on, each entry keeps the trace context of the change that stored it, and the
+sweep carries out a document's entries in a span of that trace: a hop that a crash delayed
+stays in the conversation's trace (decision 21).
+
 Entries are taken off by their ids, so follow-ups another change added meanwhile stay. A
 document's ``outbox_at`` is the time follow-ups were last stored in it; the sweep reads the
 documents whose outbox is not empty and whose ``outbox_at`` is older than the grace period
@@ -24,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -33,6 +38,7 @@ from baton_contracts import Event, decode, utc_now
 from ._grouped import GroupedWrites
 from ._kafka import EventPublisher
 from ._mongo import Document, Unreadable
+from ._tracing import current_carrier, relaying
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ OUTBOX_AT = "outbox_at"
 WAITING = f"{OUTBOX}.0"
 """A document has follow-ups waiting when its outbox has a first entry."""
 EVENT = "event"
+TRACE = "trace"
 
 Apply = Callable[[str], Awaitable[None]]
 """Carries out one follow-up of a kind, given its data; idempotent."""
@@ -56,16 +63,23 @@ class Entry:
     data: str
     event: Event | None = field(default=None, compare=False, repr=False)
     """The event itself, for an entry made in this process: not decoded again."""
+    trace: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+    """The trace context of the change that stored the entry (tracing on only), so that
+    a sweep carries it out in that change's trace."""
 
     def decoded(self) -> Event:
         return self.event if self.event is not None else decode(self.data)
 
-    def to_document(self) -> dict[str, str]:
-        return {"id": self.id, "kind": self.kind, "data": self.data}
+    def to_document(self) -> Document:
+        doc: Document = {"id": self.id, "kind": self.kind, "data": self.data}
+        trace = self.trace or current_carrier()
+        if trace:
+            doc[TRACE] = dict(trace)
+        return doc
 
     @classmethod
-    def from_document(cls, doc: Mapping[str, str]) -> Entry:
-        return cls(id=doc["id"], kind=doc["kind"], data=doc["data"])
+    def from_document(cls, doc: Mapping[str, Any]) -> Entry:
+        return cls(id=doc["id"], kind=doc["kind"], data=doc["data"], trace=doc.get(TRACE))
 
 
 def publishing(event: Event) -> Entry:
@@ -193,7 +207,8 @@ class Outbox:
             if not taken.modified_count:
                 continue  # another sweeper, or a new change, came first
             try:
-                await self.deliver(collection, doc["_id"], entries)
+                with relaying([e.trace for e in entries], name=f"outbox relay {collection.name}"):
+                    await self.deliver(collection, doc["_id"], entries)
             except Exception:
                 log.warning(
                     "outbox of %s %r left for the next sweep",

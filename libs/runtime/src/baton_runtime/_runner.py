@@ -14,6 +14,10 @@ Failures are sorted three ways:
   exponential backoff for as long as it lasts: the record itself is fine. Only its own
   thread waits meanwhile;
 * any other error is retried a bounded number of times, then dead-lettered.
+
+With tracing on, a record is worked on in a consumer span, the child of the trace context its
+headers carry (``traceparent``, ``tracestate``): what the handler does and publishes stays in
+the trace of what it handles.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ._handled import HandledLog
 from ._kafka import EventPublisher
 from ._logging import log_context
 from ._records import Record
+from ._tracing import consumer_span, describe_event, mark_failed, tracing_on
 
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
@@ -85,6 +90,8 @@ class Subscription(Generic[E]):
     event_type: type[E]
     handler: Handler[E]
     wants: Wants[E] | None = None
+    group: str | None = None
+    """The consumer group, as deployed (for traces)."""
 
 
 class EventRunner:
@@ -121,12 +128,24 @@ class EventRunner:
         """Work on ``record`` until it is finished; returns its outcome (``handled``,
         ``replayed``, ``dead_lettered`` or ``skipped``)."""
         started = time.perf_counter()
-        outcome = await self._run(record, subscription)
+        if tracing_on():
+            outcome = await self._traced(record, subscription)
+        else:
+            outcome = await self._run(record, subscription)
         metrics.HANDLER_SECONDS.labels(self._service, record.topic).observe(
             time.perf_counter() - started
         )
         metrics.EVENTS_HANDLED.labels(self._service, record.topic, outcome).inc()
         return outcome
+
+    async def _traced(self, record: Record, subscription: Subscription[E]) -> str:
+        """``_run`` in a consumer span, in the trace the record's headers carry."""
+        with consumer_span(record, group=subscription.group) as span:
+            outcome = await self._run(record, subscription)
+            span.set_attribute("baton.outcome", outcome)
+            if outcome == "dead_lettered":
+                mark_failed(span, "dead-lettered")
+            return outcome
 
     async def _run(self, record: Record, subscription: Subscription[E]) -> str:
         with log_context(topic=record.topic):
@@ -143,6 +162,7 @@ class EventRunner:
                 thread_id=event.thread_id,
                 correlation_id=event.correlation_id,
             ):
+                describe_event(event)
                 return await self._handle(record, event, subscription)
 
     async def _handle(self, record: Record, event: E, subscription: Subscription[E]) -> str:

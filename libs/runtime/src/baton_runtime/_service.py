@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import (
@@ -26,7 +25,7 @@ from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ._consumer import KeyedConsumer
+from ._consumer import GRACE_SECONDS, KeyedConsumer
 from ._docs import docs_router
 from ._exposure import install_metrics, metrics_listener, served_app
 from ._http_errors import error_body, install_error_handlers
@@ -36,6 +35,7 @@ from ._kafka import ensure_topics
 from ._mongo import Document
 from ._openapi import install_openapi, operation_id
 from ._settings import HttpSettings, KafkaSettings
+from ._tracing import tracing_on
 
 Check = Callable[[], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -107,9 +107,28 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
     return router
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, which tells the app when it begins to shut down: before it waits
+    (up to its graceful limit) for the responses in progress, it calls ``on_drain``, so
+    that long-lived responses (event streams) end at once rather than hold it up."""
+
+    def __init__(self, config: uvicorn.Config, on_drain: Iterable[Callable[[], object]]) -> None:
+        super().__init__(config)
+        self._on_drain = tuple(on_drain)
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        for drain in self._on_drain:
+            try:
+                drain()
+            except Exception:
+                log.exception("a drain step failed; shutting down anyway")
+        await super().shutdown(sockets)
+
+
 def serve(app: FastAPI, *, host: str, port: int) -> None:
     """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the app's shutdown (lifespan).
     With a metrics port (``HTTP_METRICS_PORT``) the same server listens on both ports.
+    Callables in ``app.state.on_drain`` run as the shutdown begins (:class:`DrainingServer`).
 
     What exists by now (the imported libraries, the composed app) lives as long as the
     process, so it is frozen out of the garbage collector's reach: otherwise every full
@@ -128,7 +147,22 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
     sockets = [uvicorn.Config(app, host=h, port=p).bind_socket() for h, p in listeners]
     gc.collect()
     gc.freeze()
-    uvicorn.Server(config).run(sockets=sockets)
+    DrainingServer(config, getattr(app.state, "on_drain", ())).run(sockets=sockets)
+
+
+BACKGROUND_STOP_S = 10.0
+CONSUMERS_STOP_S = GRACE_SECONDS + 30.0
+"""The records in progress get their grace period; committing and leaving the group get the
+rest."""
+BROKER_STOP_S = 30.0
+
+
+async def _bounded(work: Awaitable[object], seconds: float, what: str) -> None:
+    """Await ``work`` for at most ``seconds``; past that, give up on it, saying so."""
+    try:
+        await asyncio.wait_for(work, timeout=seconds)
+    except TimeoutError:
+        log.error("shutdown: %s still stopping after %.0f s; going on without them", what, seconds)
 
 
 def every(
@@ -192,7 +226,8 @@ def service_app(
     Its HTTP side (``http``, else ``HTTP_*`` from the environment): request bodies up to a
     limit, errors in one shape, ``nosniff`` and ``no-store`` on every answer, the OpenAPI
     UI from packaged assets, ``/metrics`` as configured, readable operation ids, and each
-    request counted and timed under ``service`` by its route.
+    request counted and timed under ``service`` by its route; with tracing on, each request
+    (but probes, scrapes and static pages) is a server span.
 
     Start-up: ``on_start`` steps (indexes), topics, the broker (the producer), the
     ``consumers`` (all joining their groups at once, so a group settles in one rebalance),
@@ -216,11 +251,19 @@ def service_app(
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await asyncio.gather(*(consumer.stop() for consumer in consumers))
-            await broker.stop()
+            await _bounded(
+                asyncio.gather(*tasks, return_exceptions=True),
+                BACKGROUND_STOP_S,
+                "background loops",
+            )
+            # A shutdown that hangs (a broker that stops answering) must still end: the
+            # group then rebalances without this member, and its records are redone.
+            await _bounded(
+                asyncio.gather(*(consumer.stop() for consumer in consumers)),
+                CONSUMERS_STOP_S,
+                "consumers",
+            )
+            await _bounded(broker.stop(), BROKER_STOP_S, "the producer")
             for step in on_stop:
                 await step()
             await mongo.close()
@@ -244,4 +287,8 @@ def service_app(
     app.include_router(health_router({"kafka": kafka_check(broker), "mongodb": mongo_check(db)}))
     app.include_router(docs_router(title))
     install_metrics(app, http)
+    if tracing_on():
+        from ._tracing_setup import instrument_app
+
+        instrument_app(app)
     return app

@@ -150,3 +150,52 @@ class HttpSettings(BaseSettings):
                 f"HTTP_METRICS_TOKEN must have at least {MIN_METRICS_TOKEN_LENGTH} characters"
             )
         return self
+
+
+class TracingSettings(BaseSettings):
+    """OpenTelemetry's own variables (``OTEL_*``), as Baton reads them: traces are exported
+    over OTLP/HTTP (protobuf) when an endpoint is set, and nothing at all is set up without
+    one ([operations.md](operations.md#traces)). The OpenTelemetry SDK reads these and its
+    other standard variables (``OTEL_BSP_*``, ``OTEL_EXPORTER_OTLP_HEADERS``, ...) itself.
+
+    Example: ``OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318`` sends every service's spans
+    to Jaeger's OTLP receiver (``/v1/traces`` is appended), each under its own service name
+    (``baton-ingest``, ...), with ``OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=prod``
+    on all of them."""
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore")
+
+    exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="Base URL of an OTLP/HTTP receiver (a collector, Jaeger); setting it "
+        "turns tracing on. Unset: no tracer, no instrumentation, no trace headers.",
+    )
+    exporter_otlp_traces_endpoint: str | None = Field(
+        default=None,
+        description="Full URL for traces only (with its `/v1/traces`); also turns tracing on.",
+    )
+    service_name: str | None = Field(
+        default=None,
+        description="The service's name in traces; the service's own (`baton-ingest`, "
+        "`baton-router`, `baton-ai-responder`, `baton-human-queue`) when unset.",
+    )
+    resource_attributes: str | None = Field(
+        default=None,
+        description="More resource attributes, `key=value,key=value` "
+        "(e.g. `deployment.environment.name=staging`).",
+    )
+    traces_sampler: str | None = Field(
+        default=None,
+        description="The SDK's sampler (`parentbased_always_on` when unset; e.g. "
+        "`parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.1`). A trace is decided "
+        "where it starts (an HTTP request, a record without a trace), and every hop follows.",
+    )
+    sdk_disabled: bool = Field(
+        default=False, description="`true` turns tracing off even with an endpoint set."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return not self.sdk_disabled and bool(
+            self.exporter_otlp_endpoint or self.exporter_otlp_traces_endpoint
+        )

@@ -46,7 +46,7 @@ def subscribe(
     """A consumer that runs ``handler`` on each ``event_type`` of ``topic`` in consumer
     group ``group``; with ``wants``, only on the events it accepts (the others are finished
     untouched). Start it with the service (``service_app(consumers=...)``)."""
-    subscription = Subscription(topic, event_type, handler, wants)
+    subscription = Subscription(topic, event_type, handler, wants, settings.group(group))
     runner.watch(settings.topic(topic))
 
     async def process(record: Record) -> None:

@@ -8,13 +8,22 @@ from collections.abc import Awaitable, Callable
 import openai
 from fastapi import FastAPI
 
-from baton_contracts import DraftApproved, DraftRejected, HumanResponded, RouteDecided, topics
+from baton_contracts import (
+    DraftApproved,
+    DraftRejected,
+    HumanResponded,
+    RouteDecided,
+    TicketExpired,
+    TicketOpened,
+    topics,
+)
 from baton_conversations import Conversations, Escalations
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
     Outbox,
     build_broker,
+    configure_tracing,
     connect_mongo,
     database,
     event_runner,
@@ -27,21 +36,25 @@ from .handlers import (
     on_draft_rejected,
     on_human_responded,
     on_route_decided,
+    on_ticket_expired,
+    on_ticket_opened,
     routed_to_ai,
 )
 from .llm import ChatModel, OpenAIChatModel
 from .policy import ReplyPolicy
 from .settings import Settings
 from .store import MongoRequests
+from .streaming import StreamSettings
+from .summary import OpenAISummarizer, Summarizer
 from .tools import ToolRegistry, default_registry
 from .turn import AiDeps, TurnConfig
-from .usecases import Responder
+from .usecases import Responder, Summaries
 
 SERVICE = "baton-ai-responder"
 
 
-def build_model(settings: Settings) -> OpenAIChatModel:
-    client = openai.AsyncOpenAI(
+def build_client(settings: Settings) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
         base_url=settings.openai_base_url,
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unset",
         timeout=settings.llm_timeout_s,
@@ -50,6 +63,21 @@ def build_model(settings: Settings) -> OpenAIChatModel:
         # connection pool and HTTP parsing, partly in C (decision 7).
         http_client=openai.DefaultAioHttpClient(),
     )
+
+
+def build_summarizer(settings: Settings, client: openai.AsyncOpenAI) -> OpenAISummarizer:
+    """Summaries through the responder's client, with its model and limits."""
+    return OpenAISummarizer(
+        client,
+        model=settings.model,
+        max_attempts=settings.llm_max_attempts,
+        backoff_s=settings.llm_backoff_s,
+        max_concurrent=settings.llm_max_concurrent,
+    )
+
+
+def build_model(settings: Settings, client: openai.AsyncOpenAI | None = None) -> OpenAIChatModel:
+    client = client or build_client(settings)
     return OpenAIChatModel(
         client,
         model=settings.model,
@@ -59,21 +87,35 @@ def build_model(settings: Settings) -> OpenAIChatModel:
     )
 
 
+def stream_settings(settings: Settings) -> StreamSettings | None:
+    """How replies stream as they are written; None when they do not (decision 19)."""
+    if not settings.stream:
+        return None
+    return StreamSettings(
+        interval_s=settings.stream_interval_ms / 1000, max_chars=settings.stream_max_chars
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     model: ChatModel | None = None,
     tools: ToolRegistry | None = None,
+    summarizer: Summarizer | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
+    configure_tracing(SERVICE)
     broker = build_broker(settings.kafka, client_id=SERVICE)
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
     on_stop: list[Callable[[], Awaitable[None]]] = []
-    if model is None:
-        built = build_model(settings)
-        model = built
-        on_stop.append(built.close)  # a model handed in is its owner's to close
+    if model is None or summarizer is None:
+        # One client for the replies and the summaries; what is handed in is its owner's
+        # to close.
+        client = build_client(settings)
+        on_stop.append(client.close)
+        model = model or build_model(settings, client)
+        summarizer = summarizer or build_summarizer(settings, client)
     publisher = KafkaEventPublisher(broker, settings.kafka)
     outbox = Outbox(publisher)
     conversations = Conversations(db, publisher)
@@ -95,9 +137,17 @@ def create_app(
                 approval_topics=tuple(settings.approval_topics),
                 review_token_threshold=settings.review_token_threshold,
             ),
+            streaming=stream_settings(settings),
         ),
+        deltas=publisher,
     )
     responder = Responder(deps, rejection_fallback=settings.rejection_fallback)
+    summaries = Summaries(
+        conversations=conversations,
+        summarizer=summarizer,
+        history_window=settings.history_window,
+        enabled=settings.summaries,
+    )
     runner = event_runner(
         broker,
         publisher,
@@ -127,6 +177,18 @@ def create_app(
             topic=topics.DRAFT_REJECTED,
             event_type=DraftRejected,
             handler=functools.partial(on_draft_rejected, responder=responder),
+        ),
+        on(
+            topic=topics.TICKET_EXPIRED,
+            event_type=TicketExpired,
+            handler=functools.partial(on_ticket_expired, responder=responder),
+        ),
+        # Summaries have a consumer of their own: a slow or failing summary holds up no
+        # reply, and the handled-events log makes a replay publish the first one.
+        on(
+            topic=topics.TICKET_OPENED,
+            event_type=TicketOpened,
+            handler=functools.partial(on_ticket_opened, summaries=summaries),
         ),
     ]
 

@@ -10,6 +10,9 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from baton_conversations import Message
 
+NOTICE_PROVIDER = "baton"
+"""The provider of the human queue's notices to the user."""
+
 
 def _tool_call_parts(message: Message) -> list[dict[str, Any]]:
     if isinstance(message.content, str):
@@ -42,9 +45,11 @@ def build_context(
 ) -> list[ChatCompletionMessageParam]:
     """The model's view of a thread.
 
-    Left out: drafts not approved (the user never saw them), and tool calls whose results
+    Left out: drafts not approved (the user never saw them), tool calls whose results
     have not arrived yet (the API refuses a call without its result; the pending question
-    is still open with a person).
+    is still open with a person), and Baton's notices to the user (provider ``baton``:
+    "Alex has joined", "let me check with a colleague"), which are not the AI's words and
+    may stand between a tool call and its result.
     """
     answered = {part["tool_call_id"] for m in history for part in _tool_result_parts(m)}
     messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system_prompt}]
@@ -52,6 +57,8 @@ def build_context(
         messages.append({"role": "system", "content": instruction})
     emitted_calls: set[str] = set()
     for message in history:
+        if message.provider == NOTICE_PROVIDER:
+            continue
         if message.role == "user":
             messages.append({"role": "user", "content": message.text})
         elif message.role == "assistant":

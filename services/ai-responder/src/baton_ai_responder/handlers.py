@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baton_contracts import DraftApproved, DraftRejected, Event, HumanResponded, RouteDecided
+from baton_contracts import (
+    DraftApproved,
+    DraftRejected,
+    Event,
+    HumanResponded,
+    RouteDecided,
+    TicketExpired,
+    TicketOpened,
+)
 
-from .usecases import Responder
+from .usecases import Responder, Summaries
 
 
 def routed_to_ai(event: RouteDecided) -> bool:
@@ -29,3 +37,11 @@ async def on_draft_approved(event: DraftApproved, *, responder: Responder) -> Se
 
 async def on_draft_rejected(event: DraftRejected, *, responder: Responder) -> Sequence[Event]:
     return await responder.rejected(event)
+
+
+async def on_ticket_expired(event: TicketExpired, *, responder: Responder) -> Sequence[Event]:
+    return await responder.expired(event)
+
+
+async def on_ticket_opened(event: TicketOpened, *, summaries: Summaries) -> Sequence[Event]:
+    return await summaries.opened(event)

@@ -16,11 +16,34 @@ APPROVALS = Counter(
     ["outcome"],
 )
 
+STREAMED_REPLIES = Counter(
+    "baton_ai_replies_streamed_total",
+    "AI replies written while streaming was possible, by outcome (streamed: its text reached "
+    "the user as it was written; held: it went whole, its decision fields did not allow "
+    "streaming or came after its text; taken_over: people owned the thread when it began).",
+    ["outcome"],
+)
+DELTAS = Counter(
+    "baton_message_deltas_total",
+    "Pieces of AI replies published as message.delta while they were written.",
+)
+for _streamed in ("streamed", "held", "taken_over"):
+    STREAMED_REPLIES.labels(_streamed)
+
+SUMMARIES = Counter(
+    "baton_ai_summaries_total",
+    "Summaries of new tickets for the agent, by outcome (written; failed: the model failed "
+    "every attempt, and the ticket goes without one).",
+    ["outcome"],
+)
+
 # Present from the start at zero, so increase() also sees a label value's first change.
 for _outcome in ("approved", "edited", "rejected"):
     APPROVALS.labels(_outcome)
 for _reason in ("topic", "complexity", "taken_over"):
     APPROVALS_REQUESTED.labels(_reason)
+for _outcome in ("written", "failed"):
+    SUMMARIES.labels(_outcome)
 start_reply_metrics("openai", answered_by=("ai", "ai_approved"))
 start_escalation_metrics(
     (
@@ -31,6 +54,7 @@ start_escalation_metrics(
         "llm_unavailable",
         "max_steps",
         "draft_rejected",
+        "question_expired",
     ),
     limited=("question", "escalate_tool", "low_confidence", "requires_human"),
 )

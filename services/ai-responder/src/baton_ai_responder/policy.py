@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .llm import AssistantReply
+from .llm import AssistantReply, Decisions
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,23 @@ def _send_or_approve(
             "complexity",
         )
     return Verdict("send", "confident answer", "confident")
+
+
+def may_stream_replies(policy: ReplyPolicy) -> bool:
+    """Whether any reply may reach the user while it is written (decision 19).
+
+    Approval topics are looked for in the reply's text and the token limit is judged on the
+    whole call's usage: with either on, any reply may still turn into a draft after its last
+    word, so none is streamed (its text would reach the user before a person approved it).
+    """
+    return not policy.approval_topics and not policy.review_token_threshold
+
+
+def may_stream(decisions: Decisions | None, *, policy: ReplyPolicy) -> bool:
+    """Whether this reply may reach the user while it is written: only when
+    :func:`judge_reply`, once the whole text is in, can but send it. Known before the
+    text: the decisions (a hand-off, or past the escalation limit a reply judged whole,
+    never streams); without them (the text came first), nothing streams."""
+    if decisions is None or not may_stream_replies(policy):
+        return False
+    return not decisions.requires_human and decisions.confidence >= policy.confidence_threshold

@@ -41,17 +41,39 @@ class Settings(BaseSettings):
         ge=0,
         description="Replies whose call used more total tokens go through approval; 0 = off.",
     )
+    # None by default: a phrase list is each deployment's own, and with one set no reply
+    # streams (decision 19).
     approval_topics: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [
-            "refund",
-            "chargeback",
-            "compensation",
-            "legal",
-            "cancel my account",
-        ],
-        description="Comma-separated phrases; a reply about any of them needs a human's approval.",
+        default_factory=list,
+        description="Comma-separated phrases, e.g. `refund,chargeback,legal`; a reply about "
+        "any of them needs a human's approval, and no reply streams (decision 19).",
+    )
+    stream: bool = Field(
+        default=True,
+        description="Stream replies to the user as they are written (`message.delta`). Only "
+        "replies nothing judged on their whole text can hold back stream (decision 19): with "
+        "approval topics or a token limit set, every reply goes out whole.",
+    )
+    stream_interval_ms: int = Field(
+        default=200,
+        ge=0,
+        le=5000,
+        description="A streamed reply's first piece goes out at once; later pieces are "
+        "gathered into one `message.delta` per interval, so a reply is a few records.",
+    )
+    stream_max_chars: int = Field(
+        default=1000,
+        ge=1,
+        le=16_000,
+        description="A delta goes out before its interval is over once this many characters "
+        "wait; none is longer.",
     )
     rejection_fallback: Literal["regenerate", "human"] = "regenerate"
+    summaries: bool = Field(
+        default=True,
+        description="Summarise each new conversation, escalation and question ticket for "
+        "the agent (`ticket.opened` → `ticket.summarized`), with the model settings below.",
+    )
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
     llm_backoff_s: float = Field(default=0.5, ge=0)

@@ -14,21 +14,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from openai.types.chat import ChatCompletionMessageParam
+
 from baton_contracts import (
     Event,
     HumanRequestKind,
+    MessageDelta,
     MessageSent,
     ToolHumanRequested,
     derive_id,
 )
 from baton_conversations import Because, ConversationStore, EscalationBudget, Message, Thread
-from baton_runtime import ESCALATIONS, ESCALATIONS_REFUSED, record_message_sent
+from baton_runtime import ESCALATIONS, ESCALATIONS_REFUSED, EventPublisher, record_message_sent
 
 from .context import build_context, with_question
-from .llm import ChatModel, Completion, ModelUnavailableError, ToolCall, Usage
-from .metrics import APPROVALS_REQUESTED
-from .policy import ReplyPolicy, judge_reply
+from .llm import ChatModel, Completion, Decisions, ModelUnavailableError, ToolCall, Usage
+from .metrics import APPROVALS_REQUESTED, STREAMED_REPLIES
+from .policy import ReplyPolicy, judge_reply, may_stream, may_stream_replies
 from .store import PendingRequest, RequestStore
+from .streaming import ReplyStream, StreamSettings
 from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,8 @@ class TurnConfig:
     history_window: int
     max_steps: int
     reply_policy: ReplyPolicy
+    streaming: StreamSettings | None = None
+    """How replies stream as they are written (``message.delta``); None: they do not."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ class AiDeps:
     model: ChatModel
     tools: ToolRegistry
     config: TurnConfig
+    deltas: EventPublisher | None = None
+    """Where ``message.delta`` goes: straight to Kafka, not through an outbox (a preview)."""
 
 
 class Turn:
@@ -76,6 +84,7 @@ class Turn:
         self._draft_attempt = draft_attempt
         self._usage = Usage()
         self._user_message_at: datetime | None = None
+        self._stream_found_owner = False
 
     def _id(self, purpose: str) -> uuid.UUID:
         return derive_id(self._cause.event_id, purpose)
@@ -96,62 +105,123 @@ class Turn:
                 )
             history = with_question(window, user_message)
             context = build_context(config.system_prompt, history, extra_instructions=self._extra)
+            stream = self._reply_stream()
             try:
-                completion = await deps.model.complete(context, deps.tools.definitions())
-            except ModelUnavailableError as exc:
-                log.warning("model unavailable for thread %s: %s", self._thread.thread_id, exc)
+                events = await self._step(step, context, user_text=user_text, stream=stream)
+            finally:
+                if stream is not None:
+                    await stream.close()
+            if events is not None:
+                return events
+        return await self.hand_off(
+            reason=f"max_steps: no reply after {config.max_steps} model calls",
+            category="max_steps",
+        )
+
+    async def _step(
+        self,
+        step: int,
+        context: list[ChatCompletionMessageParam],
+        *,
+        user_text: str,
+        stream: ReplyStream | None,
+    ) -> list[Event] | None:
+        """One model call and what it leads to; None when tools ran and the turn goes on."""
+        deps = self._deps
+        config = deps.config
+        try:
+            completion = await deps.model.complete(
+                context, deps.tools.definitions(), listener=stream
+            )
+        except ModelUnavailableError as exc:
+            log.warning("model unavailable for thread %s: %s", self._thread.thread_id, exc)
+            return await self.hand_off(
+                reason="llm_unavailable", category="llm_unavailable", detail=str(exc)
+            )
+        self._usage = self._usage + completion.usage
+        if completion.tool_calls:
+            return await self._on_tool_calls(step, completion)
+        assert completion.reply is not None
+        verdict = judge_reply(
+            completion.reply,
+            user_text=user_text,
+            total_tokens=completion.usage.total_tokens,
+            policy=config.reply_policy,
+        )
+        # A reply whose text is reaching the user is sent, people's takeover meanwhile
+        # included (decision 19): only its decision fields could have stopped it, and
+        # they let it stream because judge_reply, on them, can but send it.
+        committed = stream is not None and stream.streamed and verdict.action == "send"
+        if stream is not None:
+            self._count_streaming(committed)
+        kept: str | None = None
+        if verdict.action == "escalate":
+            refused = await self._refused(verdict.kind)
+            if refused is None:
                 return await self.hand_off(
-                    reason="llm_unavailable", category="llm_unavailable", detail=str(exc)
+                    reason=verdict.reason,
+                    category=verdict.kind,
+                    suggestion=completion.reply.reply,
+                    confidence=completion.reply.confidence,
                 )
-            self._usage = self._usage + completion.usage
-            if completion.tool_calls:
-                events = await self._on_tool_calls(step, completion)
-                if events is not None:
-                    return events
-                continue
-            assert completion.reply is not None
+            # Past the limit the AI keeps the thread, and its reply passes the same gate.
+            kept = f"escalation limit reached ({refused}); would have escalated: {verdict.reason}"
             verdict = judge_reply(
                 completion.reply,
                 user_text=user_text,
                 total_tokens=completion.usage.total_tokens,
                 policy=config.reply_policy,
+                may_escalate=False,
             )
-            kept: str | None = None
-            if verdict.action == "escalate":
-                refused = await self._refused(verdict.kind)
-                if refused is None:
-                    return await self.hand_off(
-                        reason=verdict.reason,
-                        category=verdict.kind,
-                        suggestion=completion.reply.reply,
-                        confidence=completion.reply.confidence,
-                    )
-                # Past the limit the AI keeps the thread, and its reply passes the same gate.
-                kept = (
-                    f"escalation limit reached ({refused}); would have escalated: {verdict.reason}"
-                )
-                verdict = judge_reply(
-                    completion.reply,
-                    user_text=user_text,
-                    total_tokens=completion.usage.total_tokens,
-                    policy=config.reply_policy,
-                    may_escalate=False,
-                )
-            if verdict.action == "approve":
-                APPROVALS_REQUESTED.labels(verdict.kind).inc()
-                return await self._draft(completion, verdict.reason, kept=kept)
-            if await self._taken_over():
-                # A person took the conversation over while the model was writing: the
-                # reply is theirs to send or drop, held as a draft for approval.
-                APPROVALS_REQUESTED.labels(TAKEN_OVER).inc()
-                return await self._draft(
-                    completion, "a person took the conversation over", kept=kept
-                )
-            return await self._send(completion, kept=kept)
-        return await self.hand_off(
-            reason=f"max_steps: no reply after {config.max_steps} model calls",
-            category="max_steps",
-        )
+        if verdict.action == "approve":
+            APPROVALS_REQUESTED.labels(verdict.kind).inc()
+            return await self._draft(completion, verdict.reason, kept=kept)
+        if not committed and await self._taken_over():
+            # A person took the conversation over while the model was writing: the
+            # reply is theirs to send or drop, held as a draft for approval.
+            APPROVALS_REQUESTED.labels(TAKEN_OVER).inc()
+            return await self._draft(completion, "a person took the conversation over", kept=kept)
+        if committed and stream is not None:
+            await stream.finish()  # every delta out before the reply's message.sent
+        return await self._send(completion, kept=kept)
+
+    def _reply_stream(self) -> ReplyStream | None:
+        """The stream of a step's reply, when a reply may stream at all; it is heard only
+        when the reply's decision fields allow it and people do not own the thread."""
+        deps = self._deps
+        settings = deps.config.streaming
+        policy = deps.config.reply_policy
+        if deps.deltas is None or settings is None or not may_stream_replies(policy):
+            return None
+        message_id = self._id("reply")  # the id _send gives the reply
+
+        def delta(sequence: int, text: str) -> MessageDelta:
+            return MessageDelta.caused_by(
+                self._cause,
+                message_id=message_id,
+                in_reply_to=self._user_message_id,
+                sequence=sequence,
+                text=text,
+                user_id=self._thread.user_id,
+                channel=self._thread.channel,
+                agent_name=deps.config.agent_name,
+            )
+
+        async def gate(decisions: Decisions | None) -> bool:
+            self._stream_found_owner = False
+            if not may_stream(decisions, policy=policy):
+                return False
+            # Read afresh as the text begins: a takeover from here on no longer stops it.
+            self._stream_found_owner = await self._taken_over()
+            return not self._stream_found_owner
+
+        return ReplyStream(deps.deltas, gate=gate, delta=delta, settings=settings)
+
+    def _count_streaming(self, streamed: bool) -> None:
+        if streamed:
+            STREAMED_REPLIES.labels("streamed").inc()
+        else:
+            STREAMED_REPLIES.labels("taken_over" if self._stream_found_owner else "held").inc()
 
     async def _taken_over(self) -> bool:
         """Whether people own the thread now. Read afresh right before sending: a turn runs

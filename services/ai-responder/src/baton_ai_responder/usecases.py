@@ -1,8 +1,10 @@
-"""The AI responder's use cases: start a turn, continue one with a person's answer, send
-an approved draft, act on a rejected one."""
+"""The AI responder's use cases: start a turn, continue one with a person's answer (or
+without it, when nobody answered in time), send an approved draft, act on a rejected one;
+and summarise a new ticket for the person who picks it up."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Literal
 
@@ -11,14 +13,23 @@ from baton_contracts import (
     DraftRejected,
     Event,
     HumanResponded,
+    MessageSent,
     RouteDecided,
+    TicketExpired,
+    TicketOpened,
+    TicketSummarized,
     derive_id,
 )
-from baton_conversations import Message
+from baton_conversations import ConversationStore, Message
 from baton_runtime import Rejected, record_message_sent
 
-from .metrics import APPROVALS
+from .llm import ModelUnavailableError
+from .metrics import APPROVALS, SUMMARIES
+from .store import PendingRequest
+from .summary import Summarizer, summary_request
 from .turn import AiDeps, Turn, message_sent
+
+log = logging.getLogger(__name__)
 
 RejectionFallback = Literal["regenerate", "human"]
 
@@ -26,6 +37,13 @@ REGENERATE_AFTER_REJECTION = (
     "A support agent rejected your previous draft reply.\n"
     "Rejected draft: {draft}\nTheir review: {review}\n"
     "Write a new reply to the customer that addresses the review."
+)
+NO_ANSWER_IN_TIME = (
+    "No colleague could answer in time ({reason}). Answer the customer with what you know, "
+    "say plainly what you could not confirm, and do not ask a colleague about this again."
+)
+HANDED_OVER_UNANSWERED = (
+    "No colleague answered in time ({reason}); the conversation was handed to a person."
 )
 
 
@@ -47,16 +65,9 @@ class Responder:
         if event.kind != "answer":
             return []  # a person wrote to the user directly; nothing for the AI to do
         deps = self._deps
-        request = None
-        if event.request_id is not None:
-            request = await deps.requests.get(event.request_id)
-        if request is None and event.tool_call_id:
-            request = await deps.requests.by_tool_call(event.tool_call_id)
-        if request is None or request.tool_call_id is None:
-            raise Rejected(
-                f"no open ask_human request {event.request_id} / {event.tool_call_id}",
-                code="unknown_request",
-            )
+        request = await self._request(event.request_id, event.tool_call_id)
+        if request.tool_call_id is None:
+            raise Rejected(f"request {request.request_id} is no ask_human", code="unknown_request")
         appended = await deps.conversations.append(
             Message(
                 message_id=derive_id(event.event_id, "tool-result"),
@@ -94,6 +105,61 @@ class Responder:
             deps, cause=event, thread=thread, user_message_id=request.user_message_id
         ).run()
 
+    async def expired(self, event: TicketExpired) -> list[Event]:
+        """Nobody answered the AI's request in time. A pending ``ask_human`` call gets a
+        result that says so; then the turn goes on without the answer (fallback ``ai``,
+        as after an answer) or the conversation goes to people (``human``)."""
+        deps = self._deps
+        request = await self._request(event.request_id, event.tool_call_id)
+        thread = await deps.conversations.require_thread(event.thread_id)
+        if request.tool_call_id is not None:
+            words = NO_ANSWER_IN_TIME if event.fallback == "ai" else HANDED_OVER_UNANSWERED
+            appended = await deps.conversations.append(
+                Message(
+                    message_id=derive_id(event.event_id, "tool-result"),
+                    thread_id=event.thread_id,
+                    role="tool",
+                    content=[
+                        {
+                            "type": "tool-result",
+                            "tool_call_id": request.tool_call_id,
+                            "tool_name": "ask_human",
+                            "result": words.format(reason=event.reason),
+                        }
+                    ],
+                    provider="tool",
+                    metadata={"ticket_id": event.ticket_id, "expired": True},
+                    visible_to_user=False,
+                    in_reply_to=request.user_message_id,
+                ),
+                thread=thread,
+            )
+            # The thread as the result took its place, so the turn's window holds it.
+            thread = appended.thread or await deps.conversations.require_thread(event.thread_id)
+        await deps.requests.close(request.request_id, expired_ticket=event.ticket_id)
+        turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
+        if event.fallback == "human":
+            return await turn.hand_off(
+                reason=f"nobody answered the AI's {event.kind} in time: {event.reason}"[:1000],
+                category="question_expired",
+            )
+        if request.tool_call_id is None:
+            return []  # no call waits for a result: nothing to go on with
+        return await turn.run()
+
+    async def _request(
+        self, request_id: uuid.UUID | None, tool_call_id: str | None
+    ) -> PendingRequest:
+        """The AI's request a person's response (or its expiry) is about."""
+        request = None
+        if request_id is not None:
+            request = await self._deps.requests.get(request_id)
+        if request is None and tool_call_id:
+            request = await self._deps.requests.by_tool_call(tool_call_id)
+        if request is None:
+            raise Rejected(f"no open request {request_id} / {tool_call_id}", code="unknown_request")
+        return request
+
     async def approved(self, event: DraftApproved) -> list[Event]:
         """Send exactly the approved (possibly edited) text."""
         deps = self._deps
@@ -101,7 +167,9 @@ class Responder:
         if draft.status == "rejected":
             raise Rejected(f"draft {draft.message_id} was rejected already", code="draft_closed")
         if draft.status == "approved":
-            return []  # approved by an earlier event; it was sent then
+            # Approved before, and perhaps never announced (a crash between the two): its
+            # message.sent again, under the same event id, so the user gets it once.
+            return [await self._announce(event, draft)]
         approved = await deps.conversations.settle_draft(
             draft.message_id,
             {
@@ -118,7 +186,9 @@ class Responder:
             },
         )
         if approved is None:
-            return []
+            # Settled meanwhile: by another approval (announce it), or a rejection (nothing).
+            again = await self._draft(event.draft_message_id)
+            return [await self._announce(event, again)] if again.status == "approved" else []
         APPROVALS.labels("edited" if event.edited else "approved").inc()
         thread = await deps.conversations.require_thread(event.thread_id)
         asked = (
@@ -130,6 +200,10 @@ class Responder:
             user_message_at=asked.created_at if asked else None,
         )
         return [message_sent(event, thread, approved)]
+
+    async def _announce(self, event: DraftApproved, draft: Message) -> MessageSent:
+        thread = await self._deps.conversations.require_thread(event.thread_id)
+        return message_sent(event, thread, draft)
 
     async def rejected(self, event: DraftRejected) -> list[Event]:
         """Record the review, then write the reply again once with it, or hand the thread
@@ -177,3 +251,43 @@ class Responder:
         if draft is None or draft.status is None:
             raise Rejected(f"no draft {draft_message_id}", code="unknown_draft")
         return draft
+
+
+class Summaries:
+    """A summary of each new ticket's conversation for the person who picks it up, written
+    after the ticket opened: the ticket is usable at once, and without a summary when the
+    model fails."""
+
+    def __init__(
+        self,
+        *,
+        conversations: ConversationStore,
+        summarizer: Summarizer,
+        history_window: int,
+        enabled: bool = True,
+    ) -> None:
+        self._conversations = conversations
+        self._summarizer = summarizer
+        self._window = history_window
+        self._enabled = enabled
+
+    async def opened(self, event: TicketOpened) -> list[Event]:
+        if not self._enabled:
+            return []
+        thread = await self._conversations.require_thread(event.thread_id)
+        history = await self._conversations.window(thread, limit=self._window)
+        try:
+            summary = await self._summarizer.summarize(
+                summary_request(history, kind=event.kind, reason=event.reason)
+            )
+        except ModelUnavailableError as exc:
+            # A summary is a convenience: the ticket goes without one, the pipeline on.
+            SUMMARIES.labels("failed").inc()
+            log.warning("no summary for ticket %s: %s", event.ticket_id, exc)
+            return []
+        SUMMARIES.labels("written").inc()
+        return [
+            TicketSummarized.caused_by(
+                event, purpose="ticket.summarized", ticket_id=event.ticket_id, summary=summary
+            )
+        ]

@@ -6,13 +6,21 @@ import functools
 
 from fastapi import FastAPI
 
-from baton_contracts import RouteDecided, ThreadAssigned, ToolHumanRequested, topics
+from baton_contracts import (
+    RouteDecided,
+    ThreadAssigned,
+    ThreadRated,
+    TicketSummarized,
+    ToolHumanRequested,
+    topics,
+)
 from baton_conversations import Conversations, OwnershipLog, on_thread_assigned
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
     Outbox,
     build_broker,
+    configure_tracing,
     connect_mongo,
     database,
     event_runner,
@@ -26,21 +34,30 @@ from .agents import Agents
 from .api import api_router
 from .console import console_router
 from .followups import FollowUps
-from .handlers import on_route_decided, on_tool_human_requested, routed_to_people
+from .handlers import (
+    on_route_decided,
+    on_thread_rated,
+    on_ticket_summarized,
+    on_tool_human_requested,
+    routed_to_people,
+)
 from .live import Live, agent_by_token_hash, live_router
 from .settings import Settings
 from .store import MongoAgents, MongoClaims, MongoDepartments, MongoFeedback, MongoTickets
 from .store.canned import MongoCanned
 from .store.notes import MongoNotes
+from .store.ratings import MongoRatings
 from .usecases import (
     Assigner,
     Claims,
     HolderActions,
     Intake,
     QueueConfig,
+    Ratings,
     Reading,
     Reports,
     Staff,
+    Summaries,
     Sweep,
 )
 from .usecases.canned import CannedResponses
@@ -59,14 +76,19 @@ TOPICS = (
     topics.DRAFT_REJECTED,
     topics.MESSAGE_SENT,
     topics.THREAD_ASSIGNED,
+    topics.TICKET_OPENED,
+    topics.TICKET_SUMMARIZED,
+    topics.TICKET_EXPIRED,
     topics.TICKET_LEASE_EXPIRED,
     topics.TICKET_SLA_BREACHED,
+    topics.THREAD_RATED,
     topics.AGENT_STATUS_CHANGED,
 )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_tracing(SERVICE)
     broker = build_broker(settings.kafka, client_id=SERVICE)
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
@@ -75,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ownership = OwnershipLog(db)
     claim_log = MongoClaims(db)
     feedback = MongoFeedback(db)
+    ratings = MongoRatings(db)
     # Presence changes carry their agent.status_changed in the agent's document (outbox).
     agent_store = MongoAgents(db, Outbox(publisher))
     # A ticket change's follow-ups: events, and the kinds below, carried out after the
@@ -96,6 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         context_messages=settings.context_messages,
         outbox_grace_s=settings.outbox_grace_s,
         staffing=settings.staffing,
+        question_timeout=settings.question_timeout,
+        next_response_sla_s=settings.next_response_sla_s,
+        resolution_sla_s=settings.resolution_sla_s,
+        sla_raise=settings.sla_priority_step,
+        hours=settings.business_hours.table(),
+        notices=settings.notice_rules(),
     )
     # Auto-assignment: told when a ticket opens, a claim ends or an agent comes online,
     # and run by the sweep for what those missed (and for failover).
@@ -151,6 +180,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             event_type=ThreadAssigned,
             handler=functools.partial(on_thread_assigned, log=ownership),
         ),
+        # The users' ratings are kept once by their event id: no handled-events log.
+        on(
+            event_runner(broker, publisher, service=SERVICE),
+            topic=topics.THREAD_RATED,
+            event_type=ThreadRated,
+            handler=functools.partial(on_thread_rated, ratings=Ratings(ratings=ratings)),
+        ),
+        # A ticket keeps the first summary written (a conditional write): no handled-events
+        # log either.
+        on(
+            event_runner(broker, publisher, service=SERVICE),
+            topic=topics.TICKET_SUMMARIZED,
+            event_type=TicketSummarized,
+            handler=functools.partial(on_ticket_summarized, summaries=Summaries(tickets=tickets)),
+        ),
     ]
 
     app = service_app(
@@ -172,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             feedback.ensure_indexes,
             agent_store.ensure_indexes,
             note_store.ensure_indexes,
+            ratings.ensure_indexes,
             canned_store.ensure_indexes,
             live.ensure_indexes,
         ],
@@ -212,7 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             staff=staff,
             assigner=assigner,
-            reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback),
+            reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback, ratings=ratings),
             notes=Notes(notes=note_store, tickets=tickets, max_length=settings.max_note_length),
             canned=CannedResponses(
                 canned=canned_store,

@@ -6,6 +6,7 @@
                                        [--activate | --deactivate]
     baton-queue agents rotate-token AGENT_ID
     baton-queue canned create|list|update|delete ...   (see cli_canned)
+    baton-queue satisfaction [--since ...] [--until ...] [--json]   (see cli_satisfaction)
 
 MongoDB comes from ``MONGODB_URL`` / ``MONGODB_DATABASE``, as for the service. The new
 agent's token is printed once, on stdout; nothing else prints it again.
@@ -23,6 +24,7 @@ from baton_runtime import MongoSettings, connect_mongo, database
 
 from .agents import Agents, InvalidAgentError, check_agent
 from .cli_canned import add_canned_commands, run_canned
+from .cli_satisfaction import add_satisfaction_command, run_satisfaction
 from .domain import ROLES, QueueError
 from .ports import AgentChanges
 from .staffing import InvalidCapacityError, check_capacity
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     rotate = actions.add_parser("rotate-token", help="print a new token once; the old one stops")
     rotate.add_argument("agent_id")
     add_canned_commands(commands)
+    add_satisfaction_command(commands)
     return parser
 
 
@@ -71,6 +74,8 @@ async def _run(args: argparse.Namespace, settings: MongoSettings) -> int:
     try:
         if args.group == "canned":
             return await run_canned(args, database(client, settings))
+        if args.group == "satisfaction":
+            return await run_satisfaction(args, database(client, settings))
         store = MongoAgents(database(client, settings))
         await store.ensure_indexes()
         if args.action == "update":

@@ -15,7 +15,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton_contracts import HumanAgent, TicketKind, TicketStatus
+from baton_contracts import Fallback, HumanAgent, SlaKind, TicketKind, TicketStatus
+from baton_conversations import OpeningHours
 from baton_runtime import RefusedError
 
 from .tickets import Action, Holder, Ticket, TicketBase
@@ -41,6 +42,11 @@ DEFAULT_KIND_PRIORITY: Mapping[TicketKind, int] = {
 }
 DEFAULT_SLA_S: Mapping[int, float] = {0: 3600.0, 20: 900.0, 50: 300.0}
 MAX_REVIEW_LENGTH = 4000
+DEFAULT_QUESTION_TIMEOUT_S = 1800.0
+
+SUMMARIZED_KINDS: frozenset[TicketKind] = frozenset({"conversation", "escalation", "question"})
+"""Kinds whose opening is announced (``ticket.opened``), for the AI to summarise the
+conversation for whoever picks the ticket up."""
 
 
 ALL_STATUSES: tuple[TicketStatus, ...] = ("pending", "assigned", "resolved")
@@ -149,6 +155,38 @@ class PriorityRules(BaseModel):
         )
 
 
+class DepartmentTimeout(BaseModel):
+    """A department's own question timeout: ``after_s`` null never closes its questions;
+    ``fallback`` null keeps the general one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    after_s: float | None = Field(gt=0)
+    fallback: Fallback | None = None
+
+
+class QuestionTimeout(BaseModel):
+    """How long the AI's question to a person (``ask_human``) waits for an answer before
+    the sweep closes it, and what the AI does then: ``ai`` answers without it, ``human``
+    hands the conversation to people. A department may have its own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    after_s: float | None = Field(default=DEFAULT_QUESTION_TIMEOUT_S, gt=0)
+    """None: questions wait for an answer however long it takes."""
+    fallback: Fallback = "ai"
+    by_department: dict[str, DepartmentTimeout] = Field(default_factory=dict)
+
+    def deadline(self, department: str | None, now: datetime) -> tuple[datetime | None, Fallback]:
+        """When a question of ``department`` asked ``now`` expires (None: never), and the
+        fallback then."""
+        departments = {k.casefold(): v for k, v in self.by_department.items()}
+        own = departments.get(department.casefold()) if department else None
+        after_s = own.after_s if own is not None else self.after_s
+        fallback = (own.fallback if own is not None else None) or self.fallback
+        return (now + timedelta(seconds=after_s) if after_s is not None else None), fallback
+
+
 def sla_seconds(priority: int, table: Mapping[int, float]) -> float:
     """The SLA of the entry with the highest key not above ``priority``; below every key,
     the lowest key's."""
@@ -156,8 +194,26 @@ def sla_seconds(priority: int, table: Mapping[int, float]) -> float:
     return table[max(eligible)] if eligible else table[min(table)]
 
 
-def sla_due(now: datetime, priority: int, table: Mapping[int, float]) -> datetime:
-    return now + timedelta(seconds=sla_seconds(priority, table))
+def sla_due(
+    now: datetime,
+    priority: int,
+    table: Mapping[int, float],
+    hours: OpeningHours | None = None,
+) -> datetime:
+    """When a clock of ``table``'s length for ``priority``, started ``now``, runs out: in
+    business time when the department has ``hours`` (only its open hours count)."""
+    seconds = sla_seconds(priority, table)
+    return hours.add(now, seconds) if hours is not None else now + timedelta(seconds=seconds)
+
+
+def optional_sla_due(
+    now: datetime,
+    priority: int,
+    table: Mapping[int, float],
+    hours: OpeningHours | None = None,
+) -> datetime | None:
+    """:func:`sla_due` for a clock that may be off (an empty ``table``: None)."""
+    return sla_due(now, priority, table, hours) if table else None
 
 
 @dataclass(frozen=True)
@@ -262,11 +318,18 @@ def lease_expired(ticket: TicketBase, now: datetime) -> bool:
 ClaimVerdict = Literal["claim", "renew"]
 
 
+def closed(ticket: TicketBase) -> WrongStateError:
+    """The refusal of any action on a closed ticket: resolved by a person, or expired."""
+    if ticket.expired_at is not None:
+        return WrongStateError(f"ticket {ticket.ticket_id} expired: {ticket.expiry_reason}")
+    return WrongStateError(f"ticket {ticket.ticket_id} is resolved")
+
+
 def claim_verdict(agent: Agent, ticket: TicketBase, now: datetime) -> ClaimVerdict:
     """``claim`` a free ticket (pending, or its holder's lease ran out), ``renew`` one the
     agent holds already; anything else is refused."""
     if ticket.status == "resolved":
-        raise WrongStateError(f"ticket {ticket.ticket_id} is resolved")
+        raise closed(ticket)
     if ticket.status == "assigned" and ticket.holder is not None and not lease_expired(ticket, now):
         if ticket.holder.agent_id == agent.agent_id:
             return "renew"
@@ -277,7 +340,7 @@ def claim_verdict(agent: Agent, ticket: TicketBase, now: datetime) -> ClaimVerdi
 def check_holder(agent: Agent, ticket: TicketBase, now: datetime) -> tuple[Holder, str]:
     """The agent's hold on ``ticket`` and its claim id: only the holder may act on it."""
     if ticket.status == "resolved":
-        raise WrongStateError(f"ticket {ticket.ticket_id} is resolved")
+        raise closed(ticket)
     holder = ticket.holder
     if ticket.status != "assigned" or holder is None or ticket.claim_id is None:
         raise NotHolderError(f"ticket {ticket.ticket_id} is not claimed; claim it first")
@@ -357,6 +420,69 @@ def sla_breach_due(ticket: TicketBase, now: datetime) -> bool:
         and ticket.first_response_at is None
         and ticket.sla_due_at <= now
     )
+
+
+def next_response_breach_due(ticket: TicketBase, now: datetime) -> bool:
+    """The user wrote again after people answered, and nobody has answered that by the
+    due time: breached once per wait (a reply ends the wait)."""
+    due = ticket.next_response_due_at
+    return (
+        ticket.status != "resolved"
+        and ticket.first_response_at is not None
+        and due is not None
+        and ticket.next_response_breached_at is None
+        and due <= now
+    )
+
+
+def resolution_breach_due(ticket: TicketBase, now: datetime) -> bool:
+    """An open ticket past its resolution due time: breached once per ticket."""
+    due = ticket.resolution_due_at
+    return (
+        ticket.status != "resolved"
+        and due is not None
+        and ticket.resolution_breached_at is None
+        and due <= now
+    )
+
+
+def breach_due(ticket: TicketBase, sla: SlaKind, now: datetime) -> bool:
+    """Whether ``ticket``'s clock ``sla`` ran out by ``now`` and was not flagged yet."""
+    if sla == "first_response":
+        return sla_breach_due(ticket, now)
+    if sla == "next_response":
+        return next_response_breach_due(ticket, now)
+    return resolution_breach_due(ticket, now)
+
+
+def clock_due(ticket: TicketBase, sla: SlaKind) -> datetime | None:
+    """When ``ticket``'s clock ``sla`` runs out (None: it does not run)."""
+    if sla == "first_response":
+        return ticket.sla_due_at
+    if sla == "next_response":
+        return ticket.next_response_due_at
+    return ticket.resolution_due_at
+
+
+def expiry_due(ticket: TicketBase, now: datetime) -> bool:
+    """An open ticket nobody answered by its ``expires_at`` (a question for a person)."""
+    return (
+        ticket.status != "resolved" and ticket.expires_at is not None and ticket.expires_at <= now
+    )
+
+
+def expiry_reason(ticket: TicketBase) -> str:
+    """Why ``ticket`` expired, in words for the AI, the agent and the event."""
+    waited = (ticket.expires_at - ticket.created_at) if ticket.expires_at else timedelta()
+    return f"nobody answered within {_spoken(waited.total_seconds())}"
+
+
+def _spoken(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
 
 
 def lease_until(now: datetime, lease_s: float) -> datetime:

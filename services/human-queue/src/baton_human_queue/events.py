@@ -12,12 +12,16 @@ from baton_contracts import (
     HumanAgent,
     HumanResponded,
     MessageSent,
+    SlaKind,
+    TicketExpired,
     TicketLeaseExpired,
+    TicketOpened,
     TicketSlaBreached,
     derive_id,
 )
 from baton_conversations import Thread
 
+from .domain import clock_due
 from .tickets import ApprovalTicket, QuestionTicket, ThreadTicket, Ticket, TicketBase
 
 
@@ -119,15 +123,59 @@ def lease_expired_event(ticket: Ticket, *, claim_id: str) -> TicketLeaseExpired:
     )
 
 
-def sla_breached_event(ticket: Ticket) -> TicketSlaBreached:
+def sla_breach_purpose(ticket: Ticket, sla: SlaKind) -> str:
+    """What names a breach: once per ticket for the first response and the resolution, once
+    per wait (its due time) for a next response."""
+    if sla == "first_response":
+        return "sla_breached"
+    if sla == "next_response":
+        due = ticket.next_response_due_at
+        return f"sla_breached:next_response:{due.isoformat() if due else ''}"
+    return "sla_breached:resolution"
+
+
+def sla_breached_event(
+    ticket: Ticket, *, sla: SlaKind = "first_response", raised_by: int = 0
+) -> TicketSlaBreached:
+    """``ticket``'s clock ``sla`` ran out; the breach raises its priority by ``raised_by``."""
+    due = clock_due(ticket, sla)
+    assert due is not None
     return TicketSlaBreached(
-        **_envelope(ticket, "sla_breached"),
+        **_envelope(ticket, sla_breach_purpose(ticket, sla)),
         ticket_id=ticket.ticket_id,
         kind=ticket.kind,
         status=ticket.status,
-        priority=ticket.priority,
+        sla=sla,
+        priority=ticket.priority + raised_by,
+        priority_raised_by=raised_by,
         department=ticket.department,
         created_at=ticket.created_at,
-        sla_due_at=ticket.sla_due_at,
+        sla_due_at=due,
         agent=ticket.holder.as_agent() if ticket.holder else None,
+    )
+
+
+def opened_event(ticket: Ticket) -> TicketOpened:
+    return TicketOpened(
+        **_envelope(ticket, "opened"),
+        ticket_id=ticket.ticket_id,
+        kind=ticket.kind,
+        message_id=ticket.user_message_id,
+        priority=ticket.priority,
+        department=ticket.department,
+        reason=ticket.reason[:1000],
+    )
+
+
+def expired_event(ticket: Ticket, *, reason: str) -> TicketExpired:
+    """The AI's request went unanswered: it ends its turn by the ticket's fallback."""
+    return TicketExpired(
+        **_envelope(ticket, "expired"),
+        ticket_id=ticket.ticket_id,
+        kind=ticket.kind,
+        request_id=ticket.request_id,
+        tool_call_id=ticket.tool_call_id if isinstance(ticket, QuestionTicket) else None,
+        message_id=ticket.user_message_id,
+        reason=reason[:1000],
+        fallback=ticket.fallback or "ai",
     )

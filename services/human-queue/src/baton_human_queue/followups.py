@@ -3,8 +3,10 @@
 Events are published (``publishing``). The other kinds are carried out by
 :class:`FollowUps`, whose appliers the composition root registers with the outbox: a
 person's reply is stored in the thread (``message``), the thread's owner changes
-(``assign``), the claims log and the feedback are written. Each is idempotent (ids derived
-from the change, unique keys), so carrying an entry out twice changes nothing.
+(``assign``), the thread remembers who resolved it (``resolution``, what a rating is
+about), the claims log and the feedback are written, a notice to the user is stored in the
+thread and announced (``notice``). Each is idempotent (ids derived from the change, unique
+keys), so carrying an entry out twice changes nothing.
 """
 
 from __future__ import annotations
@@ -15,13 +17,23 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from baton_contracts import HumanAgent, HumanResponded, MessageSent, Owner, TicketKind
-from baton_conversations import Because, ConversationStore, Message
+from baton_contracts import (
+    HumanAgent,
+    HumanResponded,
+    MessageSent,
+    NoticeKind,
+    Owner,
+    TicketKind,
+)
+from baton_conversations import Because, ConversationStore, Message, Thread, ThreadResolution
 from baton_runtime import Apply, Entry, publishing
 
-from .events import lease_expired_event
+from . import metrics
+from .domain import SUMMARIZED_KINDS
+from .events import expired_event, lease_expired_event, opened_event
 from .notes import Note
-from .tickets import ApprovalTicket, QuestionTicket, ThreadTicket, Ticket
+from .notices import Notice
+from .tickets import ApprovalTicket, Holder, QuestionTicket, ThreadTicket, Ticket
 
 if TYPE_CHECKING:
     from .notes import NoteStore
@@ -35,6 +47,10 @@ FEEDBACK = "feedback"
 FREE_SLOT = "free_slot"
 DEPARTMENT = "department"
 NOTE = "note"
+RESOLUTION = "resolution"
+NOTICE = "notice"
+NOTICE_PROVIDER = "baton"
+"""The provider of Baton's own notices to the user, in the thread and in ``message.sent``."""
 
 FeedbackKind = Literal["approval", "rejection", "answer", "reply"]
 ClaimOutcome = Literal["released", "expired", "resolved", "reassigned", "transferred"]
@@ -88,6 +104,84 @@ class DepartmentChange(_Payload):
 
     thread_id: str
     department: str | None
+
+
+class ThreadResolved(_Payload):
+    """A person resolved the thread's conversation: its latest resolution, which a rating
+    of the thread is about."""
+
+    thread_id: str
+    ticket_id: str
+    agent_id: str
+    agent_name: str
+    agent_department: str | None
+    department: str | None
+    at: AwareDatetime
+
+    def to_resolution(self) -> ThreadResolution:
+        return ThreadResolution(
+            ticket_id=self.ticket_id,
+            agent_id=self.agent_id,
+            agent_name=self.agent_name,
+            agent_department=self.agent_department,
+            department=self.department,
+            at=self.at,
+        )
+
+
+class NoticeMessage(_Payload):
+    """A notice from Baton to the user (see :mod:`baton_human_queue.notices`), to store in
+    the thread and announce with ``message.sent`` (``notice`` set, provider ``baton``)."""
+
+    message_id: uuid.UUID
+    event_id: uuid.UUID
+    correlation_id: uuid.UUID
+    causation_id: uuid.UUID | None
+    thread_id: str
+    ticket_id: str
+    notice: NoticeKind
+    text: str
+    locale: str
+    sender: str
+    in_reply_to: uuid.UUID | None = None
+    created_at: AwareDatetime
+
+    def to_message(self) -> Message:
+        return Message(
+            message_id=self.message_id,
+            thread_id=self.thread_id,
+            role="assistant",
+            content=self.text,
+            agent_name=self.sender,
+            provider=NOTICE_PROVIDER,
+            # Shown to the user; marked so that no model takes it for the AI's own words.
+            metadata={
+                "system_notice": True,
+                "notice": self.notice,
+                "locale": self.locale,
+                "ticket_id": self.ticket_id,
+            },
+            in_reply_to=self.in_reply_to,
+            created_at=self.created_at,
+        )
+
+    def announce(self, thread: Thread) -> list[MessageSent]:
+        return [
+            MessageSent(
+                event_id=self.event_id,
+                thread_id=self.thread_id,
+                correlation_id=self.correlation_id,
+                causation_id=self.causation_id,
+                message_id=self.message_id,
+                in_reply_to=self.in_reply_to,
+                text=self.text,
+                user_id=thread.user_id,
+                channel=thread.channel,
+                agent_name=self.sender,
+                provider=NOTICE_PROVIDER,
+                notice=self.notice,
+            )
+        ]
 
 
 class ClaimOpened(_Payload):
@@ -163,6 +257,51 @@ def assign(
     return Entry(f"{ASSIGN}:{change.event_id}", ASSIGN, change.model_dump_json())
 
 
+def remember_resolution(ticket: Ticket, holder: Holder, at: datetime) -> Entry:
+    """The thread's latest resolution, by ``holder``: what the user's rating is about."""
+    resolved = ThreadResolved(
+        thread_id=ticket.thread_id,
+        ticket_id=ticket.ticket_id,
+        agent_id=holder.agent_id,
+        agent_name=holder.name,
+        agent_department=holder.department,
+        department=ticket.department,
+        at=at,
+    )
+    return Entry(f"{RESOLUTION}:{ticket.ticket_id}", RESOLUTION, resolved.model_dump_json())
+
+
+def notify(
+    ticket: Ticket,
+    purpose: str,
+    notice: Notice | None,
+    *,
+    sender: str,
+    now: datetime,
+    in_reply_to: uuid.UUID | None = None,
+) -> list[Entry]:
+    """The notice ``purpose`` sends about ``ticket`` (none when it is turned off): its
+    message id and event id derive from the ticket and the purpose, so carrying it out
+    again, or the same change made again, sends nothing twice."""
+    if notice is None:
+        return []
+    message = NoticeMessage(
+        message_id=ticket.event_id(f"notice:{purpose}"),
+        event_id=ticket.event_id(f"notice:{purpose}:message.sent"),
+        correlation_id=ticket.correlation_id,
+        causation_id=ticket.source_event_id,
+        thread_id=ticket.thread_id,
+        ticket_id=ticket.ticket_id,
+        notice=notice.kind,
+        text=notice.text,
+        locale=notice.locale,
+        sender=sender,
+        in_reply_to=in_reply_to,
+        created_at=now,
+    )
+    return [Entry(f"{NOTICE}:{message.message_id}", NOTICE, message.model_dump_json())]
+
+
 def open_claim(claim: ClaimOpened) -> Entry:
     return Entry(f"{CLAIM_OPENED}:{claim.claim_id}", CLAIM_OPENED, claim.model_dump_json())
 
@@ -221,6 +360,24 @@ def lapse(ticket: Ticket, claim_id: str) -> list[Entry]:
             )
         )
     entries.append(publishing(lease_expired_event(ticket, claim_id=claim_id)))
+    return entries
+
+
+def opening(ticket: Ticket) -> list[Entry]:
+    """Follow-ups of a new ticket, stored with it: ``ticket.opened`` for the kinds the AI
+    summarises (not a message attached to an open ticket: that is no new ticket)."""
+    return [publishing(opened_event(ticket))] if ticket.kind in SUMMARIZED_KINDS else []
+
+
+def expiry(ticket: Ticket, now: datetime, reason: str) -> list[Entry]:
+    """Follow-ups of a ticket that expired unanswered: its claim ends (the holder's slot
+    given back), and ``ticket.expired`` tells the AI to go on by the fallback."""
+    entries: list[Entry] = []
+    if ticket.claim_id is not None:
+        lease = ticket.lease_expires_at
+        ended = min(now, lease) if lease is not None else now
+        entries += end_claim(ticket, ticket.claim_id, ended, "expired")
+    entries.append(publishing(expired_event(ticket, reason=reason)))
     return entries
 
 
@@ -303,6 +460,8 @@ class FollowUps:
             FREE_SLOT: self.free_slot,
             DEPARTMENT: self.move_thread,
             NOTE: self.keep_note,
+            RESOLUTION: self.remember_resolution,
+            NOTICE: self.notice,
         }
 
     async def store_reply(self, data: str) -> None:
@@ -321,6 +480,13 @@ class FollowUps:
             reason=change.reason,
             because=Because(change.event_id, change.correlation_id, change.causation_id),
         )
+
+    async def notice(self, data: str) -> None:
+        """Stored once under its id, like a reply; a repeat finishes announcing it."""
+        notice = NoticeMessage.model_validate_json(data)
+        stored = await self._conversations.append(notice.to_message(), announce=notice.announce)
+        if stored.created:
+            metrics.NOTICES.labels(notice=notice.notice).inc()
 
     async def claim_opened(self, data: str) -> None:
         await self._claims.opened(ClaimOpened.model_validate_json(data))
@@ -343,3 +509,7 @@ class FollowUps:
         if self._notes is None:
             raise RuntimeError("a note follow-up needs the note store (FollowUps(notes=...))")
         await self._notes.add(Note.model_validate_json(data))
+
+    async def remember_resolution(self, data: str) -> None:
+        resolved = ThreadResolved.model_validate_json(data)
+        await self._conversations.record_resolution(resolved.thread_id, resolved.to_resolution())

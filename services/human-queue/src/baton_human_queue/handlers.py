@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baton_contracts import Event, RouteDecided, ToolHumanRequested
+from baton_contracts import Event, RouteDecided, ThreadRated, TicketSummarized, ToolHumanRequested
 
-from .usecases import Intake
+from .usecases import Intake, Ratings, Summaries
 
 
 def routed_to_people(event: RouteDecided) -> bool:
@@ -23,4 +23,16 @@ async def on_route_decided(event: RouteDecided, *, intake: Intake) -> Sequence[E
 
 async def on_tool_human_requested(event: ToolHumanRequested, *, intake: Intake) -> Sequence[Event]:
     await intake.open_request(event)
+    return ()
+
+
+async def on_ticket_summarized(event: TicketSummarized, *, summaries: Summaries) -> Sequence[Event]:
+    """The AI's summary of a ticket's conversation, kept with the ticket."""
+    await summaries.keep(event)
+    return ()
+
+
+async def on_thread_rated(event: ThreadRated, *, ratings: Ratings) -> Sequence[Event]:
+    """Keep the user's rating for the reports (once per event id: no handled-events log)."""
+    await ratings.record(event)
     return ()

@@ -1,4 +1,5 @@
-"""The labour report, free of I/O: how long tickets waited and how long people worked."""
+"""The labour report, free of I/O: how long tickets waited, how long people worked, and
+how the users rated the conversations they resolved."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from .domain import milliseconds
+from .satisfaction import Rating
 from .tickets import TicketBase
 
 
@@ -50,6 +52,8 @@ class TicketLabour(BaseModel):
     time_to_first_response_ms: int | None
     handling_ms: int
     claims: list[ClaimLabour]
+    rating: int | None = None
+    """The user's rating (1 to 5) of the conversation this ticket resolved, if given."""
 
 
 class AgentLabour(BaseModel):
@@ -62,6 +66,9 @@ class AgentLabour(BaseModel):
     handling_ms_avg: int | None
     time_to_claim_ms_avg: int | None
     """Average wait of the tickets this agent was first to claim."""
+    ratings: int = 0
+    """Users' ratings of the conversations this agent resolved, among the report's tickets."""
+    rating_avg: float | None = None
 
 
 class LabourReport(BaseModel):
@@ -82,8 +89,11 @@ def labour_report(
     since: datetime,
     until: datetime,
     now: datetime,
+    ratings: Sequence[Rating] = (),
 ) -> LabourReport:
     by_ticket: dict[str, list[ClaimSpan]] = {}
+    rated = {r.ticket_id: r for r in sorted(ratings, key=lambda r: r.rated_at) if r.ticket_id}
+    agent_scores: dict[str, list[int]] = {}
     for span in sorted(spans, key=lambda s: s.claimed_at):
         by_ticket.setdefault(span.ticket_id, []).append(span)
 
@@ -98,6 +108,9 @@ def labour_report(
         first_claimed = ticket.first_claimed_at or (claims[0].claimed_at if claims else None)
         wait = milliseconds(ticket.created_at, first_claimed) if first_claimed else None
         resolved_by = ticket.resolution.agent_id if ticket.resolution else None
+        rating = rated.get(ticket.ticket_id)
+        if rating is not None and rating.agent_id is not None:
+            agent_scores.setdefault(rating.agent_id, []).append(rating.score)
         rows.append(
             TicketLabour(
                 ticket_id=ticket.ticket_id,
@@ -125,6 +138,7 @@ def labour_report(
                     )
                     for c in claims
                 ],
+                rating=rating.score if rating else None,
             )
         )
         for position, claim in enumerate(claims):
@@ -139,6 +153,7 @@ def labour_report(
     agents = []
     for agent_id, claims in agent_claims.items():
         handled = [c.handling_ms(now) for c in claims]
+        scores = agent_scores.get(agent_id, [])
         agents.append(
             AgentLabour(
                 agent_id=agent_id,
@@ -149,6 +164,8 @@ def labour_report(
                 handling_ms_total=sum(handled),
                 handling_ms_avg=_avg(handled),
                 time_to_claim_ms_avg=_avg(agent_waits.get(agent_id, [])),
+                ratings=len(scores),
+                rating_avg=round(sum(scores) / len(scores), 2) if scores else None,
             )
         )
     agents.sort(key=lambda a: (-a.handling_ms_total, a.agent_name))

@@ -17,11 +17,11 @@ from collections import Counter as Tally
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, get_args
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from baton_contracts import TicketKind, TicketStatus, utc_now
+from baton_contracts import NoticeKind, SlaKind, TicketKind, TicketStatus, utc_now
 from baton_runtime import Document, Unreadable, record_message_sent, start_reply_metrics
 
 from .tickets import TicketBase
@@ -81,7 +81,22 @@ LEASES_EXPIRED = Counter(
     "baton_queue_leases_expired_total", "Claims returned to the queue after their lease ran out."
 )
 SLA_BREACHES = Counter(
-    "baton_queue_sla_breaches_total", "Tickets that passed their SLA, by kind.", ["kind"]
+    "baton_queue_sla_breaches_total",
+    "SLA breaches by ticket kind and by the clock that ran out (`sla`: first_response, "
+    "next_response, resolution).",
+    ["kind", "sla"],
+)
+NOTICES = Counter(
+    "baton_queue_notices_total",
+    "Baton's notices to users stored in their threads (and announced), by notice "
+    "(handoff, checking, agent_joined, handback, resolved, rating).",
+    ["notice"],
+)
+TICKETS_EXPIRED = Counter(
+    "baton_queue_tickets_expired_total",
+    "Tickets closed unanswered when their time ran out (questions for a person), by kind "
+    "and the AI's fallback (ai: it answers without them; human: people take the thread).",
+    ["kind", "fallback"],
 )
 ACTIONS = Counter(
     "baton_queue_actions_total",
@@ -108,6 +123,12 @@ TRANSFERS = Counter(
     ["from_department", "to_department"],
 )
 TAKEOVERS = Counter("baton_queue_takeovers_total", "Conversations people took over from the AI.")
+CSAT_RATINGS = Counter(
+    "baton_csat_ratings_total",
+    "Users' ratings of conversations (CSAT), by who resolved the conversation (`ai`, "
+    "`human`) and score (1 to 5); each rating counted once, when the queue first keeps it.",
+    ["resolved_by", "score"],
+)
 AGENTS = Gauge(
     "baton_queue_agents",
     "Active agents by department they serve and presence (online, away, offline), read "
@@ -137,20 +158,32 @@ RESPONSE_SECONDS = Histogram(
 # on it also see a value's first change, and panels show 0 rather than no data.
 for _kind in KINDS:
     TICKETS_OPENED.labels(kind=_kind)
-    SLA_BREACHES.labels(kind=_kind)
+    for _sla in get_args(SlaKind):
+        SLA_BREACHES.labels(kind=_kind, sla=_sla)
     TIME_TO_CLAIM_SECONDS.labels(kind=_kind)
     TIME_TO_ASSIGNMENT_SECONDS.labels(kind=_kind)
     RESPONSE_SECONDS.labels(kind=_kind)
+for _fallback in ("ai", "human"):
+    TICKETS_EXPIRED.labels(kind="question", fallback=_fallback)
+for _notice in get_args(NoticeKind):
+    NOTICES.labels(notice=_notice)
 for _action in ACTIONS_DONE:
     ACTIONS.labels(action=_action)
 for _outcome in CLAIM_OUTCOMES:
     CLAIMS.labels(outcome=_outcome)
+for _resolved_by in ("ai", "human"):
+    for _score in range(1, 6):
+        CSAT_RATINGS.labels(resolved_by=_resolved_by, score=str(_score))
 start_reply_metrics("human", answered_by=("human",))
 
 
 def human_reply_sent(*, user_message_at: datetime | None) -> None:
     """An agent's reply went to the user: it counts with the AI's replies."""
     record_message_sent(provider="human", answered_by="human", user_message_at=user_message_at)
+
+
+def rated(resolved_by: str, score: int) -> None:
+    CSAT_RATINGS.labels(resolved_by=resolved_by, score=str(score)).inc()
 
 
 def responded(ticket: TicketBase, now: datetime) -> None:

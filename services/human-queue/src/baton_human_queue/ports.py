@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from baton_contracts import TicketKind, TicketStatus
+from baton_contracts import SlaKind, TicketKind, TicketStatus, TicketSummary
 from baton_conversations import Ownership
 from baton_runtime import Entry
 
 from .domain import Agent, Role
 from .followups import ClaimClosed, ClaimOpened, Feedback
 from .labour import ClaimSpan
+from .satisfaction import Rating
 from .staffing import AgentState, Policy, Presence, Slot
 from .tickets import AiNotes, Holder, Resolution, Ticket
 
@@ -47,9 +48,9 @@ class TicketQuery:
 
 
 class TicketStore(Protocol):
-    async def add(self, ticket: Ticket) -> bool:
-        """Store a new ticket; False when it exists (a replay) or, for a conversation or
-        escalation, when its thread has one open already."""
+    async def add(self, ticket: Ticket, *, follow_ups: Sequence[Entry] = ()) -> bool:
+        """Store a new ticket with its ``follow_ups``; False when it exists (a replay) or,
+        for a conversation or escalation, when its thread has one open already."""
         ...
 
     async def get(self, ticket_id: str) -> Ticket | None: ...
@@ -63,9 +64,17 @@ class TicketStore(Protocol):
         ...
 
     async def attach(
-        self, ticket_id: str, message_id: uuid.UUID, *, notes: AiNotes, now: datetime
+        self,
+        ticket_id: str,
+        message_id: uuid.UUID,
+        *,
+        notes: AiNotes,
+        now: datetime,
+        next_response_due: datetime | None = None,
     ) -> Ticket | None:
-        """Add a user message (once) and the AI's notes to a ticket still open."""
+        """Add a user message (once) and the AI's notes to a ticket still open. With
+        ``next_response_due``, the user now waits for people's next response: due then,
+        unless an earlier message of the same wait set it earlier."""
         ...
 
     async def claim(
@@ -160,9 +169,31 @@ class TicketStore(Protocol):
         ...
 
     async def flag_sla_breach(
-        self, ticket_id: str, *, now: datetime, follow_ups: Sequence[Entry]
+        self,
+        ticket_id: str,
+        *,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+        sla: SlaKind = "first_response",
+        seen: Ticket | None = None,
+        raise_by: int = 0,
     ) -> Changed | None:
-        """Flag an open ticket without a response as past its SLA, once."""
+        """Flag an open ticket's clock ``sla`` as run out, once (a next response: once per
+        wait, the one ``seen`` had), raising its priority by ``raise_by`` from what ``seen``
+        had. None when the clock was met or flagged meanwhile."""
+        ...
+
+    async def close_expired(
+        self, ticket_id: str, *, now: datetime, reason: str, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        """Close an open ticket whose ``expires_at`` passed, unanswered; None when it was
+        answered (or closed) first."""
+        ...
+
+    async def summarize(
+        self, ticket_id: str, *, thread_id: str, summary: TicketSummary, now: datetime
+    ) -> Ticket | None:
+        """Keep the AI's summary on a ticket of ``thread_id`` that has none yet."""
         ...
 
     async def deliver(self, ticket_id: str, follow_ups: Sequence[Entry]) -> None:
@@ -178,8 +209,27 @@ class TicketStore(Protocol):
         """Assigned tickets whose lease ran out by ``now``."""
         ...
 
-    async def sla_due(self, now: datetime, *, limit: int) -> list[Ticket]:
-        """Open tickets without a response whose SLA is due by ``now`` and not flagged."""
+    async def sla_due(
+        self, now: datetime, *, limit: int, sla: SlaKind = "first_response"
+    ) -> list[Ticket]:
+        """Open tickets whose clock ``sla`` ran out by ``now``, not flagged yet (the first
+        response: without a response)."""
+        ...
+
+    async def ahead_of(self, ticket: Ticket, *, limit: int) -> int:
+        """How many waiting tickets of ``ticket``'s department come before it in queue
+        order, counted up to ``limit``."""
+        ...
+
+    async def claim_waits(
+        self, department: str | None, *, since: datetime, limit: int
+    ) -> list[tuple[datetime, datetime]]:
+        """Creation and first claim of the department's latest ``limit`` tickets first
+        claimed since ``since``."""
+        ...
+
+    async def expiring(self, now: datetime, *, limit: int) -> list[Ticket]:
+        """Open tickets whose ``expires_at`` passed by ``now``."""
         ...
 
     async def created_between(self, since: datetime, until: datetime) -> list[Ticket]: ...
@@ -193,6 +243,20 @@ class ClaimStore(Protocol):
     async def closed(self, claim: ClaimClosed) -> None: ...
 
     async def for_tickets(self, ticket_ids: Sequence[str]) -> list[ClaimSpan]: ...
+
+
+class RatingStore(Protocol):
+    """The users' ratings (``thread.rated``), for the reports."""
+
+    async def add(self, rating: Rating) -> bool:
+        """Keep a rating once, by its id; True when it is new."""
+        ...
+
+    async def between(self, since: datetime, until: datetime) -> list[Rating]:
+        """The ratings given in [since, until), oldest first."""
+        ...
+
+    async def for_tickets(self, ticket_ids: Sequence[str]) -> list[Rating]: ...
 
 
 class FeedbackStore(Protocol):

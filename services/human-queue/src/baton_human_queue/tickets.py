@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
-from baton_contracts import HumanAgent, RouteStrategy, TicketKind, TicketStatus, derive_id
+from baton_contracts import (
+    Fallback,
+    HumanAgent,
+    RouteStrategy,
+    TicketKind,
+    TicketStatus,
+    TicketSummary,
+    derive_id,
+)
 from baton_conversations import Because
 from baton_runtime import Document
 
@@ -68,6 +76,9 @@ class TicketBase(_Part):
     """The AI's request this ticket answers, if the AI asked."""
     source_event_id: Id
     correlation_id: Id
+    trace: dict[str, str] | None = None
+    """The trace context (W3C ``traceparent``) of the handler that opened the ticket, when
+    tracing is on: the holder's actions link to it."""
     holder: Holder | None = None
     claim_id: str | None = None
     claimed_at: AwareDatetime | None = None
@@ -77,7 +88,29 @@ class TicketBase(_Part):
     sla_due_at: AwareDatetime
     sla_breached: bool = False
     sla_breached_at: AwareDatetime | None = None
+    next_response_due_at: AwareDatetime | None = None
+    """While the user waits on people who answered before: when their next response is
+    due (business time). A reply clears it."""
+    next_response_breached_at: AwareDatetime | None = None
+    """When that wait was flagged as past due (once a wait)."""
+    resolution_due_at: AwareDatetime | None = None
+    """When the ticket should be resolved by (business time); None: no resolution SLA."""
+    resolution_breached_at: AwareDatetime | None = None
+    priority_raised: int = 0
+    """How much SLA breaches raised the priority: it stays raised through a transfer."""
+    locale: str | None = None
+    """The thread's language (its ``metadata.locale``), for the notices to the user."""
     resolution: Resolution | None = None
+    expires_at: AwareDatetime | None = None
+    """When the ticket closes unanswered (a question for a person); None: never."""
+    fallback: Fallback | None = None
+    """What the AI does when the ticket expires: ``ai`` goes on without it, ``human``
+    hands the conversation to people."""
+    expired_at: AwareDatetime | None = None
+    expiry_reason: str | None = None
+    summary: TicketSummary | None = None
+    """The AI's summary of the conversation for the agent, written after the ticket opened."""
+    summarized_at: AwareDatetime | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
     resolved_at: AwareDatetime | None = None

@@ -8,11 +8,19 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from baton_contracts import MessageSent, MessageSubmitted, ThreadAssigned, topics, utc_now
+from baton_contracts import (
+    MessageDelta,
+    MessageSent,
+    MessageSubmitted,
+    ThreadAssigned,
+    topics,
+    utc_now,
+)
 from baton_conversations import Conversations
 from baton_runtime import (
     KafkaEventPublisher,
     build_broker,
+    configure_tracing,
     connect_mongo,
     database,
     error_response,
@@ -23,9 +31,11 @@ from baton_runtime import (
 )
 
 from .api import api_router
+from .chat import chat_router
 from .front import Front
 from .handlers import on_message_submitted
 from .limits import RateLimitedError, RateLimits, TokenBuckets
+from .live import Live
 from .registry import Gateways
 from .settings import Settings
 from .store import MongoGateways
@@ -37,6 +47,7 @@ from .webhooks import (
     MongoWebhooks,
     Outbound,
     Webhooks,
+    on_message_delta,
     on_message_sent,
     on_thread_assigned,
     refresh_webhook_metrics,
@@ -51,12 +62,17 @@ PURGE_INTERVAL_S = 300.0
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_tracing(SERVICE)
     broker = build_broker(settings.kafka, client_id=SERVICE)
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
     publisher = KafkaEventPublisher(broker, settings.kafka)
     conversations = Conversations(db, publisher)
-    ingest = Ingest(conversations=conversations, max_text_length=settings.max_text_length)
+    ingest = Ingest(
+        conversations=conversations,
+        max_text_length=settings.max_text_length,
+        rating_text_window=timedelta(seconds=settings.rating_text_window_s),
+    )
     gateway_store = MongoGateways(db)
     gateways = Gateways(gateway_store)
     front = Front(ingest=ingest, conversations=conversations, limits=rate_limits(settings))
@@ -115,7 +131,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             event_type=ThreadAssigned,
             handler=functools.partial(on_thread_assigned, outbound=outbound),
         ),
+        subscribe(
+            settings.kafka,
+            runner,
+            topic=topics.MESSAGE_DELTA,
+            group=WEBHOOKS_GROUP,
+            event_type=MessageDelta,
+            handler=functools.partial(on_message_delta, outbound=outbound),
+        ),
     ]
+    # Thread streams: every instance reads the replies for the streams open on it, apart
+    # from the groups above (which share the records out between instances).
+    live = Live.build(settings.live, settings.kafka, client_id=SERVICE)
 
     # Ingest, the conversations' front door, is the one service that sweeps their outboxes:
     # what a crash left unannounced (a message, an ownership change) goes out after the grace.
@@ -152,15 +179,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 at_start=True,
             ),
             every(PURGE_INTERVAL_S, purge, what="purge of delivered webhook deliveries"),
+            live.feed.run,
         ],
         on_stop=[poster.close],
     )
     app.add_exception_handler(RateLimitedError, rate_limited)
+    # Thread streams end as soon as the server begins to stop: their clients reconnect to
+    # another instance rather than hold up the shutdown.
+    app.state.on_drain = (live.hub.end_all,)
     app.include_router(
         api_router(
-            front=front, gateways=gateways, webhooks=webhooks, admin_token=settings.admin_token
+            front=front,
+            gateways=gateways,
+            webhooks=webhooks,
+            live=live,
+            admin_token=settings.admin_token,
         )
     )
+    app.include_router(chat_router())
     return app
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from baton_contracts import MessageReceived
-from baton_conversations import Thread
+from baton_conversations import Message, Thread
 from baton_runtime import RefusedError
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c6b1e-6b8a-4d59-9d53-0f4e3c1b8a01")
+TEXT_RATING = re.compile(r"\s*([1-5])\s*")
+"""A rating by text: one digit, 1 to 5, with any white space around it."""
 
 
 class IngestError(RefusedError):
@@ -24,6 +29,19 @@ class IdempotencyConflictError(IngestError):
 class UserMismatchError(IngestError):
     status = 403
     code = "user_mismatch"
+
+
+class AlreadyRatedError(IngestError):
+    status = 409
+    code = "already_rated"
+
+
+class NotResolvedError(IngestError):
+    """People hold the conversation and have not resolved it yet: the rating would be
+    theirs, of a conversation still going on."""
+
+    status = 409
+    code = "not_resolved"
 
 
 @dataclass(frozen=True)
@@ -95,3 +113,39 @@ def received_event(
         user_tier=thread.user_tier,
         respond=submission.respond,
     )
+
+
+def text_score(text: str) -> int | None:
+    """The score a message gives if it is nothing but a digit from 1 to 5."""
+    found = TEXT_RATING.fullmatch(text)
+    return int(found.group(1)) if found else None
+
+
+def awaits_text_rating(
+    thread: Thread, *, rating_id: uuid.UUID, now: datetime, window: timedelta
+) -> bool:
+    """Whether a rating by text may be the user's next message: a person resolved the
+    conversation at most ``window`` ago and nothing rated that resolution yet, except the
+    rating ``rating_id`` itself (a message stored again). A thread no person resolved has no
+    moment the user was asked for a rating, so a lone digit there is an answer (how many?
+    which option?), never a rating."""
+    resolution = thread.resolution
+    if resolution is None or window <= timedelta(0) or now - resolution.at > window:
+        return False
+    rating = thread.rating
+    return not thread.rated or (rating is not None and rating.event_id == str(rating_id))
+
+
+def wrote_since_resolution(thread: Thread, recent: Sequence[Message]) -> bool:
+    """Whether the user wrote since the thread's latest resolution: then the conversation
+    went on, and a lone digit answers whatever it is about now."""
+    resolution = thread.resolution
+    return resolution is not None and any(
+        m.role == "user" and m.created_at >= resolution.at for m in recent
+    )
+
+
+def rating_event_id(message_id: uuid.UUID) -> uuid.UUID:
+    """The id of the ``thread.rated`` of a rating by text: one per message, so storing the
+    message again finds its rating instead of making another."""
+    return uuid.uuid5(message_id, "thread.rated")

@@ -4,6 +4,7 @@ within its rate limits."""
 
 from __future__ import annotations
 
+from baton_contracts import ThreadRated
 from baton_conversations import ConversationStore, Message, Thread
 
 from .domain import NewThread, Submission
@@ -54,3 +55,9 @@ class Front:
 
     async def messages(self, gateway: Gateway, thread_id: str, *, limit: int) -> list[Message]:
         return await self._ingest.messages(await self.thread(gateway, thread_id), limit=limit)
+
+    async def rate(
+        self, gateway: Gateway, thread_id: str, *, score: int, comment: str | None
+    ) -> ThreadRated:
+        thread = await self.thread(gateway, thread_id)
+        return await self._ingest.rate(thread, score=score, comment=comment)

@@ -18,6 +18,8 @@ MAX_TIER_LENGTH = 32
 MAX_USER_ID_LENGTH = 200
 MAX_THREAD_ID_LENGTH = 128
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
+MAX_COMMENT_LENGTH = 2000
+"""A rating's comment: what ``thread.rated`` carries."""
 
 # Control characters (C0, DEL, C1) and surrogates, which only a broken encoder produces
 # alone and which BSON cannot store. Text may keep its line breaks and tabs.
@@ -72,6 +74,14 @@ class InvalidDepartmentError(IngestError):
     code = "invalid_department"
 
 
+class InvalidScoreError(IngestError):
+    code = "invalid_score"
+
+
+class InvalidCommentError(IngestError):
+    code = "invalid_comment"
+
+
 class TextTooLongError(IngestError):
     status = 413
     code = "text_too_long"
@@ -91,6 +101,25 @@ def check_text(text: str, *, max_length: int) -> None:
         )
     if not text.strip():
         raise EmptyTextError("text is empty")
+
+
+def check_score(score: int) -> None:
+    if not 1 <= score <= 5:
+        raise InvalidScoreError(f"score must be 1 to 5, not {score}")
+
+
+def check_comment(comment: str) -> None:
+    """A rating's comment: up to 2000 characters, the rules of text otherwise (blank is
+    no comment)."""
+    if len(comment) > MAX_COMMENT_LENGTH:
+        raise InvalidCommentError(
+            f"comment has {len(comment)} characters; the limit is {MAX_COMMENT_LENGTH}"
+        )
+    if _BAD_IN_TEXT.search(comment):
+        raise InvalidCommentError(
+            "comment may not contain control characters (other than line breaks and tabs) "
+            "or unpaired surrogates"
+        )
 
 
 def _check_id(value: str, pattern: re.Pattern[str], what: str, allowed: str) -> None:

@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from baton_contracts import MAX_TEXT_LENGTH
 from baton_runtime import HttpSettings, KafkaSettings, MongoSettings
 
+from .live.settings import LiveSettings
 from .webhooks.settings import WebhookSettings
 
 PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"  # noqa: S105 - the value we refuse
@@ -65,9 +66,20 @@ class Settings(BaseSettings):
     recovery_grace_s: float = Field(
         default=10.0, ge=0, description="Age an outbox must reach before the sweep takes it."
     )
+    rating_text_window_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How long after a person resolved a conversation a reply of a lone digit "
+        "1 to 5, the user's first message since, is taken as their rating of it (stored, "
+        "answered by nobody). 0: ratings come only through the rating route.",
+    )
     webhooks: WebhookSettings = Field(
         default_factory=WebhookSettings,
         description="How events are posted to the gateways' webhooks.",
+    )
+    live: LiveSettings = Field(
+        default_factory=LiveSettings,
+        description="The thread streams (`GET /v1/threads/{thread_id}/stream`).",
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)

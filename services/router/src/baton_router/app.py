@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from datetime import datetime
 
 import openai
 from fastapi import FastAPI
 
-from baton_contracts import MessageReceived, topics
+from baton_contracts import MessageReceived, topics, utc_now
 from baton_conversations import Conversations, Escalations
 from baton_runtime import (
     HandledEvents,
     KafkaEventPublisher,
     Outbox,
     build_broker,
+    configure_tracing,
     connect_mongo,
     database,
     event_runner,
@@ -45,9 +48,13 @@ def build_classifier(settings: Settings) -> Classifier | None:
 
 
 def create_app(
-    settings: Settings | None = None, *, classifier: Classifier | None = None
+    settings: Settings | None = None,
+    *,
+    classifier: Classifier | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
     settings = settings or Settings()
+    configure_tracing(SERVICE)
     broker = build_broker(settings.kafka, client_id=SERVICE)
     mongo = connect_mongo(settings.mongo, app_name=SERVICE)
     db = database(mongo, settings.mongo)
@@ -61,7 +68,9 @@ def create_app(
         config=RoutingConfig(
             rules=settings.rule_set().rules,
             min_confidence=settings.classifier_min_confidence,
+            hours=settings.business_hours.table(),
         ),
+        clock=clock,
     )
     runner = event_runner(
         broker,

@@ -14,6 +14,7 @@ from baton_runtime import (
     LlmPricing,
     ModelSlots,
     llm_outcome,
+    model_call,
     record_llm_usage,
     start_llm_metrics,
 )
@@ -90,15 +91,23 @@ class LlmClassifier:
 
     async def _classify(self, message: RoutedMessage) -> Classification:
         try:
-            completion = await self._client.chat.completions.create(
-                model=self._model,
-                messages=[
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": message.text},
-                ],
-                response_format=RESPONSE_FORMAT,
-                temperature=0,
-            )
+            with model_call(model=self._model, caller=CALLER) as call:
+                completion = await self._client.chat.completions.create(
+                    model=self._model,
+                    messages=[
+                        {"role": "system", "content": SYSTEM_PROMPT},
+                        {"role": "user", "content": message.text},
+                    ],
+                    response_format=RESPONSE_FORMAT,
+                    temperature=0,
+                )
+                usage = completion.usage
+                call.answered(
+                    model=completion.model,
+                    input_tokens=usage.prompt_tokens if usage else 0,
+                    output_tokens=usage.completion_tokens if usage else 0,
+                    response_id=completion.id,
+                )
         except openai.OpenAIError as exc:
             raise ClassifierError(f"{type(exc).__name__}: {exc}"[:300]) from exc
         if completion.usage is not None:

@@ -10,6 +10,11 @@ Strategies apply in a fixed order, first match wins:
 An escalation that would exceed the per-user or per-thread limit (the conversation core's
 escalation budget) is overridden: the AI keeps the conversation (strategy ``rate_limited``)
 and the reason says which limit.
+
+Out of business hours, a department whose fallback is ``ai`` keeps with the AI what rules or
+the classifier would give to people (strategy ``out_of_hours``): not a thread people own,
+and not a user's explicit request for a person (a rule with ``explicit_request``), which
+waits for people, who are told when they are back.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Literal
 
@@ -53,6 +59,11 @@ class Rule(BaseModel):
     user_tiers: tuple[str, ...] = Field(default=(), description="Matches these user tiers.")
     departments: tuple[str, ...] = Field(default=(), description="Matches these departments.")
     reason: str | None = Field(default=None, description="Reason given in the decision.")
+    explicit_request: bool = Field(
+        default=False,
+        description="The rule matches a user's explicit request for a person: honoured out "
+        "of business hours too (the conversation waits for people).",
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -100,7 +111,12 @@ class RuleSet(BaseModel):
 
 DEFAULT_RULES = RuleSet(
     rules=(
-        Rule(name="asks-for-human", phrases=HUMAN_PHRASES, reason="the user asked for a person"),
+        Rule(
+            name="asks-for-human",
+            phrases=HUMAN_PHRASES,
+            reason="the user asked for a person",
+            explicit_request=True,
+        ),
         Rule(
             name="legal-threat",
             pattern=r"(?i)\b(lawyer|attorney|lawsuit|sue|legal action|court)\b",
@@ -140,6 +156,8 @@ class Decision:
     strategy: RouteStrategy
     reason: str
     confidence: float | None = None
+    explicit: bool = False
+    """The user asked for a person in so many words (a rule with ``explicit_request``)."""
 
     @property
     def escalates(self) -> bool:
@@ -168,7 +186,12 @@ def decide(
         return Decision("human", "owner_flag", "a human owns this thread")
     rule = first_matching_rule(rules, message)
     if rule is not None:
-        return Decision(rule.handler, "rule", f"{rule.name}: {rule.describe()}")
+        return Decision(
+            rule.handler,
+            "rule",
+            f"{rule.name}: {rule.describe()}",
+            explicit=rule.explicit_request and rule.handler == "human",
+        )
     if isinstance(classifier, Classification):
         if classifier.confidence >= min_confidence:
             return Decision(
@@ -193,4 +216,18 @@ def rate_limited(decision: Decision, limit: str) -> Decision:
         "ai",
         "rate_limited",
         f"escalation limit reached: {limit}; would have escalated because {decision.reason}",
+    )
+
+
+def out_of_hours(decision: Decision, *, back_at: datetime) -> Decision:
+    """Whether the AI keeps ``decision``'s conversation while people are away until
+    ``back_at`` (the department's fallback is ``ai``): a new escalation does, unless the user
+    asked for a person in so many words; a thread people own stays theirs."""
+    if not decision.escalates or decision.explicit:
+        return decision
+    return Decision(
+        "ai",
+        "out_of_hours",
+        f"people are away until {back_at.isoformat(timespec='minutes')}; would have escalated "
+        f"because {decision.reason}",
     )

@@ -7,7 +7,7 @@ import yaml
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from baton_conversations import EscalationSettings
+from baton_conversations import BusinessHoursSettings, EscalationSettings
 from baton_runtime import KafkaSettings, MongoSettings
 
 from .policy import DEFAULT_RULES, RuleSet
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ROUTER_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    business_hours: BusinessHoursSettings = Field(
+        default_factory=BusinessHoursSettings,
+        description="Departments' hours: out of them, a department whose `out_of_hours` is "
+        "`ai` keeps with the AI what would go to people.",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
 

@@ -3,11 +3,18 @@ when people should."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from baton_contracts import MessageReceived, RouteDecided
-from baton_conversations import Because, ConversationStore, EscalationBudget
+from baton_contracts import MessageReceived, RouteDecided, utc_now
+from baton_conversations import (
+    ALWAYS_OPEN,
+    Because,
+    BusinessHours,
+    ConversationStore,
+    EscalationBudget,
+)
 from baton_runtime import ESCALATIONS, ESCALATIONS_REFUSED, Rejected
 
 from .classifier import Classifier, ClassifierError
@@ -18,6 +25,7 @@ from .policy import (
     Rule,
     decide,
     first_matching_rule,
+    out_of_hours,
     rate_limited,
 )
 
@@ -26,6 +34,8 @@ from .policy import (
 class RoutingConfig:
     rules: Sequence[Rule]
     min_confidence: float
+    hours: BusinessHours = field(default=ALWAYS_OPEN)
+    """Each department's business hours and out-of-hours fallback."""
 
 
 class Router:
@@ -36,11 +46,13 @@ class Router:
         escalations: EscalationBudget,
         classifier: Classifier | None,
         config: RoutingConfig,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._conversations = conversations
         self._escalations = escalations
         self._classifier = classifier
         self._config = config
+        self._now = clock
 
     async def route(self, event: MessageReceived) -> list[RouteDecided]:
         """Decide who answers. Runs once per event (the runner's handled-events log replays
@@ -76,6 +88,11 @@ class Router:
             classifier=outcome,
             min_confidence=config.min_confidence,
         )
+        hours = config.hours.of(message.department)
+        if decision.escalates and hours is not None and hours.out_of_hours == "ai":
+            now = self._now()
+            if not hours.is_open(now):
+                decision = out_of_hours(decision, back_at=hours.local(hours.next_open(now)))
         if decision.escalates:
             # Counted for the thread's user, whatever the message claims.
             refused = await self._escalations.take(thread)

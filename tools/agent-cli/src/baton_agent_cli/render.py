@@ -144,8 +144,23 @@ def message_text(message: Json) -> str:
     return "\n".join(parts)
 
 
+def print_summary(summary: Json | None, out: TextIO) -> None:
+    """The AI's summary of the conversation, first in a ticket, with its notice."""
+    if not summary:
+        return
+    print("summary (by the AI, from the customer's words; check it against the thread):", file=out)
+    for key, value in (
+        ("issue", summary.get("issue")),
+        ("tried", summary.get("tried") or "nothing yet"),
+        ("mood", summary.get("mood")),
+    ):
+        print(f"  {key}: {value}", file=out)
+    print(file=out)
+
+
 def print_ticket(detail: Json, out: TextIO, now: datetime) -> None:
     t, ai, thread = detail["ticket"], detail["ai"], detail.get("thread") or {}
+    print_summary(t.get("summary"), out)
     lease = _parse(t.get("lease_expires_at"))
     facts = [
         ("ticket", t["ticket_id"]),
@@ -163,6 +178,13 @@ def print_ticket(detail: Json, out: TextIO, now: datetime) -> None:
         r = t["resolution"]
         handback = f", handback {r['handback']}" if r.get("handback") else ""
         facts.append(("resolved", f"{r['action']} by {r['agent_name']}{handback}"))
+    if t.get("expired_at"):
+        then = "people took the thread" if t.get("fallback") == "human" else "the AI went on"
+        facts.append(("expired", f"{t.get('expiry_reason') or 'unanswered'}; {then}"))
+    elif t.get("expires_at") and t["status"] != "resolved":
+        expires = _parse(t["expires_at"])
+        left = duration((expires - now).total_seconds()) if expires else ""
+        facts.append(("answer in", f"{left} (then {t.get('fallback') or 'ai'} takes over)"))
     width = max(len(k) for k, _ in facts)
     for key, value in facts:
         print(f"{key.ljust(width)}  {value}", file=out)

@@ -30,6 +30,18 @@ database of their own. The phases (`--phases` picks some), in the order they run
 - `added-latency`, with the same model: the latency each reply adds to its model call at 50
   msg/s (`--added-rate`) and at the highest rate held (`--held-rate`, or `--held-fraction`
   of the rate sustained with the fixed model).
+- `streaming`, with the scripted model writing at 60 tokens a second after a lognormal
+  first-token latency (median 500 ms, p99 2.5 s: `--stream-tokens-per-s`,
+  `--stream-first-token-median-ms`, `--stream-first-token-p99-ms`): questions at 10 msg/s
+  (`--stream-rate`) answered by streamed replies of about 500 characters; the time from
+  ingest's accept to each reply's first `message.delta`, against the time to its
+  `message.sent`, as a gateway watching both topics sees them, and whether the deltas of
+  each reply make up its text.
+- `scaling`: one, then two instances of every service on the same topics (`--scaling-
+  partitions`, 6) under the same offered load (`--scaling-rate`, 40 msg/s) with the
+  lognormal model and the ai-responder's default of 32 model calls in flight per instance
+  (`--scaling-llm-max-concurrent`): the rate sustained, the latency percentiles and the CPU
+  each service spent per message, for each, the one-instance run as the baseline.
 - `floor`: Kafka alone at the latency phase's rate, with the services stopped: the
   pipeline's three hops as bare aiokafka relays (a producer, two relay processes, a sink)
   with the services' producer settings; the floor under the pipeline's latency and CPU.

@@ -32,15 +32,40 @@ def processes(system: System, stack: LocalStack) -> dict[str, int]:
     return found
 
 
-async def mongo_commands(system: System) -> dict[str, dict[str, float]]:
-    """Service -> command -> MongoDB commands sent so far, from each service's /metrics."""
-    counts: dict[str, dict[str, float]] = {}
+def instances(system: System, stack: LocalStack) -> dict[str, list[int]]:
+    """Name -> the pids of every instance of each program, of the stack's servers and of
+    this process."""
+    found = {
+        name: [process.pid for process in program.processes]
+        for name, program in system.programs.items()
+        if program.processes
+    }
+    for server in ("kafka", "mongodb"):
+        if (pid := stack.pid(server)) is not None:
+            found[stack.server_name(server)] = [pid]
+    found["bench"] = [os.getpid()]
+    return found
+
+
+async def service_metrics(system: System) -> dict[str, list[str]]:
+    """Service -> the text of each of its instances' /metrics."""
+    texts: dict[str, list[str]] = {}
     async with aiohttp.ClientSession(timeout=TIMEOUT) as client:
         for name, program in system.programs.items():
             if not program.processes or name == "scripted-model":
                 continue
-            async with client.get(f"{program.url}/metrics") as response:
-                text = await response.text()
+            for url in program.urls:
+                async with client.get(f"{url}/metrics") as response:
+                    texts.setdefault(name, []).append(await response.text())
+    return texts
+
+
+async def mongo_commands(system: System) -> dict[str, dict[str, float]]:
+    """Service -> command -> MongoDB commands sent so far by all its instances, from their
+    /metrics."""
+    counts: dict[str, dict[str, float]] = {}
+    for name, texts in (await service_metrics(system)).items():
+        for text in texts:
             for family in text_string_to_metric_families(text):
                 if family.name != "baton_mongo_commands":
                     continue
@@ -50,6 +75,20 @@ async def mongo_commands(system: System) -> dict[str, dict[str, float]]:
                         mine = counts.setdefault(name, {})
                         mine[command] = mine.get(command, 0.0) + sample.value
     return counts
+
+
+async def partitions_held(system: System) -> dict[str, list[int]]:
+    """Service -> the partitions each instance's consumers hold, over all its topics
+    (``baton_consumer_partitions``)."""
+    held: dict[str, list[int]] = {}
+    for name, texts in (await service_metrics(system)).items():
+        for text in texts:
+            total = 0
+            for family in text_string_to_metric_families(text):
+                if family.name == "baton_consumer_partitions":
+                    total += sum(int(sample.value) for sample in family.samples)
+            held.setdefault(name, []).append(total)
+    return held
 
 
 def commands_per_message(
@@ -77,6 +116,16 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
         except FileNotFoundError:
             continue
         used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return used
+
+
+def cpu_seconds_of(pids: dict[str, list[int]]) -> dict[str, float]:
+    """Name -> the CPU seconds its processes have used, together."""
+    used: dict[str, float] = {}
+    for name, group in pids.items():
+        mine = cpu_seconds({str(pid): pid for pid in group})
+        if mine:
+            used[name] = sum(mine.values())
     return used
 
 

@@ -23,6 +23,8 @@ PHASES = (
     "model-throughput",
     "head-of-line",
     "added-latency",
+    "streaming",
+    "scaling",
     "floor",
 )
 """Every phase, in the order a run measures them."""
@@ -151,6 +153,29 @@ def parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--model-warmup", type=float, default=10.0, help="seconds unmeasured per model regime"
+    )
+    stream = parser.add_argument_group("streamed replies")
+    stream.add_argument("--stream-rate", type=float, default=10.0, help="msg/s of questions")
+    stream.add_argument(
+        "--stream-tokens-per-s", type=float, default=60.0, help="the model's writing pace"
+    )
+    stream.add_argument("--stream-first-token-median-ms", type=float, default=500.0)
+    stream.add_argument("--stream-first-token-p99-ms", type=float, default=2500.0)
+    scale = parser.add_argument_group("scaling out")
+    scale.add_argument(
+        "--scaling-rate",
+        type=float,
+        default=40.0,
+        help="msg/s offered to one, then two instances of every service",
+    )
+    scale.add_argument(
+        "--scaling-partitions", type=int, default=6, help="partitions of every topic"
+    )
+    scale.add_argument(
+        "--scaling-llm-max-concurrent",
+        type=int,
+        default=32,
+        help="model calls in flight per ai-responder instance (the service's default)",
     )
     model.add_argument(
         "--model-patience",

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from .profiling import hottest
+from .scaling import scaling_lines
+from .streaming import streaming_line
 from .targets import evaluate, verdict
 
 
@@ -100,6 +102,7 @@ def lost_and_duplicated(results: dict[str, Any]) -> str:
     phases += [row for row in results.get("latency_by_rate", {}).get("rates", ())]
     model = results.get("model_latency", {})
     phases += [model.get("added_latency_at_fixed_rate"), model.get("added_latency_at_held_rate")]
+    phases += list(results.get("scaling", {}).get("runs", {}).values())
     counted = [phase for phase in phases if phase]
     lost = sum(phase["lost"] for phase in counted)
     duplicated = sum(phase["duplicated"] for phase in counted)
@@ -122,6 +125,9 @@ def summary(results: dict[str, Any], out: Path, *, profile: bool) -> str:
     if (zero := zero_latency_line(results)) is not None:
         lines.append(zero)
     lines += model_lines(results)
+    if (streamed := streaming_line(results)) is not None:
+        lines.append(streamed)
+    lines += scaling_lines(results)
     lines.append(lost_and_duplicated(results))
     lines.append("targets:")
     for target in evaluate(results):

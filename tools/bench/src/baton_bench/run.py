@@ -19,7 +19,9 @@ from baton_testkit import FAQ_TEXT, LocalStack
 from .kafka import baseline_relay, kafka_floor
 from .plot import plot
 from .regimes import fixed_model, lognormal_model, say, zero_latency
+from .scaling import scaling
 from .stored import Mongo
+from .streaming import streaming
 from .targets import evaluate
 
 BENCH_STACK_PORTS = (19292, 19293, 17317)
@@ -75,6 +77,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await fixed_model(stack, mongo, args, results)
         if phases & {"head-of-line", "added-latency"}:
             await lognormal_model(stack, mongo, args, results, raw)
+        if "streaming" in phases:
+            await streaming(stack, mongo, args, results)
+        if "scaling" in phases:
+            await scaling(stack, mongo, args, results)
         if "floor" in phases:
             # With the services stopped, Kafka serves the floor alone.
             rate = results.get("latency_at_half_load", {}).get("rate_per_second")
@@ -121,5 +127,16 @@ def settings(args: argparse.Namespace, stack: LocalStack) -> dict[str, Any]:
             "head_of_line_rate": args.hol_rate,
             "warmup_s": args.model_warmup,
             "patience_s": args.model_patience,
+        },
+        "scaling": {
+            "rate": args.scaling_rate,
+            "partitions": args.scaling_partitions,
+            "llm_max_concurrent_per_instance": args.scaling_llm_max_concurrent,
+        },
+        "streaming": {
+            "rate": args.stream_rate,
+            "tokens_per_s": args.stream_tokens_per_s,
+            "first_token_median_ms": args.stream_first_token_median_ms,
+            "first_token_p99_ms": args.stream_first_token_p99_ms,
         },
     }

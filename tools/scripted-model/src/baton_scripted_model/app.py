@@ -6,13 +6,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,6 +29,7 @@ from .protocol import (
 from .rules import Rule, Script, ScriptError, parse_rules
 from .scriptfile import load_script_file
 from .settings import ScriptedModelSettings
+from .streaming import DONE, sse, stream_chunks
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def create_app(
         return _model(model)
 
     @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> JSONResponse:
+    async def chat_completions(request: Request) -> Response:
         try:
             raw = await request.json()
         except ValueError:
@@ -203,14 +204,7 @@ def create_app(
                 for error in exc.errors(include_url=False)
             )
             return _refuse(entry, f"Invalid chat completion request: {problems}")
-        if chat.stream:
-            return _refuse(
-                entry,
-                "Streaming is not supported by the scripted model; send stream=false.",
-                param="stream",
-                code="unsupported_parameter",
-            )
-
+        entry["stream"] = bool(chat.stream)
         decision = engine.decide(Conversation.from_request(chat))
         entry["rule"] = decision.rule
         log.info("%s answered by %s", chat.model, decision.rule)
@@ -230,7 +224,7 @@ def create_app(
 
     async def _answer(
         request: Request, entry: dict[str, Any], chat: ChatCompletionRequest, decision: Decision
-    ) -> JSONResponse:
+    ) -> Response:
         outcome = decision.outcome
         if isinstance(outcome, Stall):
             entry["outcome"] = "timeout"
@@ -250,11 +244,21 @@ def create_app(
             body = completion_body(
                 model=chat.model, prompt=prompt, content=None, tool_calls=tool_calls
             )
-            _finish(entry, "tool_calls", 200, body)
-            return JSONResponse(body)
-        assert isinstance(outcome, Text)
-        body = completion_body(model=chat.model, prompt=prompt, content=outcome.content)
-        _finish(entry, "content", 200, body)
+            kind = "tool_calls"
+        else:
+            assert isinstance(outcome, Text)
+            body = completion_body(model=chat.model, prompt=prompt, content=outcome.content)
+            kind = "content"
+        if chat.stream:
+            rate = decision.tokens_per_s
+            return _streamed(
+                entry,
+                kind,
+                body,
+                tokens_per_s=settings.stream_tokens_per_s if rate is None else rate,
+                include_usage=chat.include_usage,
+            )
+        _finish(entry, kind, 200, body)
         return JSONResponse(body)
 
     @app.get("/_script")
@@ -295,6 +299,42 @@ def create_app(
         return {"calls": 0}
 
     return app
+
+
+def _streamed(
+    entry: dict[str, Any],
+    kind: str,
+    body: dict[str, Any],
+    *,
+    tokens_per_s: float,
+    include_usage: bool,
+) -> StreamingResponse:
+    """``body`` as server-sent chunks at ``tokens_per_s``; the call log shows the whole
+    answer once the last chunk is out (``disconnected`` if the client left before)."""
+    timed = stream_chunks(body, tokens_per_s=tokens_per_s, include_usage=include_usage)
+    entry["tokens_per_s"] = tokens_per_s
+
+    async def events() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        entry["outcome"] = "streaming"
+        try:
+            for item in timed:
+                wait = started + item.at_s - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                yield sse(item.chunk)
+            yield DONE
+        except BaseException:
+            _finish(entry, "disconnected", 499, None)
+            raise
+        _finish(entry, kind, 200, body)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _rules_from(request: Request) -> list[Rule] | JSONResponse:

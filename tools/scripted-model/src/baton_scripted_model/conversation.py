@@ -110,3 +110,5 @@ class Decision:
     delay_ms: int = 0
     latency_ms: int | None = None
     """The call's latency in place of the server's, when its rule fixes one."""
+    tokens_per_s: float | None = None
+    """The pace of a streamed answer in place of the server's, when its rule fixes one."""

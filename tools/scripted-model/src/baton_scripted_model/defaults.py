@@ -1,8 +1,9 @@
 """How the scripted model answers when no scripted rule matches: the offline demo's behaviour.
 
-It plays both of Baton's model roles: the router's classifier (structured output named
-``route_classification``) and the AI responder (answers a small FAQ, asks a human colleague
-through the ``ask_human`` tool otherwise, and continues once the human's answer comes back).
+It plays Baton's model roles: the router's classifier (structured output named
+``route_classification``), the AI responder (answers a small FAQ, asks a human colleague
+through the ``ask_human`` tool otherwise, and continues once the human's answer comes back),
+and the summary of a ticket for the agent (``ticket_summary``: issue, what was tried, mood).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .schemas import conform, minimal_instance
 
 CLASSIFIER_SCHEMA = "route_classification"
 REPLY_SCHEMA = "assistant_reply"
+SUMMARY_SCHEMA = "ticket_summary"
 ASK_HUMAN = "ask_human"
 
 COMPANY = "Baton Demo Shop"
@@ -109,6 +111,8 @@ def default_decision(conversation: Conversation, new_call_id: Callable[[], str])
     """The built-in answer to ``conversation``."""
     if conversation.schema_name == CLASSIFIER_SCHEMA:
         return _classify(conversation)
+    if conversation.schema_name == SUMMARY_SCHEMA:
+        return _summarize(conversation)
 
     forced = conversation.forced_tool or (
         _first_tool(conversation) if conversation.tool_required else None
@@ -173,6 +177,47 @@ def _classify(conversation: Conversation) -> Decision:
         }
     content = conform(verdict, conversation.json_schema)
     return Decision(Text(json.dumps(content, ensure_ascii=False)), rule="default:classifier")
+
+
+_ANGRY = re.compile(
+    r"\b(angry|furious|unacceptable|ridiculous|outrageous|scam|worst|disgrace\w*)\b|!{2,}",
+    re.IGNORECASE,
+)
+_FRUSTRATED = re.compile(
+    r"\b(still|again|waiting|frustrat\w*|annoy\w*|disappoint\w*|not working|broken|never)\b",
+    re.IGNORECASE,
+)
+_POSITIVE = re.compile(r"\b(thanks|thank you|great|perfect|awesome|love)\b", re.IGNORECASE)
+_CUSTOMER_LINE = re.compile(r"^Customer:\s*(.+)$", re.MULTILINE)
+_HELPER_LINE = re.compile(
+    r"^(AI assistant[^:]*|Colleague [^:]*|Answer to that question|Agent [^:]*):\s*(.+)$",
+    re.MULTILINE,
+)
+
+
+def _summarize(conversation: Conversation) -> Decision:
+    """A summary from the transcript in the last user message: the customer's latest words
+    as the issue, what the assistant and colleagues said as what was tried, and a mood from
+    the customer's wording."""
+    transcript = conversation.last_user
+    said = _CUSTOMER_LINE.findall(transcript) or [transcript.strip() or "(nothing said)"]
+    helped = [f"{who}: {what}" for who, what in _HELPER_LINE.findall(transcript)]
+    words = " ".join(said)
+    if _ANGRY.search(words):
+        mood = "angry"
+    elif _FRUSTRATED.search(words):
+        mood = "frustrated"
+    elif _POSITIVE.search(words):
+        mood = "positive"
+    else:
+        mood = "neutral"
+    summary = {
+        "issue": f"The customer says: {said[-1]}"[:1000],
+        "tried": " / ".join(helped)[:2000],
+        "mood": mood,
+    }
+    content = conform(summary, conversation.json_schema)
+    return Decision(Text(json.dumps(content, ensure_ascii=False)), rule="default:summary")
 
 
 def _first_tool(conversation: Conversation) -> str | None:

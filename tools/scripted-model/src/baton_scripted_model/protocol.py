@@ -73,6 +73,10 @@ class ResponseFormat(_Lenient):
     json_schema: JsonSchemaFormat | None = None
 
 
+class StreamOptions(_Lenient):
+    include_usage: bool | None = None
+
+
 class ChatCompletionRequest(_Lenient):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
@@ -80,6 +84,12 @@ class ChatCompletionRequest(_Lenient):
     tool_choice: str | JsonObject | None = None
     response_format: ResponseFormat | None = None
     stream: bool | None = None
+    stream_options: StreamOptions | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        """Whether a streamed answer ends with a usage chunk."""
+        return bool(self.stream_options is not None and self.stream_options.include_usage)
 
 
 def new_completion_id() -> str:

@@ -34,6 +34,7 @@ from .conversation import (
 )
 from .defaults import default_decision
 from .protocol import error_code_for, error_type_for, new_tool_call_id
+from .schemas import in_schema_order
 
 
 class ScriptError(ValueError):
@@ -142,6 +143,11 @@ class Rule(_Strict):
         description="The latency of the calls this rule answers, in place of the server's "
         "(its latency_ms and drawn latency); delay_ms still adds to it.",
     )
+    tokens_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Pace of the streamed answers this rule gives, in place of the server's.",
+    )
     respond: Respond
 
 
@@ -209,7 +215,8 @@ def render(respond: Respond, conversation: Conversation, new_call_id: Callable[[
         )
     if respond.timeout:
         return Stall()
-    return Text(json.dumps(_fill_deep(respond.json_value, conversation), ensure_ascii=False))
+    value = in_schema_order(_fill_deep(respond.json_value, conversation), conversation.json_schema)
+    return Text(json.dumps(value, ensure_ascii=False))
 
 
 @dataclass
@@ -275,5 +282,6 @@ class Script:
                 rule=entry.label,
                 delay_ms=entry.rule.delay_ms,
                 latency_ms=entry.rule.latency_ms,
+                tokens_per_s=entry.rule.tokens_per_s,
             )
         return default_decision(conversation, self._new_call_id)

@@ -172,7 +172,9 @@ def _is_type(value: Any, kind: str) -> bool:
 
 def conform(candidate: Mapping[str, Any], schema: Schema | None) -> Any:
     """``candidate`` shaped to ``schema``: its keys the schema declares (when the values fit),
-    plus a minimal value for every other required property. Without a schema, ``candidate``."""
+    plus a minimal value for every other required property, in the order the schema lists
+    its properties (a model under strict structured output writes them in that order).
+    Without a schema, ``candidate``."""
     if not schema:
         return dict(candidate)
     root = schema
@@ -181,11 +183,28 @@ def conform(candidate: Mapping[str, Any], schema: Schema | None) -> Any:
     if not isinstance(properties, Mapping):
         types = _types(resolved)
         return dict(candidate) if not types or "object" in types else minimal_instance(schema)
+    required = resolved.get("required") or ()
     result: dict[str, Any] = {}
-    for name, value in candidate.items():
-        if name in properties and fits(value, properties[name], root):
-            result[name] = value
-    for name in resolved.get("required") or ():
+    for name, declared in properties.items():
+        if name in candidate and fits(candidate[name], declared, root):
+            result[name] = candidate[name]
+        elif name in required:
+            result[name] = minimal_instance(declared, root)
+    for name in required:
         if name not in result:
             result[name] = minimal_instance(properties.get(name, {}), root)
     return result
+
+
+def in_schema_order(value: Any, schema: Schema | None) -> Any:
+    """An object with its keys in the order ``schema`` lists its properties (a model under
+    strict structured output writes them so), keys the schema does not list after them;
+    any other value as it is."""
+    if not isinstance(value, Mapping) or not schema:
+        return value
+    properties = _resolve(schema, schema).get("properties")
+    if not isinstance(properties, Mapping):
+        return value
+    ordered = {name: value[name] for name in properties if name in value}
+    ordered.update((name, item) for name, item in value.items() if name not in ordered)
+    return ordered

@@ -32,6 +32,13 @@ class ScriptedModelSettings(BaseSettings):
         description="Seed of the drawn latencies: the same sequence at every start. "
         "Unset: a different one each time.",
     )
+    stream_tokens_per_s: float = Field(
+        default=0,
+        ge=0,
+        description="Pace of streamed answers (`stream: true`): tokens (four characters of "
+        "the answer) per second, the first right after the call's latency. 0: every chunk "
+        "at once.",
+    )
     models: Annotated[list[str], NoDecode] = Field(
         default=["baton-scripted-model", "gpt-4o-mini"],
         description="Model names GET /v1/models lists (comma-separated); any name is accepted.",

@@ -2,6 +2,7 @@
 of its own, load as gateways make it, and watchers of the pipeline's topics."""
 
 from .load import (
+    APPROVAL_TEXT,
     FAQ_TEXT,
     PEOPLE_TEXT,
     Accepted,
@@ -18,6 +19,7 @@ from .team import GaveUpError, Team, TeamAgent
 from .watch import Seen, follow_topics
 
 __all__ = [
+    "APPROVAL_TEXT",
     "FAQ_TEXT",
     "FAST_RECOVERY",
     "PEOPLE_TEXT",

@@ -19,6 +19,9 @@ FAQ_TEXT = "What are your opening hours?"
 """A question the scripted model's defaults answer at once, with no person involved."""
 PEOPLE_TEXT = "I want to talk to a human, please."
 """A message the router's default rules give to people."""
+APPROVAL_TEXT = "Can I get a refund for the shoes I bought?"
+"""A question the scripted model's defaults answer at once with a reply about refunds: held
+for a person's approval by an ai-responder whose approval topics include ``refund``."""
 
 
 async def new_threads(
@@ -110,6 +113,8 @@ class Accepted:
     index: int
     to_people: bool = False
     """Posted on one of the load's ``people`` threads."""
+    to_approve: bool = False
+    """Posted on one of the load's ``approvals`` threads: the AI's reply is a draft."""
 
 
 @dataclass
@@ -123,6 +128,10 @@ class Load:
     len(people_texts)]`` and, as someone waiting for an answer would, posts again only once
     ``answered`` returns for the accepted message (a person replied and closed the ticket),
     or after ``patience_s`` (counted in ``impatient``).
+
+    The users of the ``approvals`` threads post ``approval_text``, whose reply the AI holds
+    as a draft for a person's approval; they too wait for ``answered`` (the draft approved)
+    before they post again.
     """
 
     ingest_url: str
@@ -134,6 +143,9 @@ class Load:
     people: list[str] = field(default_factory=list)
     """Threads whose users want a person (see above)."""
     people_texts: Sequence[str] = (PEOPLE_TEXT,)
+    approvals: list[str] = field(default_factory=list)
+    """Threads whose replies people approve (see above)."""
+    approval_text: str = APPROVAL_TEXT
     answered: Callable[[uuid.UUID], Awaitable[None]] | None = None
     patience_s: float = 60.0
     accepted: list[Accepted] = field(default_factory=list)
@@ -153,6 +165,7 @@ class Load:
                     self._thread(client, t, stop, self.people_texts[i % len(self.people_texts)])
                     for i, t in enumerate(self.people)
                 ),
+                *(self._thread(client, t, stop, self.approval_text) for t in self.approvals),
             )
 
     async def _thread(
@@ -160,6 +173,7 @@ class Load:
     ) -> None:
         loop = asyncio.get_running_loop()
         to_people = thread_id in self.people
+        to_approve = thread_id in self.approvals
         index = 0
         while loop.time() < stop:
             key = f"{thread_id}-{index}"
@@ -170,7 +184,7 @@ class Load:
                     text = f"{base_text} ({key})"
                     message_id = await post_message(client, thread_id, text, key=key)
                     if message_id is not None:
-                        accepted = Accepted(message_id, thread_id, index, to_people)
+                        accepted = Accepted(message_id, thread_id, index, to_people, to_approve)
                         self.accepted.append(accepted)
                         break
                 except (aiohttp.ClientError, TimeoutError):
@@ -179,7 +193,8 @@ class Load:
                     self.abandoned += 1
                     break
                 await asyncio.sleep(0.25)
-            if to_people and accepted is not None and self.answered is not None:
+            waits = to_people or to_approve
+            if waits and accepted is not None and self.answered is not None:
                 try:
                     await asyncio.wait_for(self.answered(accepted.message_id), self.patience_s)
                 except TimeoutError:

@@ -112,10 +112,18 @@ class Program:
     port: int = 0
     health: str = "/health/ready"
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ports: dict[int, int] = field(default_factory=dict)
+    """The port each instance serves on, by its pid."""
 
     @property
     def url(self) -> str:
+        """The first instance's URL (its port stays when it is restarted)."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def urls(self) -> list[str]:
+        """Each running instance's URL, in the order of :attr:`processes`."""
+        return [f"http://127.0.0.1:{self.ports[p.pid]}" for p in self.processes]
 
 
 FAST_RECOVERY: Mapping[str, str] = {
@@ -187,6 +195,7 @@ class System:
             preexec_fn=_die_with_parent,
         )
         program.processes.append(process)
+        program.ports[process.pid] = port
         await self._wait_ready(program, process, f"http://127.0.0.1:{port}{program.health}")
         return program
 

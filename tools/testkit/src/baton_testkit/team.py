@@ -59,8 +59,9 @@ class TeamAgent:
 class Team:
     """Agents working ``queue_url``'s tickets until :meth:`stop`.
 
-    ``replies`` holds, per ticket, the ids of the replies the API confirmed; ``resolved``
-    each ticket the team resolved with the user messages it held at that moment. The
+    ``replies`` holds, per ticket, the ids of the replies the API confirmed; ``approved``,
+    per approval ticket, the draft whose approval it confirmed; ``resolved`` each ticket
+    the team resolved with the user messages it held at that moment. The
     tickets of ``hand_back_to_ai`` threads are resolved with handback ``ai``, the others
     with ``none`` (people keep the thread)."""
 
@@ -72,6 +73,7 @@ class Team:
     hand_back_to_ai: Collection[str] = ()
     agents: list[TeamAgent] = field(default_factory=list)
     replies: dict[str, set[uuid.UUID]] = field(default_factory=dict)
+    approved: dict[str, uuid.UUID] = field(default_factory=dict)
     resolved: dict[str, list[uuid.UUID]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     """Claims won (``claims``), tickets found held (``worked_held``: a claim whose answer
@@ -233,6 +235,8 @@ class Team:
             self.counts[f"resolve_{done.code or done.status}"] += 1
             return
         self.counts["resolved"] += 1
+        if kind == "approval":
+            self.approved[ticket_id] = uuid.UUID(done.body["draft_message_id"])
         message_ids = [uuid.UUID(m) for m in done.body["message_ids"]]
         self.resolved[ticket_id] = message_ids
         for message_id in message_ids:

@@ -1,4 +1,4 @@
-"""The admin routes: agents, the feedback export and the labour report.
+"""The admin routes: agents, the feedback export, the labour and satisfaction reports.
 
 No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations.
 """
@@ -18,6 +18,7 @@ from baton_runtime import ApiError
 from ..agents import Agents
 from ..domain import FIT_NAME_PATTERN, Role
 from ..labour import LabourReport
+from ..satisfaction import SatisfactionReport
 from ..usecases import Reports
 from .auth import Auth
 
@@ -158,5 +159,20 @@ def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
         if start >= end:
             raise ApiError(422, "invalid_period", "`since` must be before `until`")
         return await reports.labour(start, end)
+
+    @router.get("/satisfaction")
+    async def get_satisfaction_report(
+        since: Annotated[Moment | None, Query(description="Start; a week before `until`.")] = None,
+        until: Annotated[Moment | None, Query(description="End (excluded); now.")] = None,
+    ) -> SatisfactionReport:
+        """The users' ratings (CSAT) given in [since, until): counts, average, CSAT (the
+        share of 4 and 5) and the distribution of scores, overall, for the AI against
+        people, per agent who resolved the conversation and per department. Defaults to
+        the last 7 days."""
+        end = until or utc_now()
+        start = since or end - timedelta(days=7)
+        if start >= end:
+            raise ApiError(422, "invalid_period", "`since` must be before `until`")
+        return await reports.satisfaction(start, end)
 
     return router

@@ -8,7 +8,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
-from baton_contracts import Owner, TicketKind, TicketStatus
+from baton_contracts import Fallback, Mood, Owner, TicketKind, TicketStatus
 from baton_conversations import Message, Ownership, Thread
 
 from ..tickets import Ticket
@@ -27,6 +27,23 @@ class ResolutionView(BaseModel):
     agent_name: str
     at: datetime
     handback: str | None = None
+
+
+AI_WORDS = (
+    "Written by the AI from the customer's words: not an instruction from Baton or from the "
+    "team. Check it against the thread before acting on it."
+)
+
+
+class SummaryView(BaseModel):
+    """The AI's short account of the conversation, for whoever picks the ticket up."""
+
+    written_by: Literal["ai"] = Field(default="ai", description=AI_WORDS)
+    notice: str = Field(default=AI_WORDS, description="What agents are shown with it.")
+    issue: str = Field(description="The customer's issue.")
+    tried: str = Field(description="What was tried or answered so far; empty when nothing.")
+    mood: Mood = Field(description="The customer's mood, as the conversation shows it.")
+    written_at: datetime | None
 
 
 class TicketView(BaseModel):
@@ -55,8 +72,36 @@ class TicketView(BaseModel):
     lease_expires_at: datetime | None
     sla_due_at: datetime
     sla_breached: bool
+    next_response_due_at: datetime | None = Field(
+        default=None,
+        description="While the user waits on people again (they answered before): when the "
+        "next response is due, in business time.",
+    )
+    resolution_due_at: datetime | None = Field(
+        default=None, description="When the ticket should be resolved by; null: no such SLA."
+    )
+    priority_raised: int = Field(
+        default=0, description="How much SLA breaches raised the priority."
+    )
     first_response_at: datetime | None
     resolution: ResolutionView | None
+    summary: SummaryView | None = Field(
+        default=None,
+        description="The AI's summary of the conversation; null until it is written (it "
+        "comes a few seconds after the ticket opens, or never when the model fails).",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="When the ticket closes unanswered (a question); null: never."
+    )
+    fallback: Fallback | None = Field(
+        default=None,
+        description="What the AI does when it expires: `ai` answers without the answer, "
+        "`human` hands the conversation to people.",
+    )
+    expired_at: datetime | None = Field(
+        default=None, description="When it was closed unanswered; then `status` is resolved."
+    )
+    expiry_reason: str | None = None
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
@@ -64,17 +109,18 @@ class TicketView(BaseModel):
     @classmethod
     def of(cls, ticket: Ticket) -> Self:
         fields = ticket.model_dump()
-        return cls.model_validate({**fields, "assigned_agent": fields["holder"]})
+        summary = (
+            SummaryView(**ticket.summary.model_dump(), written_at=ticket.summarized_at)
+            if ticket.summary is not None
+            else None
+        )
+        return cls.model_validate(
+            {**fields, "assigned_agent": fields["holder"], "summary": summary}
+        )
 
 
 class TicketList(BaseModel):
     tickets: list[TicketView]
-
-
-AI_WORDS = (
-    "Written by the AI from the customer's words: not an instruction from Baton or from the "
-    "team. Check it against the thread before acting on it."
-)
 
 
 class AiView(BaseModel):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from baton_contracts import SlaKind, TicketSummary
 from baton_runtime import Document, Entry, Outbox, Unreadable, insert_once, merge
 
 from ..ports import Changed, TicketQuery
@@ -60,14 +61,28 @@ class MongoTickets:
         await tickets.create_index([("thread_id", ASCENDING), ("created_at", ASCENDING)])
         await tickets.create_index([("status", ASCENDING), ("lease_expires_at", ASCENDING)])
         await tickets.create_index([("status", ASCENDING), ("sla_due_at", ASCENDING)])
+        await tickets.create_index(
+            [("status", ASCENDING), ("expires_at", ASCENDING)],
+            partialFilterExpression={"expires_at": {"$exists": True}},
+        )
+        for clock in ("next_response_due_at", "resolution_due_at"):
+            await tickets.create_index(
+                [("status", ASCENDING), (clock, ASCENDING)],
+                partialFilterExpression={clock: {"$exists": True}},
+            )
+        # The recent waits for a first claim, per department (the hand-off notice's estimate).
+        await tickets.create_index(
+            [("department", ASCENDING), ("first_claimed_at", DESCENDING)],
+            partialFilterExpression={"first_claimed_at": {"$exists": True}},
+        )
         await tickets.create_index([("created_at", ASCENDING)])
         await tickets.create_index([("resolved_at", ASCENDING)])
         await Outbox.ensure_index(tickets)
 
     # ------------------------------------------------------------ reading
 
-    async def add(self, ticket: Ticket) -> bool:
-        doc = ticket_document(ticket)
+    async def add(self, ticket: Ticket, *, follow_ups: Sequence[Entry] = ()) -> bool:
+        doc = ticket_document(ticket) | self._outbox.fields(follow_ups)
         if isinstance(ticket, ThreadTicket) and ticket.status != "resolved":
             doc[OPEN_THREAD] = ticket.thread_id
         return await insert_once(self.collection, doc)
@@ -102,15 +117,41 @@ class MongoTickets:
             {"status": "assigned", "lease_expires_at": {"$lte": now}}, limit
         )
 
-    async def sla_due(self, now: datetime, *, limit: int) -> list[Ticket]:
-        return await self._sweep_round(
+    async def sla_due(
+        self, now: datetime, *, limit: int, sla: SlaKind = "first_response"
+    ) -> list[Ticket]:
+        return await self._sweep_round(_breach_due(sla, now), limit)
+
+    async def ahead_of(self, ticket: Ticket, *, limit: int) -> int:
+        return await self.collection.count_documents(
             {
-                "status": {"$in": list(OPEN_STATUSES)},
-                "sla_breached": False,
-                "first_response_at": None,
-                "sla_due_at": {"$lte": now},
+                "status": "pending",
+                "department": ticket.department,
+                "_id": {"$ne": ticket.ticket_id},
+                "$or": [
+                    {"priority": {"$gt": ticket.priority}},
+                    {"priority": ticket.priority, "created_at": {"$lte": ticket.created_at}},
+                ],
             },
-            limit,
+            limit=limit,
+        )
+
+    async def claim_waits(
+        self, department: str | None, *, since: datetime, limit: int
+    ) -> list[tuple[datetime, datetime]]:
+        cursor = (
+            self.collection.find(
+                {"department": department, "first_claimed_at": {"$gte": since}},
+                projection={"created_at": 1, "first_claimed_at": 1},
+            )
+            .sort([("first_claimed_at", DESCENDING)])
+            .limit(limit)
+        )
+        return [(doc["created_at"], doc["first_claimed_at"]) async for doc in cursor]
+
+    async def expiring(self, now: datetime, *, limit: int) -> list[Ticket]:
+        return await self._sweep_round(
+            {"status": {"$in": list(OPEN_STATUSES)}, "expires_at": {"$lte": now}}, limit
         )
 
     async def _sweep_round(self, query: Document, limit: int) -> list[Ticket]:
@@ -151,14 +192,24 @@ class MongoTickets:
     # ------------------------------------------------------------ changing
 
     async def attach(
-        self, ticket_id: str, message_id: uuid.UUID, *, notes: AiNotes, now: datetime
+        self,
+        ticket_id: str,
+        message_id: uuid.UUID,
+        *,
+        notes: AiNotes,
+        now: datetime,
+        next_response_due: datetime | None = None,
     ) -> Ticket | None:
+        update: Document = {
+            "$addToSet": {"message_ids": str(message_id)},
+            "$set": {**notes.model_dump(exclude_none=True), "updated_at": now},
+        }
+        if next_response_due is not None:
+            # The wait starts with its first message: a later one keeps the earlier due time.
+            update["$min"] = {"next_response_due_at": next_response_due}
         doc = await self.collection.find_one_and_update(
             {"_id": ticket_id, "status": {"$in": list(OPEN_STATUSES)}},
-            {
-                "$addToSet": {"message_ids": str(message_id)},
-                "$set": {**notes.model_dump(exclude_none=True), "updated_at": now},
-            },
+            update,
             projection=WITHOUT_OUTBOX,
             return_document=ReturnDocument.AFTER,
         )
@@ -298,6 +349,8 @@ class MongoTickets:
                 "$set": {"lease_expires_at": until, "updated_at": now},
                 "$min": {"first_response_at": now},
                 "$addToSet": {"replies": str(reply_id)},
+                # The user's wait for a next response, if any, is over.
+                "$unset": {"next_response_due_at": "", "next_response_breached_at": ""},
             },
             follow_ups,
         )
@@ -342,19 +395,74 @@ class MongoTickets:
         )
 
     async def flag_sla_breach(
-        self, ticket_id: str, *, now: datetime, follow_ups: Sequence[Entry]
+        self,
+        ticket_id: str,
+        *,
+        now: datetime,
+        follow_ups: Sequence[Entry],
+        sla: SlaKind = "first_response",
+        seen: Ticket | None = None,
+        raise_by: int = 0,
     ) -> Changed | None:
+        query: Document = {"_id": ticket_id, **_breach_due(sla, now)}
+        flags: dict[SlaKind, Document] = {
+            "first_response": {"sla_breached": True, "sla_breached_at": now},
+            "next_response": {"next_response_breached_at": now},
+            "resolution": {"resolution_breached_at": now},
+        }
+        flagged = flags[sla]
+        update: Document = {"$set": {**flagged, "updated_at": now}}
+        if seen is not None:
+            # The wait seen (not a later one), and the priority the event announces raised.
+            if sla == "next_response":
+                query["next_response_due_at"] = seen.next_response_due_at
+            if raise_by:
+                query["priority"] = seen.priority
+        if raise_by:
+            update["$inc"] = {"priority": raise_by, "priority_raised": raise_by}
+        return await self._change(query, update, follow_ups)
+
+    async def close_expired(
+        self, ticket_id: str, *, now: datetime, reason: str, follow_ups: Sequence[Entry]
+    ) -> Changed | None:
+        # Of an answer and the expiry racing, the first write wins: the answer's needs the
+        # ticket assigned, this one needs it open; whichever comes second matches nothing.
         return await self._change(
             {
                 "_id": ticket_id,
                 "status": {"$in": list(OPEN_STATUSES)},
-                "sla_breached": False,
-                "first_response_at": None,
-                "sla_due_at": {"$lte": now},
+                "expires_at": {"$lte": now},
             },
-            {"$set": {"sla_breached": True, "sla_breached_at": now, "updated_at": now}},
+            {
+                "$set": {
+                    "status": "resolved",
+                    "resolved_at": now,
+                    "expired_at": now,
+                    "expiry_reason": reason,
+                    "lease_expires_at": None,
+                    "updated_at": now,
+                },
+                "$unset": {OPEN_THREAD: ""},
+            },
             follow_ups,
         )
+
+    async def summarize(
+        self, ticket_id: str, *, thread_id: str, summary: TicketSummary, now: datetime
+    ) -> Ticket | None:
+        doc = await self.collection.find_one_and_update(
+            {"_id": ticket_id, "thread_id": thread_id, "summary": None},
+            {
+                "$set": {
+                    "summary": summary.model_dump(),
+                    "summarized_at": now,
+                    "updated_at": now,
+                }
+            },
+            projection=WITHOUT_OUTBOX,
+            return_document=ReturnDocument.AFTER,
+        )
+        return read_ticket(doc) if doc else None
 
     async def _change(
         self, query: Document, update: Document, follow_ups: Sequence[Entry]
@@ -376,6 +484,27 @@ class MongoTickets:
 
     async def sweep_follow_ups(self, *, older_than: timedelta) -> int:
         return await self._outbox.sweep(self.collection, older_than=older_than)
+
+
+def _breach_due(sla: SlaKind, now: datetime) -> Document:
+    """Open tickets whose clock ``sla`` ran out by ``now`` and is not flagged (the rule of
+    :func:`~baton_human_queue.domain.breach_due`)."""
+    open_ticket: Document = {"status": {"$in": list(OPEN_STATUSES)}}
+    if sla == "first_response":
+        return {
+            **open_ticket,
+            "sla_breached": False,
+            "first_response_at": None,
+            "sla_due_at": {"$lte": now},
+        }
+    if sla == "next_response":
+        return {
+            **open_ticket,
+            "first_response_at": {"$ne": None},
+            "next_response_breached_at": None,
+            "next_response_due_at": {"$lte": now},
+        }
+    return {**open_ticket, "resolution_breached_at": None, "resolution_due_at": {"$lte": now}}
 
 
 def _live_claim(ticket_id: str, claim_id: str, now: datetime) -> Document:

@@ -1,14 +1,16 @@
 """The queue's use cases, one area a module: opening tickets, claims, what the holder does,
-the sweep, reading, and reports."""
+the sweep, reading, the users' ratings, and reports."""
 
 from ._common import QueueConfig
 from .assignment import Assigner
 from .claims import Claims
 from .holder import HolderActions, Reply
 from .intake import Intake
+from .ratings import Ratings
 from .reading import Reading, TicketContext
 from .reports import Reports
 from .staff import Staff
+from .summaries import Summaries
 from .sweep import Sweep
 
 __all__ = [
@@ -17,10 +19,12 @@ __all__ = [
     "HolderActions",
     "Intake",
     "QueueConfig",
+    "Ratings",
     "Reading",
     "Reply",
     "Reports",
     "Staff",
+    "Summaries",
     "Sweep",
     "TicketContext",
 ]

@@ -7,14 +7,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from baton_contracts import SlaKind
+from baton_conversations import ALWAYS_OPEN, BusinessHours
+
 from ..domain import (
     DEFAULT_SLA_S,
     Agent,
     PriorityRules,
+    QuestionTimeout,
     UnknownTicketError,
     WrongStateError,
     check_visible,
 )
+from ..notices import NoticeRules
 from ..ports import Changed, TicketStore
 from ..staffing import StaffingRules
 from ..tickets import Ticket
@@ -34,6 +39,16 @@ class QueueConfig:
     context_messages: int = 20
     outbox_grace_s: float = 5.0
     staffing: StaffingRules = field(default_factory=StaffingRules)
+    question_timeout: QuestionTimeout = field(default_factory=QuestionTimeout)
+    next_response_sla_s: Mapping[int, float] = field(default_factory=lambda: dict(DEFAULT_SLA_S))
+    """Like ``sla_s``, for people's next response to a user who wrote again."""
+    resolution_sla_s: Mapping[int, float] = field(default_factory=dict)
+    """Like ``sla_s``, for resolving the ticket; empty: no resolution SLA."""
+    sla_raise: Mapping[SlaKind, int] = field(default_factory=dict)
+    """How much a breach of each SLA raises the ticket's priority."""
+    hours: BusinessHours = ALWAYS_OPEN
+    """Departments' business hours: SLA clocks run in business time."""
+    notices: NoticeRules = field(default_factory=NoticeRules)
 
 
 async def visible(tickets: TicketStore, agent: Agent, ticket_id: str) -> Ticket:

@@ -247,7 +247,15 @@ async def hand_over(
         raise AtCapacityError(f"{agent.name} holds {limit} ticket(s), the most they may hold")
     follow_ups = [
         *end_claim(ticket, ticket.claim_id, now, "reassigned"),
-        *taking(ticket, agent, claim_id, now, reason=reason, change=f"reassign:{claim_id}"),
+        *taking(
+            ticket,
+            agent,
+            claim_id,
+            now,
+            reason=reason,
+            change=f"reassign:{claim_id}",
+            config=config,
+        ),
     ]
     changed = await tickets.reassign(
         ticket.ticket_id,

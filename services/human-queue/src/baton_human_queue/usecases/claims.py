@@ -25,10 +25,12 @@ from ..domain import (
     lease_until,
 )
 from ..followups import ClaimOpened, assign, end_claim, lapse, open_claim
+from ..notices import Facts
 from ..ports import AgentStore, Changed, TicketStore
 from ..staffing import AgentState, InactiveAgentError, Slot, UnknownAgentError
 from ..tickets import ThreadTicket, Ticket
 from ._common import ATTEMPTS, QueueConfig, follow_through, keeps_changing, visible
+from .notices import notices_for
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,9 @@ async def take_ticket(
     follow_ups = []
     if ticket.claim_id is not None:  # a lapsed claim the sweep has not returned yet
         follow_ups += lapse(ticket, ticket.claim_id)
-    follow_ups += taking(ticket, agent, claim_id, now, reason=reason, change=f"claim:{claim_id}")
+    follow_ups += taking(
+        ticket, agent, claim_id, now, reason=reason, change=f"claim:{claim_id}", config=config
+    )
     changed = await tickets.claim(
         ticket.ticket_id,
         seen_claim_id=ticket.claim_id,
@@ -96,11 +100,19 @@ async def take_ticket(
 
 
 def taking(
-    ticket: Ticket, agent: Agent, claim_id: str, now: datetime, *, reason: str, change: str
+    ticket: Ticket,
+    agent: Agent,
+    claim_id: str,
+    now: datetime,
+    *,
+    reason: str,
+    change: str,
+    config: QueueConfig,
 ) -> list[Entry]:
     """What ``agent`` taking ``ticket`` under ``claim_id`` leads to (by a claim, an
     assignment or a reassignment, named by ``change``): the claim opened in the labour log
-    and, for a thread's ticket, the thread given to the agent."""
+    and, for a thread's ticket, the thread given to the agent and the user told who joined
+    (not when the agent takes back its own lapsed claim; a renewal takes nothing)."""
     follow_ups = [
         open_claim(
             ClaimOpened(
@@ -120,6 +132,11 @@ def taking(
         follow_ups.append(
             assign(ticket, change, owner="human", agent_id=agent.agent_id, reason=reason)
         )
+        if ticket.holder is None or ticket.holder.agent_id != agent.agent_id:
+            joined = Facts(agent_name=agent.name)
+            follow_ups += notices_for(
+                config, ticket, "agent_joined", f"agent_joined:{claim_id}", joined, now
+            )
     return follow_ups
 
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from baton_contracts import Owner, derive_id, utc_now
+from baton_contracts import NoticeKind, Owner, derive_id, utc_now
 from baton_conversations import ConversationStore
-from baton_runtime import Entry, publishing
+from baton_runtime import Entry, link_to, publishing
 
 from .. import metrics
 from ..domain import (
@@ -34,8 +34,10 @@ from ..followups import (
     end_claim,
     feedback_of,
     record_feedback,
+    remember_resolution,
     store_reply,
 )
+from ..notices import Facts
 from ..ports import TicketStore
 from ..tickets import (
     Action,
@@ -50,6 +52,7 @@ from ..tickets import (
 )
 from ._common import ATTEMPTS, QueueConfig, follow_through, keeps_changing, visible
 from .claims import Freed, tell
+from .notices import notices_for
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,7 @@ class HolderActions:
                 ),
             )
             if changed is not None:
+                link_to(ticket.trace)  # the request links to the trace that opened the ticket
                 metrics.responded(ticket, now)
                 metrics.ACTIONS.labels(action="reply").inc()
                 replied = await follow_through(self._tickets, changed)
@@ -239,7 +243,17 @@ class HolderActions:
                 if handback == "ai"
                 else f"{agent.name} resolved ticket {ticket.ticket_id}; people keep the thread"
             )
-            return [assign(ticket, "resolve", owner=owner, agent_id=None, reason=reason)]
+            # The user is told: back with the AI (handback), or resolved; then, where the
+            # department asks for it, the rating prompt, after what the rating is about.
+            told = Facts(agent_name=holder.name)
+            notice: NoticeKind = "handback" if handback == "ai" else "resolved"
+            return [
+                assign(ticket, "resolve", owner=owner, agent_id=None, reason=reason),
+                # What the user's rating of the conversation is about, and who gets it.
+                remember_resolution(ticket, holder, now),
+                *notices_for(self._config, ticket, notice, notice, told, now),
+                *notices_for(self._config, ticket, "rating", "rating", told, now),
+            ]
 
         return await self._resolve(agent, ticket_id, "resolve", follow_ups, handback=handback)
 
@@ -279,6 +293,7 @@ class HolderActions:
                 ],
             )
             if changed is not None:
+                link_to(ticket.trace)
                 metrics.responded(ticket, now)
                 metrics.ACTIONS.labels(action=action).inc()
                 resolved = await follow_through(self._tickets, changed)

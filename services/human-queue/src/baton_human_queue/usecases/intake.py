@@ -1,5 +1,7 @@
 """Opening tickets from the events that ask for a person: the router's routes to people
-(``route.decided``) and the AI's requests (``tool.human_requested``)."""
+(``route.decided``) and the AI's requests (``tool.human_requested``). The user is told:
+a conversation handed to people where they stand (``handoff``), a question to a colleague
+that the AI is checking (``checking``)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ from typing import Any
 
 from baton_contracts import RouteDecided, TicketKind, ToolHumanRequested, derive_id, utc_now
 from baton_conversations import ConversationStore, Thread
+from baton_runtime import Entry, current_carrier
 
 from .. import metrics
-from ..domain import InvalidRequestError, sla_due
-from ..ports import TicketStore
+from ..domain import InvalidRequestError, optional_sla_due, sla_due
+from ..followups import opening
+from ..notices import Facts
+from ..ports import Changed, TicketStore
 from ..tickets import (
     AiNotes,
     ApprovalTicket,
@@ -24,7 +29,8 @@ from ..tickets import (
     ThreadTicket,
     Ticket,
 )
-from ._common import ATTEMPTS, QueueConfig
+from ._common import ATTEMPTS, QueueConfig, follow_through
+from .notices import Standing, notices_for
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ class Intake:
         self._config = config
         self._now = clock
         self._opened = opened
+        self._standing = Standing(tickets=tickets, config=config)
 
     async def open_conversation(self, event: RouteDecided) -> None:
         """The router gave a user message to people: queue it, or add it to the thread's
@@ -62,11 +69,16 @@ class Intake:
         }
         ticket: Ticket
         if event.kind == "question":
+            expires_at, fallback = self._config.question_timeout.deadline(
+                fields["department"], fields["created_at"]
+            )
             ticket = QuestionTicket(
                 **fields,
                 question=event.question,
                 context=event.context,
                 tool_call_id=event.tool_call_id,
+                expires_at=expires_at,
+                fallback=fallback,
             )
         elif event.kind == "approval":
             if event.draft_message_id is None:
@@ -107,6 +119,7 @@ class Intake:
         department = event.department or thread.department
         tier = event.user_tier or thread.user_tier
         priority = self._config.priority.priority(kind, tier=tier, department=department)
+        hours = self._config.hours.of(department)
         return {
             "ticket_id": str(derive_id(event.event_id, "ticket")),
             "priority": priority,
@@ -118,7 +131,12 @@ class Intake:
             "reason": reason,
             "source_event_id": event.event_id,
             "correlation_id": event.correlation_id,
-            "sla_due_at": sla_due(now, priority, self._config.sla_s),
+            "trace": current_carrier(),
+            "sla_due_at": sla_due(now, priority, self._config.sla_s, hours),
+            "resolution_due_at": optional_sla_due(
+                now, priority, self._config.resolution_sla_s, hours
+            ),
+            "locale": thread.metadata.get("locale"),
             "created_at": now,
             "updated_at": now,
         }
@@ -135,13 +153,16 @@ class Intake:
                         ticket.user_message_id,
                         notes=notes,
                         now=ticket.created_at,
+                        next_response_due=self._next_response_due(open_ticket, ticket.created_at),
                     )
                     if attached is not None:
                         metrics.MESSAGES_ATTACHED.inc()
                         return
                     continue  # resolved meanwhile: open a new one
-            if await self._tickets.add(ticket):
+            follow_ups = [*opening(ticket), *await self._notices(ticket)]
+            if await self._tickets.add(ticket, follow_ups=follow_ups):
                 metrics.TICKETS_OPENED.labels(kind=ticket.kind).inc()
+                await follow_through(self._tickets, Changed(ticket, follow_ups))
                 await self._hand_out(ticket)
                 return
             if await self._tickets.get(ticket.ticket_id) is not None:
@@ -149,6 +170,29 @@ class Intake:
         raise RuntimeError(
             f"could not queue message {ticket.user_message_id} of thread {ticket.thread_id}"
         )
+
+    def _next_response_due(self, ticket: Ticket, now: datetime) -> datetime | None:
+        """A user message on a ticket people answered before starts a wait for their next
+        response (a message before any response waits for the first one)."""
+        if ticket.first_response_at is None:
+            return None
+        hours = self._config.hours.of(ticket.department)
+        return optional_sla_due(now, ticket.priority, self._config.next_response_sla_s, hours)
+
+    async def _notices(self, ticket: Ticket) -> list[Entry]:
+        """What a new ticket tells the user, stored with it: a conversation handed to people
+        (``handoff``), or a question the AI asks a colleague (``checking``). A message added
+        to an open ticket is told nothing new."""
+        now = ticket.created_at
+        rules = self._config.notices
+        if isinstance(ticket, ThreadTicket):
+            if not rules.enabled("handoff", department=ticket.department, locale=ticket.locale):
+                return []
+            facts = await self._standing.facts(ticket, now)
+            return notices_for(self._config, ticket, "handoff", "handoff", facts, now)
+        if isinstance(ticket, QuestionTicket):
+            return notices_for(self._config, ticket, "checking", "checking", Facts(), now)
+        return []
 
     async def _hand_out(self, ticket: Ticket) -> None:
         """An auto-assigned department's new ticket goes to an agent now; if this fails the

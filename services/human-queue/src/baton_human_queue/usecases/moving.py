@@ -25,6 +25,7 @@ from ..domain import (
     UnknownTicketError,
     check_text,
     lease_until,
+    optional_sla_due,
     sla_due,
 )
 from ..followups import (
@@ -34,6 +35,7 @@ from ..followups import (
     keep_note,
     move_thread,
     open_claim,
+    opening,
 )
 from ..moving import (
     NotAiOwnedError,
@@ -159,9 +161,11 @@ class MovingWork:
             ticket.ticket_id,
             seen_claim_id=ticket.claim_id,
             department=target,
+            # What SLA breaches added stays: the ticket is as late as it was.
             priority=self._config.priority.priority(
                 ticket.kind, tier=ticket.user_tier, department=target
-            ),
+            )
+            + ticket.priority_raised,
             holder=receiver.agent.holding(target) if receiver else None,
             claim_id=claim_id,
             until=lease_until(now, self._config.lease_s) if receiver else None,
@@ -336,14 +340,24 @@ class MovingWork:
             reason=f"{TAKEOVER_REASON} by {agent.name}",
             source_event_id=takeover_id,
             correlation_id=takeover_id,
-            sla_due_at=sla_due(now, priority, self._config.sla_s),
+            sla_due_at=sla_due(
+                now, priority, self._config.sla_s, self._config.hours.of(thread.department)
+            ),
+            resolution_due_at=optional_sla_due(
+                now,
+                priority,
+                self._config.resolution_sla_s,
+                self._config.hours.of(thread.department),
+            ),
+            locale=thread.metadata.get("locale"),
             created_at=now,
             updated_at=now,
         )
-        if not await self._tickets.add(ticket):
+        follow_ups = opening(ticket)
+        if not await self._tickets.add(ticket, follow_ups=follow_ups):
             return None
         metrics.TICKETS_OPENED.labels(kind="conversation").inc()
-        return ticket
+        return await follow_through(self._tickets, Changed(ticket, follow_ups))
 
 
 def _opened(

@@ -1,4 +1,4 @@
-"""The gateways' routes: threads and their messages.
+"""The gateways' routes: threads, their messages, and the user's rating of a conversation.
 
 No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations.
 """
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from baton_contracts import Handler
 from baton_conversations import Message
 
 from ..domain import NewThread, Submission
@@ -20,6 +21,7 @@ from ..inputs import (
     CHANNEL,
     DEPARTMENT,
     IDEMPOTENCY_KEY,
+    MAX_COMMENT_LENGTH,
     MAX_METADATA_KEYS,
     MAX_METADATA_VALUE_LENGTH,
     METADATA_KEY,
@@ -132,22 +134,55 @@ class MessageView(BaseModel):
     text: str
     agent_name: str | None
     provider: str | None
+    notice: str | None = Field(
+        default=None,
+        description="On Baton's own notices (provider `baton`): which one, as in "
+        "`message.sent` (`handoff`, `checking`, `agent_joined`, `handback`, `resolved`, "
+        "`rating`).",
+    )
     created_at: datetime
 
     @classmethod
     def of(cls, message: Message) -> "MessageView":
+        notice = message.metadata.get("notice") if message.provider == "baton" else None
         return cls(
             message_id=message.message_id,
             role=message.role,
             text=message.text,
             agent_name=message.agent_name,
             provider=message.provider,
+            notice=notice if isinstance(notice, str) else None,
             created_at=message.created_at,
         )
 
 
 class MessageList(BaseModel):
     messages: list[MessageView]
+
+
+class RateThread(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    score: int = Field(
+        description="How the conversation went: 1 (bad) to 5 (very good).",
+        examples=[5],
+        json_schema_extra={"minimum": 1, "maximum": 5},
+    )
+    comment: str | None = Field(
+        default=None,
+        description="The user's words, up to 2000 characters; blank is no comment.",
+        json_schema_extra={"maxLength": MAX_COMMENT_LENGTH, "pattern": TEXT_SCHEMA_PATTERN},
+    )
+
+
+class RatingRecorded(BaseModel):
+    rating_id: uuid.UUID = Field(description="The id of the `thread.rated` event announcing it.")
+    thread_id: str
+    score: int
+    resolved_by: Handler = Field(
+        description="`human`: the rating goes to the agent who last resolved the "
+        "conversation; `ai`: no person resolved it, the rating is the AI's."
+    )
 
 
 def threads_router(auth: Auth, front: Front) -> APIRouter:
@@ -228,5 +263,27 @@ def threads_router(auth: Auth, front: Front) -> APIRouter:
         """The thread as the user sees it, oldest first: drafts and tool traffic are hidden."""
         messages = await front.messages(gateway, thread_id, limit=limit)
         return MessageList(messages=[MessageView.of(m) for m in messages])
+
+    @router.post(
+        "/threads/{thread_id}/rating",
+        status_code=status.HTTP_201_CREATED,
+        responses={
+            **UNKNOWN_THREAD,
+            409: {"description": "`already_rated`: this resolution has its rating"},
+        },
+    )
+    async def rate_thread(
+        gateway: CurrentGateway, thread_id: ThreadId, body: RateThread
+    ) -> RatingRecorded:
+        """The user's rating of the conversation (CSAT), given to whoever resolved it last:
+        the agent, or the AI when no person did. Once each time the conversation is
+        resolved; a second rating is `409 already_rated`."""
+        rated = await front.rate(gateway, thread_id, score=body.score, comment=body.comment)
+        return RatingRecorded(
+            rating_id=rated.event_id,
+            thread_id=rated.thread_id,
+            score=rated.score,
+            resolved_by=rated.resolved_by,
+        )
 
     return router

@@ -18,7 +18,7 @@ from .domain import (
     signed_headers,
     take_turns,
 )
-from .handlers import on_message_sent, on_thread_assigned
+from .handlers import on_message_delta, on_message_sent, on_thread_assigned
 from .metrics import refresh_webhook_metrics, start_webhook_metrics
 from .outbound import Outbound
 from .settings import WebhookSettings
@@ -44,6 +44,7 @@ __all__ = [
     "backoff",
     "check_events",
     "check_url",
+    "on_message_delta",
     "on_message_sent",
     "on_thread_assigned",
     "refresh_webhook_metrics",

@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
-from baton_contracts import MessageSent, ThreadAssigned, encode
+from baton_contracts import MessageDelta, MessageSent, ThreadAssigned, encode
 
 from ..domain import IngestError
 
-WEBHOOK_EVENTS = ("message.sent", "thread.assigned")
+WEBHOOK_EVENTS = ("message.sent", "thread.assigned", "message.delta")
 """The event types a webhook may ask for."""
 SECRET_PREFIX = "whsec_"  # noqa: S105 - marks Baton webhook secrets, not a secret
 MAX_URL_LENGTH = 2000
@@ -34,7 +34,7 @@ MAX_ERROR_LENGTH = 500
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 Status = Literal["pending", "delivered", "dead"]
-WebhookEvent = MessageSent | ThreadAssigned
+WebhookEvent = MessageSent | ThreadAssigned | MessageDelta
 T = TypeVar("T")
 
 

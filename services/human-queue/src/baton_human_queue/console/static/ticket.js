@@ -14,6 +14,8 @@ import { notesSection } from "./notes.js";
 
 const POLL_MS = 2500;
 
+const MOOD = { positive: "Positive", neutral: "Neutral", frustrated: "Frustrated", angry: "Angry" };
+
 const DRAFT_STATUS = {
   pending_approval: "Draft · waiting for approval",
   approved: "Draft · approved",
@@ -27,6 +29,7 @@ function describe(message) {
     return { kind: "tool", label: person ? `Tool result · answered by ${person}` : "Tool result" };
   }
   if (Array.isArray(message.content)) return { kind: "tool", label: "AI · tool call" };
+  if (message.provider === "baton") return { kind: "ai", label: "Baton · notice to the user" };
   if (message.provider === "human") {
     return { kind: "human", label: `Human · ${message.agent_name ?? message.human?.name ?? "agent"}` };
   }
@@ -91,6 +94,8 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
   let pollFailed = false;
 
   const title = h("h2", { id: "ticket-title" }, `Ticket #${shortId(ticketId)}`);
+  // The AI's summary comes first: what the agent reads before anything else.
+  const summarySection = h("section", { class: "card ticket-summary", "aria-labelledby": "summary-title", hidden: true });
   const facts = h("dl", { class: "facts" });
   const aiSection = h("section", { class: "card ai", "aria-labelledby": "ai-title" });
   const panelTitle = h("h3", { id: "actions-title", tabindex: "-1" }, "Actions");
@@ -107,6 +112,7 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
       "article",
       { "aria-labelledby": "ticket-title" },
       title,
+      summarySection,
       facts,
       h(
         "div",
@@ -141,8 +147,14 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
       t.status !== "resolved" && t.assigned_agent ? (mine() ? `${t.assigned_agent.name} (you)` : t.assigned_agent.name) : "nobody";
     const state = sla(t);
     const user = [thread?.user_id, thread?.channel, t.user_tier && `tier ${t.user_tier}`].filter(Boolean).join(" · ");
+    const expiry = [];
+    if (t.expired_at) expiry.push(fact("Expired", `at ${clock(t.expired_at)}`));
+    else if (t.expires_at && t.status !== "resolved") {
+      expiry.push(fact("Answer within", duration(Date.parse(t.expires_at) - Date.now())));
+    }
     facts.replaceChildren(
-      fact("Status", STATUS[t.status] ?? t.status),
+      fact("Status", t.expired_at ? "Expired" : STATUS[t.status] ?? t.status),
+      ...expiry,
       fact("Held by", holder),
       fact("Priority", String(t.priority)),
       fact("Department", t.department ?? "—"),
@@ -150,6 +162,27 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
       fact("SLA", h("span", { class: "sla", "data-state": state.state }, state.text)),
       fact("User", user || "—"),
       fact("Thread owner", thread ? (thread.owner === "ai" ? "the AI" : "people") : "—"),
+    );
+  }
+
+  function renderSummary() {
+    const summary = ticket.summary;
+    summarySection.hidden = !summary;
+    if (!summary) return;
+    const key = `${summary.issue}|${summary.tried}|${summary.mood}`;
+    if (summarySection.dataset.key === key) return;
+    summarySection.dataset.key = key;
+    summarySection.replaceChildren(
+      h("h3", { id: "summary-title" }, "Summary"),
+      // Written by the AI from the customer's words: never Baton's own voice.
+      h("p", { class: "hint summary-notice" }, summary.notice),
+      h(
+        "dl",
+        { class: "summary-facts" },
+        fact("Issue", summary.issue),
+        fact("Tried so far", summary.tried || "Nothing yet."),
+        fact("Customer's mood", MOOD[summary.mood] ?? summary.mood),
+      ),
     );
   }
 
@@ -449,7 +482,10 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
     panelKey = key;
     const hadFocus = panel.contains(document.activeElement);
     const parts = [];
-    if (t.status === "resolved") {
+    if (t.status === "resolved" && t.expired_at) {
+      const then = t.fallback === "human" ? "the conversation went to people" : "the AI answered without it";
+      parts.push(h("p", {}, `Closed unanswered at ${clock(t.expired_at)} (${t.expiry_reason}); ${then}.`));
+    } else if (t.status === "resolved") {
       const r = t.resolution;
       const how = r ? `${r.agent_name} (${r.action}) at ${clock(r.at)}` : "—";
       const back = r?.handback ? ` Handback: ${r.handback === "ai" ? "to the AI" : "kept with people"}.` : "";
@@ -471,6 +507,7 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
 
   function render(focus = false) {
     if (!ticket) return;
+    renderSummary();
     renderFacts();
     renderAi();
     renderMessages();
