@@ -50,6 +50,7 @@ from ._mongo import (
 )
 from ._openapi import declare_errors
 from ._outbox import Apply, Entry, Outbox, merge, publishing
+from ._pages import PackagedPages
 from ._records import Record
 from ._runner import TRANSIENT_ERRORS, EventRunner, Rejected, RetryPolicy, Subscription
 from ._service import (
@@ -106,6 +107,7 @@ __all__ = [
     "ModelSlots",
     "MongoSettings",
     "Outbox",
+    "PackagedPages",
     "Record",
     "RefusedError",
     "Rejected",

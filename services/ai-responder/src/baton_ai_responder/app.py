@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import openai
 from fastapi import FastAPI
@@ -65,26 +66,23 @@ def build_client(settings: Settings) -> openai.AsyncOpenAI:
     )
 
 
+def model_limits(settings: Settings) -> dict[str, Any]:
+    """The model and limits every kind of call shares (replies, summaries)."""
+    return {
+        "model": settings.model,
+        "max_attempts": settings.llm_max_attempts,
+        "backoff_s": settings.llm_backoff_s,
+        "max_concurrent": settings.llm_max_concurrent,
+    }
+
+
 def build_summarizer(settings: Settings, client: openai.AsyncOpenAI) -> OpenAISummarizer:
     """Summaries through the responder's client, with its model and limits."""
-    return OpenAISummarizer(
-        client,
-        model=settings.model,
-        max_attempts=settings.llm_max_attempts,
-        backoff_s=settings.llm_backoff_s,
-        max_concurrent=settings.llm_max_concurrent,
-    )
+    return OpenAISummarizer(client, **model_limits(settings))
 
 
 def build_model(settings: Settings, client: openai.AsyncOpenAI | None = None) -> OpenAIChatModel:
-    client = client or build_client(settings)
-    return OpenAIChatModel(
-        client,
-        model=settings.model,
-        max_attempts=settings.llm_max_attempts,
-        backoff_s=settings.llm_backoff_s,
-        max_concurrent=settings.llm_max_concurrent,
-    )
+    return OpenAIChatModel(client or build_client(settings), **model_limits(settings))
 
 
 def stream_settings(settings: Settings) -> StreamSettings | None:

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import openai
 from openai.types.chat import (
@@ -285,10 +285,12 @@ class ModelAttempts:
         raise ModelUnavailableError(last_error)
 
 
-class OpenAIChatModel:
-    """Chat Completions with tools and the ``assistant_reply`` schema, tried as
-    :class:`ModelAttempts` says. The SDK's own retries are off (``max_retries=0``) so that
-    this class alone decides."""
+class OpenAICalls:
+    """One kind of model call through the SDK's client (``caller`` names it in the metrics),
+    tried as :class:`ModelAttempts` says. The client's own retries are off
+    (``max_retries=0``) so that these alone decide."""
+
+    caller: ClassVar[str]
 
     def __init__(
         self,
@@ -303,13 +305,19 @@ class OpenAIChatModel:
         self._client = client
         self._model = model
         self._attempts = ModelAttempts(
-            CALLER,
+            self.caller,
             model=model,
             max_attempts=max_attempts,
             backoff_s=backoff_s,
             max_concurrent=max_concurrent,
             pricing=pricing,
         )
+
+
+class OpenAIChatModel(OpenAICalls):
+    """Chat Completions with tools and the ``assistant_reply`` schema."""
+
+    caller = CALLER
 
     async def close(self) -> None:
         """Close the client's connections (at shutdown, once no call is in flight)."""

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import ValidationError
@@ -23,11 +22,10 @@ from pydantic import ValidationError
 from baton_contracts import TicketKind, TicketSummary
 from baton_conversations import Message
 from baton_runtime import (
-    LlmPricing,
     start_llm_metrics,
 )
 
-from .llm import Answered, InvalidOutputError, ModelAttempts, Usage
+from .llm import Answered, InvalidOutputError, OpenAICalls, Usage
 
 log = logging.getLogger(__name__)
 
@@ -155,32 +153,12 @@ def _summary_of(content: str) -> TicketSummary:
         ) from exc
 
 
-class OpenAISummarizer:
+class OpenAISummarizer(OpenAICalls):
     """Chat Completions with the ``ticket_summary`` schema, tried like the responder's
-    calls (:class:`~baton_ai_responder.llm.ModelAttempts`) under its own caller label and
-    slots, so summaries never hold up replies. Every failure of the call ends as
-    :class:`ModelUnavailableError`."""
+    calls under a caller label and slots of its own, so summaries never hold up replies.
+    Every failure of the call ends as :class:`ModelUnavailableError`."""
 
-    def __init__(
-        self,
-        client: openai.AsyncOpenAI,
-        *,
-        model: str,
-        max_attempts: int = 3,
-        backoff_s: float = 0.5,
-        max_concurrent: int = 32,
-        pricing: LlmPricing | None = None,
-    ) -> None:
-        self._client = client
-        self._model = model
-        self._attempts = ModelAttempts(
-            CALLER,
-            model=model,
-            max_attempts=max_attempts,
-            backoff_s=backoff_s,
-            max_concurrent=max_concurrent,
-            pricing=pricing,
-        )
+    caller = CALLER
 
     async def summarize(self, messages: Sequence[ChatCompletionMessageParam]) -> TicketSummary:
         async def once() -> Answered[TicketSummary]:

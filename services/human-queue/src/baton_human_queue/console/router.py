@@ -15,28 +15,12 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
-from baton_runtime import ApiError
+from baton_runtime import ApiError, PackagedPages
 
 from ..agents import Agents
 from ..api.auth import agent_bearer
 
 STATIC = Path(__file__).with_name("static")
-MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # Revalidate on every load (the ETag makes that cheap), so a new release is picked up.
-    "Cache-Control": "no-cache",
-}
 
 
 class SignedInAgent(BaseModel):
@@ -45,21 +29,9 @@ class SignedInAgent(BaseModel):
     departments: list[str]
 
 
-def _assets() -> dict[str, Path]:
-    return {
-        path.name: path
-        for path in STATIC.iterdir()
-        if path.is_file() and path.suffix in MEDIA_TYPES and path.name != "index.html"
-    }
-
-
-def _file(path: Path) -> FileResponse:
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=HEADERS)
-
-
 def console_router(agents: Agents) -> APIRouter:
     router = APIRouter(prefix="/console")
-    assets = _assets()
+    pages = PackagedPages(STATIC, what="the console")
 
     @router.get("", include_in_schema=False)
     async def console_root() -> RedirectResponse:
@@ -68,7 +40,7 @@ def console_router(agents: Agents) -> APIRouter:
 
     @router.get("/", include_in_schema=False)
     async def index() -> FileResponse:
-        return _file(STATIC / "index.html")
+        return pages.index()
 
     @router.get(
         "/me",
@@ -90,9 +62,6 @@ def console_router(agents: Agents) -> APIRouter:
 
     @router.get("/{name}", include_in_schema=False)
     async def asset(name: str) -> FileResponse:
-        path = assets.get(name)
-        if path is None:
-            raise ApiError(404, "not_found", f"the console has no file {name!r}")
-        return _file(path)
+        return pages.asset(name)
 
     return router

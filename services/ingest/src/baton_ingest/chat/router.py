@@ -14,53 +14,23 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from baton_runtime import ApiError
+from baton_runtime import PackagedPages
 
 STATIC = Path(__file__).with_name("static")
-MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-}
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # Revalidate on every load (the ETag makes that cheap), so a new release is picked up.
-    "Cache-Control": "no-cache",
-}
-
-
-def _assets() -> dict[str, Path]:
-    return {
-        path.name: path
-        for path in STATIC.iterdir()
-        if path.is_file() and path.suffix in MEDIA_TYPES and path.name != "index.html"
-    }
-
-
-def _file(path: Path) -> FileResponse:
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=HEADERS)
 
 
 def chat_router() -> APIRouter:
     router = APIRouter(prefix="/chat", include_in_schema=False)
-    assets = _assets()
+    pages = PackagedPages(STATIC, what="the web chat")
 
     # The page is /chat itself (its files are chat/<name>), so the link `make run` prints,
     # /chat#key=..., needs no redirect.
     @router.get("")
     async def page() -> FileResponse:
-        return _file(STATIC / "index.html")
+        return pages.index()
 
     @router.get("/{name}")
     async def asset(name: str) -> FileResponse:
-        path = assets.get(name)
-        if path is None:
-            raise ApiError(404, "not_found", f"the web chat has no file {name!r}")
-        return _file(path)
+        return pages.asset(name)
 
     return router
