@@ -6,6 +6,10 @@ from .codec import EVENT_CLASSES, DecodeError, decode, describe_validation_error
 from .events import (
     EVENT_TYPES,
     MAX_TEXT_LENGTH,
+    ActionDecided,
+    ActionDecision,
+    ActionExecuted,
+    ActionOutcome,
     AgentPresence,
     AgentStatusChanged,
     DraftApproved,
@@ -35,6 +39,7 @@ from .events import (
     TicketStatus,
     TicketSummarized,
     TicketSummary,
+    ToolAction,
     ToolHumanRequested,
 )
 
@@ -43,6 +48,10 @@ __all__ = [
     "EVENT_TYPES",
     "MAX_TEXT_LENGTH",
     "THREAD_ID_PATTERN",
+    "ActionDecided",
+    "ActionDecision",
+    "ActionExecuted",
+    "ActionOutcome",
     "AgentPresence",
     "AgentStatusChanged",
     "DecodeError",
@@ -75,6 +84,7 @@ __all__ = [
     "TicketStatus",
     "TicketSummarized",
     "TicketSummary",
+    "ToolAction",
     "ToolHumanRequested",
     "decode",
     "derive_id",

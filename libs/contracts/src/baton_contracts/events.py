@@ -7,7 +7,7 @@ travels on (see :mod:`baton_contracts.topics`).
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -26,8 +26,10 @@ Owner = Literal["ai", "human"]
 RouteStrategy = Literal[
     "owner_flag", "rule", "classifier", "default", "rate_limited", "out_of_hours"
 ]
-HumanRequestKind = Literal["question", "escalation", "approval"]
-TicketKind = Literal["conversation", "question", "escalation", "approval"]
+HumanRequestKind = Literal["question", "escalation", "approval", "action"]
+TicketKind = Literal["conversation", "question", "escalation", "approval", "action"]
+ActionDecision = Literal["approved", "denied"]
+ActionOutcome = Literal["succeeded", "failed"]
 TicketStatus = Literal["pending", "assigned", "resolved"]
 AgentPresence = Literal["online", "away", "offline"]
 NoticeKind = Literal["handoff", "checking", "agent_joined", "handback", "resolved", "rating"]
@@ -108,8 +110,24 @@ class RouteDecided(Event):
     user_tier: str | None = Field(default=None, max_length=50, description="The user's tier.")
 
 
+class ToolAction(Model):
+    """A call of a configured tool the AI proposes, waiting for a person's approval."""
+
+    tool_name: str = Field(min_length=1, max_length=200, description="The tool's name.")
+    description: str = Field(max_length=4000, description="What the tool does, as the AI reads it.")
+    parameters: dict[str, Any] = Field(
+        description="The JSON Schema the arguments must satisfy, an approver's edits included."
+    )
+    arguments: dict[str, Any] = Field(description="The arguments the AI proposes.")
+    approval_reason: str = Field(
+        max_length=1000,
+        description="Why the call needs approval: `always`, or the condition the arguments met.",
+    )
+
+
 class ToolHumanRequested(Event):
-    """The AI asks a person: a question it cannot answer, an escalation or a draft approval."""
+    """The AI asks a person: a question it cannot answer, an escalation, a draft approval, or
+    the approval of a tool call (an action)."""
 
     type: Literal["tool.human_requested"] = Field(
         default="tool.human_requested", description="Event type: always `tool.human_requested`."
@@ -120,7 +138,8 @@ class ToolHumanRequested(Event):
     tool_call_id: str | None = Field(
         default=None,
         max_length=200,
-        description="The model's tool call id for `ask_human`; the answer becomes its result.",
+        description="The model's tool call id for `ask_human` or an action; the answer "
+        "(or the action's outcome) becomes its result.",
     )
     question: str | None = Field(
         default=None, max_length=4000, description="The question for the person (kind=question)."
@@ -142,6 +161,9 @@ class ToolHumanRequested(Event):
     )
     draft_text: str | None = Field(
         default=None, max_length=16_000, description="Text of the draft (kind=approval)."
+    )
+    action: ToolAction | None = Field(
+        default=None, description="The tool call that waits for approval (kind=action)."
     )
     department: str | None = Field(default=None, max_length=100, description="Thread department.")
     user_tier: str | None = Field(default=None, max_length=50, description="The user's tier.")
@@ -194,6 +216,64 @@ class DraftRejected(Event):
     ticket_id: str = Field(max_length=200, description="The approval ticket.")
     review: str = Field(min_length=1, max_length=4000, description="Why the draft was rejected.")
     agent: HumanAgent = Field(description="Who rejected.")
+
+
+class ActionDecided(Event):
+    """A person approved a tool call the AI proposed, possibly with edited arguments, or
+    denied it."""
+
+    type: Literal["action.decided"] = Field(
+        default="action.decided", description="Event type: always `action.decided`."
+    )
+    ticket_id: str = Field(max_length=200, description="The action ticket.")
+    request_id: uuid.UUID = Field(description="The `tool.human_requested` request decided.")
+    tool_call_id: str = Field(max_length=200, description="The model's tool call decided.")
+    tool_name: str = Field(max_length=200, description="The tool the call is of.")
+    decision: ActionDecision = Field(description="`approved`: run it; `denied`: do not.")
+    arguments: dict[str, Any] | None = Field(
+        default=None, description="The arguments to run the call with (decision=approved)."
+    )
+    edited: bool = Field(
+        default=False, description="True when the person changed the proposed arguments."
+    )
+    reason: str | None = Field(
+        default=None, max_length=4000, description="Why the call was denied (decision=denied)."
+    )
+    agent: HumanAgent = Field(description="Who decided.")
+
+
+class ActionExecuted(Event):
+    """A configured tool ran: a call the AI made on its own, or one a person approved."""
+
+    type: Literal["action.executed"] = Field(
+        default="action.executed", description="Event type: always `action.executed`."
+    )
+    tool_name: str = Field(max_length=200, description="The tool that ran.")
+    tool_call_id: str = Field(max_length=200, description="The model's tool call.")
+    message_id: uuid.UUID = Field(description="The user message the AI was answering.")
+    request_id: uuid.UUID | None = Field(
+        default=None, description="The approval request, when the call needed approval."
+    )
+    ticket_id: str | None = Field(
+        default=None, max_length=200, description="The action ticket that approved it, if any."
+    )
+    idempotency_key: str = Field(
+        max_length=200, description="Sent as `Idempotency-Key`; the same for every attempt."
+    )
+    arguments: dict[str, Any] = Field(description="The arguments the call ran with.")
+    outcome: ActionOutcome = Field(description="Whether the tool reported success.")
+    status_code: int | None = Field(
+        default=None, description="The HTTP status of the tool's answer, for an HTTP tool."
+    )
+    error: str | None = Field(
+        default=None, max_length=1000, description="What went wrong (outcome=failed)."
+    )
+    duration_ms: int = Field(ge=0, description="How long the call took.")
+    resent: bool = Field(
+        default=False,
+        description="True when an earlier attempt may have reached the tool (a crash "
+        "between the call and its record): the call was sent again with the same key.",
+    )
 
 
 class MessageSent(Event):
@@ -299,7 +379,8 @@ class TicketExpired(Event):
     message_id: uuid.UUID = Field(description="The user message the AI was answering.")
     reason: str = Field(max_length=1000, description="Why the ticket expired, in words.")
     fallback: Fallback = Field(
-        description="`ai`: the AI continues without the answer; `human`: people take the thread."
+        description="`ai`: the AI continues without the answer (an action: as denied, "
+        "with reason `expired`); `human`: people take the thread."
     )
 
 
@@ -407,6 +488,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     HumanResponded,
     DraftApproved,
     DraftRejected,
+    ActionDecided,
+    ActionExecuted,
     MessageDelta,
     MessageSent,
     ThreadAssigned,

@@ -16,6 +16,8 @@ TOOL_HUMAN_REQUESTED: Final = "tool.human_requested"
 HUMAN_RESPONDED: Final = "human.responded"
 DRAFT_APPROVED: Final = "draft.approved"
 DRAFT_REJECTED: Final = "draft.rejected"
+ACTION_DECIDED: Final = "action.decided"
+ACTION_EXECUTED: Final = "action.executed"
 MESSAGE_DELTA: Final = "message.delta"
 MESSAGE_SENT: Final = "message.sent"
 THREAD_ASSIGNED: Final = "thread.assigned"
@@ -35,6 +37,8 @@ ALL: Final = (
     HUMAN_RESPONDED,
     DRAFT_APPROVED,
     DRAFT_REJECTED,
+    ACTION_DECIDED,
+    ACTION_EXECUTED,
     MESSAGE_DELTA,
     MESSAGE_SENT,
     THREAD_ASSIGNED,
