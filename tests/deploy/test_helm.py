@@ -274,6 +274,40 @@ def test_traces_are_exported_only_where_an_endpoint_is_given(helm: Path, tmp_pat
         render(helm, {**MINIMAL, "tracing": {"otlpEndpoint": "jaeger:4318"}}, tmp_path)
 
 
+def test_the_ai_tools_come_from_the_config_map_and_their_secrets_from_yours(
+    helm: Path, tmp_path: Path
+) -> None:
+    tools = {
+        "tools": [
+            {
+                "name": "lookup_order",
+                "description": "Look up an order.",
+                "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}},
+                "approval": "never",
+                "http": {
+                    "method": "GET",
+                    "url": "https://orders.internal/v1/orders/{order_id}",
+                    "headers": {"Authorization": "Bearer ${ORDERS_TOKEN}"},
+                },
+            }
+        ]
+    }
+    docs = render(helm, {**MINIMAL, "tools": tools, "toolSecrets": "orders-api"}, tmp_path)
+    data = of_kind(docs, "ConfigMap")["baton-config"]["data"]
+    assert yaml.safe_load(data["tools.yaml"]) == tools
+    deployments = of_kind(docs, "Deployment")
+    ai = deployments["baton-ai-responder"]
+    assert env(ai)["AI_RESPONDER_TOOLS_FILE"] == "/etc/baton/config/tools.yaml"
+    [container] = ai["spec"]["template"]["spec"]["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": "orders-api"}}]
+    others = [d for name, d in deployments.items() if name != "baton-ai-responder"]
+    assert not any("AI_RESPONDER_TOOLS_FILE" in env(d) for d in others)
+    assert not any("envFrom" in d["spec"]["template"]["spec"]["containers"][0] for d in others)
+    # Not given: no file to read, no secret to mount.
+    plain = of_kind(render(helm, MINIMAL, tmp_path), "Deployment")["baton-ai-responder"]
+    assert "AI_RESPONDER_TOOLS_FILE" not in env(plain)
+
+
 def test_notices_and_business_hours_come_from_the_config_map(helm: Path, tmp_path: Path) -> None:
     notices = {"departments": {"billing": {"enable": ["rating"]}}}
     hours = {

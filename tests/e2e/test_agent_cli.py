@@ -8,13 +8,20 @@ import json
 import os
 import stat
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from baton_contracts import MessageSent, ThreadAssigned
+from baton_contracts import (
+    ActionDecided,
+    MessageSent,
+    ThreadAssigned,
+    ToolAction,
+    ToolHumanRequested,
+)
 from tests.support.pipeline import Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
 from tests.support.recorder import in_thread
@@ -252,3 +259,100 @@ async def test_an_agent_replies_and_hands_back_from_the_terminal(
     done = await terminal("queue", "--status", "resolved", "--department", dept)
     assert ticket_id in done.out
     assert "resolved" in done.out
+
+
+def proposed_refund(thread_id: str, dept: str) -> ToolHumanRequested:
+    """The AI's request for approval of a refund call, as the ai-responder sends it."""
+    return ToolHumanRequested.first(
+        thread_id=thread_id,
+        kind="action",
+        request_id=uuid.uuid4(),
+        message_id=uuid.uuid4(),
+        tool_call_id=f"call_{uuid.uuid4().hex[:8]}",
+        reason="the refund needs approval",
+        department=dept,
+        action=ToolAction(
+            tool_name="refund",
+            description="Refund an order, in part or in full.",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "order_id": {"type": "string"},
+                    "amount": {"type": "number", "maximum": 100},
+                },
+                "required": ["order_id", "amount"],
+            },
+            arguments={"order_id": "A-7", "amount": 40},
+            approval_reason="amount > 20",
+        ),
+    )
+
+
+async def decided_in(pipeline: Pipeline, thread_id: str) -> ActionDecided:
+    """The thread's one decision (the recorder also sees it again on a dead-letter topic
+    when no AI call waits for it: these requests come from the test, not the AI)."""
+    found = await pipeline.recorder.wait_for(ActionDecided, in_thread(thread_id))
+    [decided] = {e.event_id: e for e in found}.values()
+    return decided
+
+
+async def test_an_agent_approves_an_edited_tool_call_and_denies_another_from_the_terminal(
+    pipeline: Pipeline, terminal: Terminal
+) -> None:
+    dept = department()
+    alex = await new_agent(pipeline.queue, pipeline.admin_token, "Alex", dept)
+    await signed_in(terminal, pipeline, alex)
+    thread_id = await pipeline.new_thread(department=dept)
+    await pipeline.publish(proposed_refund(thread_id, dept))
+    [ticket] = await alex.wait_for_ticket(thread_id, kind="action")
+    ticket_id = ticket["ticket_id"]
+
+    listed = await terminal("queue", "--department", dept, "--kind", "action")
+    assert listed.code == 0, listed.err
+    assert 'refund(order_id="A-7", amount=40)' in listed.out
+    assert (await terminal("claim", ticket_id)).code == 0
+    shown = await terminal("show", ticket_id)
+    assert shown.code == 0, shown.err
+    assert "  tool: refund\n" in shown.out
+    assert "  needs approval: amount > 20\n" in shown.out
+    assert '"amount": 40' in shown.out
+    assert "decide in" in shown.out
+
+    # The schema refuses the edit: the API's sentence names the argument.
+    too_much = await terminal("approve-action", ticket_id, "--set", "amount=500")
+    assert too_much.code == 1
+    assert "at $.amount: 500 is greater than the maximum of 100" in too_much.err
+    approved = await terminal("approve-action", ticket_id, "--set", "amount=20")
+    assert approved.code == 0, approved.err
+    assert approved.out == (
+        f"approved the call of refund on {ticket_id} with your arguments; the AI runs it\n"
+    )
+    decided = await decided_in(pipeline, thread_id)
+    assert (decided.decision, decided.arguments, decided.edited) == (
+        "approved",
+        {"order_id": "A-7", "amount": 20},
+        True,
+    )
+    history = (await terminal("show", ticket_id)).out.split("history:\n")[1]
+    assert "  proposed\n" in history
+    assert (
+        'edited by Alex: {"order_id": "A-7", "amount": 40} -> {"order_id": "A-7", "amount": 20}'
+        in history
+    )
+    assert "approved by Alex\n" in history
+
+    other = await pipeline.new_thread(department=dept)
+    await pipeline.publish(proposed_refund(other, dept))
+    [second] = await alex.wait_for_ticket(other, kind="action")
+    assert (await terminal("claim", second["ticket_id"])).code == 0
+    no_reason = await terminal("deny-action", second["ticket_id"])
+    assert no_reason.code == 2  # argparse: --reason is required
+    denied = await terminal(
+        "deny-action", second["ticket_id"], "--reason", "Refunds go through finance", "--json"
+    )
+    assert denied.json()["resolution"]["action"] == "deny_action"
+    refusal = await decided_in(pipeline, other)
+    assert (refusal.decision, refusal.reason) == ("denied", "Refunds go through finance")
+    wrong_kind = await terminal("approve-action", second["ticket_id"])
+    assert wrong_kind.code == 1
+    assert wrong_kind.err.startswith("error: ")

@@ -139,7 +139,7 @@ async def test_an_agent_answers_the_ai_question_in_the_console(
     await expect(page.locator(".message-ai").last).to_contain_text(
         "Good news: It shipped on Monday."
     )
-    await expect(page.locator(".actions")).to_contain_text("Resolved by Alex (answer)")
+    await expect(page.locator(".actions")).to_contain_text("Resolved by Alex (answered)")
     await assert_readable(page)
     await screenshot(page, "ticket-question")
 
@@ -174,7 +174,7 @@ async def test_an_agent_edits_and_approves_a_draft_in_the_console(
     assert sent.text == "Your refund of 25 EUR is on its way."
     assert str(sent.message_id) == ticket["draft_message_id"]
     await expect(page.locator(".message-ai .badge")).to_have_text("Draft · approved")
-    await expect(page.locator(".actions")).to_contain_text("Resolved by Alex (approve)")
+    await expect(page.locator(".actions")).to_contain_text("Resolved by Alex (approved the draft)")
 
 
 async def test_an_agent_rejects_a_draft_with_a_review_in_the_console(
@@ -202,7 +202,7 @@ async def test_an_agent_rejects_a_draft_with_a_review_in_the_console(
     await page.get_by_role("button", name="Reject draft").click()
     await expect(page.get_by_role("status")).to_have_text("Draft rejected.")
     await expect(page.locator(".message-ai .badge").first).to_have_text("Draft · rejected")
-    await expect(page.locator(".actions")).to_contain_text("Resolved by Alex (reject)")
+    await expect(page.locator(".actions")).to_contain_text("Resolved by Alex (rejected the draft)")
 
     # The AI regenerates with the review; its new draft is the queue's next approval.
     regenerated = await alex.wait_for_ticket(thread_id, kind="approval")

@@ -18,18 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from baton_contracts import MessageReceived, MessageSubmitted, topics
+from baton_contracts import (
+    ActionDecided,
+    ActionExecuted,
+    MessageReceived,
+    MessageSent,
+    MessageSubmitted,
+    derive_id,
+    topics,
+)
 from baton_testkit import PEOPLE_TEXT, Load, Team
+from tests.support.tool_servers import ToolServer, tool_server
 from tests.support.verdict import CHECKED, Verdict, settle
 from tests.support.waiting import eventually
 
-from .conftest import SCALE_OUT_PARTITIONS, Faults
+from .conftest import SCALE_OUT_PARTITIONS, Faults, running
 from .instances import Consumption, taking_part
 from .people import PeopleVerdict, settle_people
 
@@ -463,3 +473,144 @@ async def test_two_instances_of_every_service_with_six_partitions(scale_out: Fau
     assert topics.ROUTE_DECIDED in seen.partitions, seen
     assert all(n > 0 for n in seen.partitions.values()), seen
     assert seen.handled.get(topics.ROUTE_DECIDED, 0) >= THIRD_HANDLES, seen
+
+
+ACTION_REQUESTS = 12
+"""The conversations of the actions scenario, each with one approved action."""
+ACTION_KILLS = 3
+"""How often the actions scenario SIGKILLs the ai-responder while a call is in flight."""
+
+
+@pytest.fixture
+async def actions(
+    faults: Faults, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Faults, ToolServer]]:
+    """A second Baton on the faults' stack whose AI has one tool, an HTTP endpoint served
+    here, whose every call needs a person's approval."""
+    async with tool_server() as server:
+        path = tmp_path_factory.mktemp("tools") / "tools.json"
+        credit = {
+            "name": "credit_order",
+            "description": "Credit an amount of an order back to the customer.",
+            "parameters": {
+                "type": "object",
+                "properties": {"order_id": {"type": "string"}, "amount": {"type": "number"}},
+                "required": ["order_id", "amount"],
+            },
+            "approval": "always",
+            "http": {
+                "method": "POST",
+                "url": f"{server.url}/orders/{{order_id}}/credits",
+                "timeout_s": 10,
+            },
+        }
+        path.write_text(json.dumps({"tools": [credit]}))
+        async with running(
+            faults.system.stack,
+            tmp_path_factory.mktemp("actions-logs"),
+            AI_RESPONDER_TOOLS_FILE=str(path),
+        ) as started:
+            yield started, server
+
+
+async def test_approved_actions_run_once_when_the_ai_responder_is_killed_mid_call(
+    actions: tuple[Faults, ToolServer],
+) -> None:
+    """Conversations whose AI proposes an action a person approves; the tool takes 1.5 s.
+    The ai-responder is SIGKILLed while calls are in flight, and restarted, three times.
+    Each approved action must take effect exactly once at the tool (which honours
+    ``Idempotency-Key``), be announced once, and lead to one reply."""
+    faults, server = actions
+    server.delay_s = 1.5
+    tag = f"act{uuid.uuid4().hex[:6]}"
+    rules = [
+        {
+            "match": {"last_user": tag, "schema": "assistant_reply", "has_tool_result": False},
+            "respond": {
+                "tool_calls": [
+                    {"name": "credit_order", "arguments": {"order_id": "{last_user}", "amount": 80}}
+                ]
+            },
+        },
+        {
+            "match": {"last_user": tag, "schema": "assistant_reply", "has_tool_result": True},
+            "respond": {
+                "json": {
+                    "reply": "Your order is credited.",
+                    "confidence": 0.95,
+                    "requires_human": False,
+                    "reason": None,
+                }
+            },
+        },
+    ]
+    (await faults.model.post("/_script", json=rules)).raise_for_status()
+    threads = await new_threads(faults, "actions", ACTION_REQUESTS)
+    team = Team(faults.system.programs["human-queue"].url, faults.system.admin_token, size=3)
+    await team.hire(prefix="actions")
+    working = asyncio.create_task(team.run())
+    asked: dict[str, uuid.UUID] = {}
+    kills_in_flight: list[int] = []
+
+    def replied(thread_id: str) -> set[uuid.UUID]:
+        """The AI's replies to the conversation's message."""
+        return {
+            e.message_id
+            for e in faults.recorder.events(MessageSent)
+            if e.thread_id == thread_id and e.in_reply_to == asked.get(thread_id)
+        }
+
+    async def in_flight() -> int | None:
+        return server.in_flight or None
+
+    async def all_replied() -> bool | None:
+        return all(replied(t) for t in threads) or None
+
+    async def converse() -> None:
+        for i, thread_id in enumerate(threads):
+            response = await faults.ingest.post(
+                f"/v1/threads/{thread_id}/messages", json={"text": f"Credit order {i} {tag}"}
+            )
+            assert response.status_code == 202, response.text
+            asked[thread_id] = uuid.UUID(response.json()["message_id"])
+            await asyncio.sleep(0.5)
+
+    async def kill_mid_call() -> None:
+        for _ in range(ACTION_KILLS):
+            await eventually(in_flight, timeout=60, what="a tool call in flight")
+            kills_in_flight.append(server.in_flight)
+            await faults.system.restart("ai-responder")  # SIGKILL, then a fresh process
+
+    try:
+        await asyncio.gather(converse(), kill_mid_call())
+        await eventually(all_replied, timeout=180, what="a reply in every conversation")
+    finally:
+        team.stop()
+        await working
+
+    mine = set(threads)
+    approvals = [
+        e
+        for e in faults.recorder.events(ActionDecided)
+        if e.thread_id in mine and e.decision == "approved"
+    ]
+    keys = {str(derive_id(e.event_id, "idempotency-key")) for e in approvals}
+    executed = {e.event_id for e in faults.recorder.events(ActionExecuted) if e.thread_id in mine}
+    resent = sum(
+        1 for e in faults.recorder.events(ActionExecuted) if e.thread_id in mine and e.resent
+    )
+    line = (
+        f"[actions-kill-ai-responder] conversations={len(threads)} "
+        f"approved={len({e.event_id for e in approvals})} requests={len(server.calls)} "
+        f"effects={sum(server.effects.values())} executed={len(executed)} resent={resent} "
+        f"kills_in_flight={kills_in_flight}"
+    )
+    CHECKED.append(line)
+    print(f"\n{line}")
+    assert len(keys) == len(threads), line  # one approved action per conversation
+    assert {k: server.effects_of(k) for k in keys} == dict.fromkeys(keys, 1), line
+    assert set(server.effects) == keys, line  # nothing ran without an approval
+    assert len(executed) == len(keys), line  # each announced under one event id
+    assert all(len(replied(t)) == 1 for t in threads), line  # one reply each
+    assert len(kills_in_flight) == ACTION_KILLS, line
+    assert all(kills_in_flight), line  # every kill cut a call short

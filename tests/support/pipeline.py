@@ -8,6 +8,8 @@ services in the same consumer groups would split the partitions between them.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -36,11 +38,20 @@ from baton_scripted_model.settings import ScriptedModelSettings
 
 from .recorder import Recorder, record_topics
 from .serving import serving
+from .tool_servers import McpToolServer, ToolServer, mcp_tool_server, tool_server
 
 AGENT = HumanAgent(agent_id="agent-alex", name="Alex", department="support")
 QUICK_QUESTION_S = 3.0
 QUICK_QUESTIONS: dict[Fallback, str] = {"ai": "quick-ai", "human": "quick-human"}
 """Departments whose questions nobody answers for ``QUICK_QUESTION_S`` expire, by fallback."""
+ACTIONS = "actions"
+"""The department whose threads the pipeline's tools file serves (its other tools: below)."""
+ACTIONS_BILLING = "actions-billing"
+"""The only department offered ``close_account``."""
+QUICK_ACTION = "quick-action"
+"""A department whose actions nobody decides on for ``QUICK_QUESTION_S`` expire."""
+TOOL_TOKEN_ENV = "BATON_TEST_TOOL_TOKEN"
+TOOL_TOKEN = "tool-token-0123456789"
 ADMIN_TOKEN = "test-admin-token-0123456789"
 WATCHED = (*topics.ALL, *(topics.dead_letter_topic(t) for t in topics.ALL))
 
@@ -58,6 +69,10 @@ class Pipeline:
     gateway: Mapping[str, Any]
     """The test gateway (any channel, may set the tier) as ingest's admin API created it:
     ``ingest`` sends its key."""
+    tools: ToolServer
+    """The HTTP endpoint of the tools file's HTTP tools (:func:`tools_file`)."""
+    mcp: McpToolServer
+    """The MCP server of the tools file."""
     admin_token: str = ADMIN_TOKEN
 
     async def publish(self, *events: Event) -> None:
@@ -90,6 +105,66 @@ class Pipeline:
 
 APPROVAL_TOPICS = ["refund", "chargeback", "compensation", "legal", "cancel my account"]
 """The phrases whose replies the session's pipeline holds for approval (its tests of drafts)."""
+
+
+def tools_file(tools: ToolServer, mcp: McpToolServer) -> dict[str, Any]:
+    """The session's tools file: tools for the ``actions`` departments only, so no other
+    test's thread is offered one."""
+    order = {
+        "type": "object",
+        "properties": {"order_id": {"type": "string"}, "amount": {"type": "number"}},
+        "required": ["order_id", "amount"],
+        "additionalProperties": False,
+    }
+    return {
+        "tools": [
+            {
+                "name": "order_status",
+                "description": "The state of an order.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"order_id": {"type": "string"}},
+                    "required": ["order_id"],
+                    "additionalProperties": False,
+                },
+                "departments": [ACTIONS],
+                "http": {"method": "GET", "url": f"{tools.url}/orders/{{order_id}}"},
+            },
+            {
+                "name": "credit_order",
+                "description": "Credit an amount of an order back to the customer.",
+                "parameters": order,
+                "departments": [ACTIONS, QUICK_ACTION],
+                "approval": "amount > 50",
+                "http": {
+                    "method": "POST",
+                    "url": f"{tools.url}/orders/{{order_id}}/credits",
+                    "headers": {"Authorization": f"Bearer ${{{TOOL_TOKEN_ENV}}}"},
+                },
+            },
+            {
+                "name": "close_account",
+                "description": "Close the customer's account for good.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"customer_id": {"type": "string"}},
+                    "required": ["customer_id"],
+                },
+                "departments": [ACTIONS_BILLING],
+                "approval": "always",
+                "http": {"method": "DELETE", "url": f"{tools.url}/accounts/{{customer_id}}"},
+            },
+        ],
+        "mcp": [
+            {
+                "name": "shop",
+                "url": mcp.url,
+                "departments": [ACTIONS],
+                "include": ["create_refund"],
+                "approvals": {"create_refund": "amount > 50"},
+            }
+        ],
+    }
 
 
 def service_settings(
@@ -160,6 +235,9 @@ def service_settings(
                     for fallback, department in QUICK_QUESTIONS.items()
                 }
             ),
+            action_timeout=QuestionTimeout(
+                by_department={QUICK_ACTION: DepartmentTimeout(after_s=QUICK_QUESTION_S)}
+            ),
             # Baton's notices to users have tests of their own, on a queue of their own
             # (tests/integration/test_notices.py); here they would add messages to every
             # thread the other tests count.
@@ -196,7 +274,15 @@ async def running_pipeline(
         model_url = await stack.enter_async_context(
             serving(create_scripted_model(ScriptedModelSettings()))
         )
-        settings = service_settings(kafka, mongo, model_url, ai=ai)
+        tools = await stack.enter_async_context(tool_server())
+        mcp = await stack.enter_async_context(mcp_tool_server())
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
+        path = os.path.join(folder, "tools.json")
+        with open(path, "w") as file:
+            json.dump(tools_file(tools, mcp), file)
+        # The tools file names its secret; the ai-responder reads it from the environment.
+        os.environ[TOOL_TOKEN_ENV] = TOOL_TOKEN
+        settings = service_settings(kafka, mongo, model_url, ai={"tools_file": path, **(ai or {})})
         if human_queue:
             settings["queue"] = settings["queue"].model_copy(update=dict(human_queue))
         urls = {
@@ -228,4 +314,6 @@ async def running_pipeline(
         queue = await stack.enter_async_context(
             httpx.AsyncClient(base_url=urls["human-queue"], timeout=10)
         )
-        yield Pipeline(kafka, mongo, ingest, model, recorder, producer, urls, queue, gateway)
+        yield Pipeline(
+            kafka, mongo, ingest, model, recorder, producer, urls, queue, gateway, tools, mcp
+        )

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton_contracts import Event, SlaKind, TicketSummary
+from baton_human_queue.audit import ActionRecord
 from baton_human_queue.canned import CannedResponse, ShortcutTakenError, scope_of
 from baton_human_queue.domain import breach_due, expiry_due, lease_expired
 from baton_human_queue.notes import Note
@@ -508,6 +509,32 @@ def _live_claim(claim_id: str, now: datetime) -> Callable[[Ticket], bool]:
         and t.lease_expires_at is not None
         and t.lease_expires_at > now
     )
+
+
+class MemoryActionAudit:
+    """The action audit: each record once, by its id."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, ActionRecord] = {}
+
+    async def add(self, record: ActionRecord) -> bool:
+        await asyncio.sleep(0)
+        if record.record_id in self.records:
+            return False
+        self.records[record.record_id] = record
+        return True
+
+    async def of_ticket(self, ticket_id: str) -> list[ActionRecord]:
+        found = [r for r in self.records.values() if r.ticket_id == ticket_id]
+        return sorted(found, key=ActionRecord.sort_key)
+
+    async def between(self, since: datetime | None, until: datetime | None) -> list[ActionRecord]:
+        found = [
+            r
+            for r in self.records.values()
+            if (since is None or r.at >= since) and (until is None or r.at < until)
+        ]
+        return sorted(found, key=ActionRecord.sort_key)
 
 
 class MemoryNotes:

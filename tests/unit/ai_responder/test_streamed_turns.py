@@ -16,7 +16,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from baton_ai_responder.llm import OpenAIChatModel
 from baton_ai_responder.policy import ReplyPolicy
 from baton_ai_responder.streaming import StreamSettings
-from baton_ai_responder.tools import default_registry
+from baton_ai_responder.tools import default_toolbox
 from baton_ai_responder.turn import AiDeps, TurnConfig
 from baton_ai_responder.usecases import Responder
 from baton_contracts import (
@@ -30,7 +30,7 @@ from baton_contracts import (
 from baton_conversations import Because, Message
 from tests.support.memory import MemoryConversations, MemoryEscalations, MemoryPublisher
 
-from .test_usecases import MemoryRequests, only
+from .test_usecases import MemoryExecutions, MemoryRequests, only
 
 Step = ChatCompletionChunk | Exception | Callable[[], Awaitable[None]]
 """What a scripted stream does next: send a chunk, fail, or run something meanwhile."""
@@ -170,7 +170,8 @@ class Streaming:
             escalations=MemoryEscalations(per_thread=3),
             requests=MemoryRequests(),
             model=model,
-            tools=default_registry(),
+            tools=default_toolbox(),
+            executions=MemoryExecutions(),
             config=TurnConfig(
                 agent_name="Baton AI",
                 system_prompt="be helpful",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,8 +18,8 @@ from baton_ai_responder.llm import (
     Usage,
 )
 from baton_ai_responder.policy import ReplyPolicy
-from baton_ai_responder.store import PendingRequest
-from baton_ai_responder.tools import default_registry
+from baton_ai_responder.store import Execution, PendingRequest
+from baton_ai_responder.tools import Toolbox, default_toolbox
 from baton_ai_responder.turn import AiDeps, TurnConfig
 from baton_ai_responder.usecases import Responder
 from baton_contracts import (
@@ -75,6 +76,26 @@ class MemoryRequests:
         self.closed.add(request_id)
 
 
+class MemoryExecutions:
+    """The execution records, as MongoExecutions keeps them."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Execution] = {}
+
+    async def begin(
+        self, key: str, *, tool_name: str, thread_id: str, arguments: dict[str, Any]
+    ) -> Execution | None:
+        before = self.records.get(key)
+        if before is None:
+            self.records[key] = Execution(key=key, done=False, attempts=1)
+        elif not before.done:
+            self.records[key] = replace(before, attempts=before.attempts + 1)
+        return before
+
+    async def finish(self, key: str, execution: Execution) -> None:
+        self.records[key] = execution
+
+
 def reply(text: str, confidence: float = 0.95, tokens: int = 10) -> Completion:
     return Completion(
         "scripted",
@@ -89,18 +110,24 @@ def calls(*tool_calls: ToolCall) -> Completion:
 
 class Setup:
     def __init__(
-        self, *answers: Completion | Exception, fallback: str = "regenerate", per_thread: int = 3
+        self,
+        *answers: Completion | Exception,
+        fallback: str = "regenerate",
+        per_thread: int = 3,
+        tools: Toolbox | None = None,
     ) -> None:
         self.conversations = MemoryConversations()
         self.escalations = MemoryEscalations(per_thread=per_thread)
         self.requests = MemoryRequests()
         self.model = ScriptedModel(*answers)
+        self.executions = MemoryExecutions()
         deps = AiDeps(
             conversations=self.conversations,
             escalations=self.escalations,
             requests=self.requests,
             model=self.model,
-            tools=default_registry(),
+            tools=tools or default_toolbox(),
+            executions=self.executions,
             config=TurnConfig(
                 agent_name="Baton AI",
                 system_prompt="be helpful",

@@ -30,7 +30,13 @@ from baton_human_queue.usecases import (
 )
 from baton_runtime import Outbox
 from tests.support.memory import MemoryConversations
-from tests.support.queue_memory import Clock, FlakyPublisher, MemoryNotes, MemoryTickets
+from tests.support.queue_memory import (
+    Clock,
+    FlakyPublisher,
+    MemoryActionAudit,
+    MemoryNotes,
+    MemoryTickets,
+)
 from tests.support.queue_records import (
     MemoryAgents,
     MemoryClaims,
@@ -73,6 +79,8 @@ class Queue:
     """Where notes that changes store with them (a transfer's) are kept."""
     ratings: MemoryRatings
     """The users' ratings the queue keeps (``thread.rated``), which the reports read."""
+    action_audit: MemoryActionAudit
+    """The action audit: what happened to the tool calls of action tickets."""
 
     def enrol(self, *members: Agent) -> None:
         """Put agents on record (offline, nothing held), as an admin creating them would."""
@@ -207,12 +215,14 @@ def queue(queue_config: QueueConfig) -> Queue:
         agents.hashes[member.agent_id] = f"hash-{member.agent_id}"
     note_store = MemoryNotes()
     ratings = MemoryRatings()
+    action_audit = MemoryActionAudit()
     follow_ups = FollowUps(
         conversations=conversations,
         claims=claim_log,
         feedback=feedback,
         agents=agents,
         notes=note_store,
+        audit=action_audit,
     )
     tickets = MemoryTickets(Outbox(publisher, kinds=follow_ups.kinds(), clock=clock), clock)
     config = queue_config
@@ -270,4 +280,5 @@ def queue(queue_config: QueueConfig) -> Queue:
         ),
         note_store=note_store,
         ratings=ratings,
+        action_audit=action_audit,
     )

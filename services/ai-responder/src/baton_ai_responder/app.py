@@ -10,6 +10,7 @@ import openai
 from fastapi import FastAPI
 
 from baton_contracts import (
+    ActionDecided,
     DraftApproved,
     DraftRejected,
     HumanResponded,
@@ -33,6 +34,7 @@ from baton_runtime import (
 )
 
 from .handlers import (
+    on_action_decided,
     on_draft_approved,
     on_draft_rejected,
     on_human_responded,
@@ -44,10 +46,11 @@ from .handlers import (
 from .llm import ChatModel, OpenAIChatModel
 from .policy import ReplyPolicy
 from .settings import Settings
-from .store import MongoRequests
+from .store import MongoExecutions, MongoRequests
 from .streaming import StreamSettings
 from .summary import OpenAISummarizer, Summarizer
-from .tools import ToolRegistry, default_registry
+from .toolbox import load_toolbox
+from .tools import Toolbox
 from .turn import AiDeps, TurnConfig
 from .usecases import Responder, Summaries
 
@@ -98,7 +101,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     model: ChatModel | None = None,
-    tools: ToolRegistry | None = None,
+    tools: Toolbox | None = None,
     summarizer: Summarizer | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
@@ -118,13 +121,17 @@ def create_app(
     outbox = Outbox(publisher)
     conversations = Conversations(db, publisher)
     requests = MongoRequests(db)
+    executions = MongoExecutions(db)
+    # A bad tools file stops the start here, with the reason, before anything connects.
+    toolbox = tools or load_toolbox(settings.tools_file)
     escalations = Escalations(db, settings.escalation)
     deps = AiDeps(
         conversations=conversations,
         escalations=escalations,
         requests=requests,
+        executions=executions,
         model=model,
-        tools=tools or default_registry(),
+        tools=toolbox,
         config=TurnConfig(
             agent_name=settings.agent_name,
             system_prompt=settings.system_prompt,
@@ -177,6 +184,11 @@ def create_app(
             handler=functools.partial(on_draft_rejected, responder=responder),
         ),
         on(
+            topic=topics.ACTION_DECIDED,
+            event_type=ActionDecided,
+            handler=functools.partial(on_action_decided, responder=responder),
+        ),
+        on(
             topic=topics.TICKET_EXPIRED,
             event_type=TicketExpired,
             handler=functools.partial(on_ticket_expired, responder=responder),
@@ -203,6 +215,7 @@ def create_app(
             conversations.ensure_indexes,
             requests.ensure_indexes,
             escalations.ensure_indexes,
+            toolbox.start,
         ],
-        on_stop=on_stop,
+        on_stop=[*on_stop, toolbox.close],
     )

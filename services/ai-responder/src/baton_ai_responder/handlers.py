@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baton_contracts import (
+    ActionDecided,
     DraftApproved,
     DraftRejected,
     Event,
@@ -37,6 +38,10 @@ async def on_draft_approved(event: DraftApproved, *, responder: Responder) -> Se
 
 async def on_draft_rejected(event: DraftRejected, *, responder: Responder) -> Sequence[Event]:
     return await responder.rejected(event)
+
+
+async def on_action_decided(event: ActionDecided, *, responder: Responder) -> Sequence[Event]:
+    return await responder.decided(event)
 
 
 async def on_ticket_expired(event: TicketExpired, *, responder: Responder) -> Sequence[Event]:

@@ -37,6 +37,15 @@ SUMMARIES = Counter(
     ["outcome"],
 )
 
+TOOL_CALLS = Counter(
+    "baton_ai_tool_calls_total",
+    "The model's calls of tools other than ask_human and escalate, by tool and outcome "
+    "(succeeded, failed: the tool failed or timed out; invalid: arguments outside the "
+    "schema, never sent; approval_requested; denied; expired: nobody decided in time; "
+    "unknown: no such tool for the thread).",
+    ["tool", "outcome"],
+)
+
 # Present from the start at zero, so increase() also sees a label value's first change.
 for _outcome in ("approved", "edited", "rejected"):
     APPROVALS.labels(_outcome)
@@ -55,6 +64,7 @@ start_escalation_metrics(
         "max_steps",
         "draft_rejected",
         "question_expired",
+        "tool_failed",
     ),
     limited=("question", "escalate_tool", "low_confidence", "requires_human"),
 )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -69,9 +70,15 @@ class Settings(BaseSettings):
         "wait; none is longer.",
     )
     rejection_fallback: Literal["regenerate", "human"] = "regenerate"
+    tools_file: Path | None = Field(
+        default=None,
+        description="YAML or JSON file of the tools the AI may call: HTTP endpoints and MCP "
+        "servers, each with its departments and when a call needs a person's approval "
+        "(docs/tools.md). Unset: only `current_time`.",
+    )
     summaries: bool = Field(
         default=True,
-        description="Summarise each new conversation, escalation and question ticket for "
+        description="Summarise each new conversation, escalation, question and action ticket for "
         "the agent (`ticket.opened` → `ticket.summarized`), with the model settings below.",
     )
     llm_timeout_s: float = Field(default=30.0, gt=0)

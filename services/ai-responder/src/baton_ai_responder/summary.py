@@ -75,6 +75,7 @@ _KIND_WORDS: dict[str, str] = {
     "escalation": "The AI assistant handed the conversation to people",
     "question": "The AI assistant asked a colleague a question",
     "approval": "The AI assistant's draft reply waits for a colleague's approval",
+    "action": "The AI assistant wants to take an action that waits for a colleague's approval",
 }
 
 

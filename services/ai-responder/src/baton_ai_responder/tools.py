@@ -1,17 +1,19 @@
 """Tools the model may call.
 
 ``ask_human`` and ``escalate`` have no executor: calling them hands work to people (a
-``tool.human_requested`` event). Executable tools live in a :class:`ToolRegistry` and run
-inside the turn; their docstrings are the descriptions the model reads.
+``tool.human_requested`` event). Every other tool is a :class:`Tool` in the
+:class:`Toolbox`: the built-in ``current_time``, and those the tools file configures (HTTP
+endpoints and the tools of MCP servers, see :mod:`.toolbox`). A configured tool's call may
+need a person's approval before it runs (an ``action``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from openai.types.chat import ChatCompletionToolParam
 
@@ -60,56 +62,157 @@ ESCALATE_TOOL: ChatCompletionToolParam = {
     },
 }
 
-ToolFunction = Callable[[dict[str, Any]], Awaitable[str]]
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What a call of a tool came to. ``content`` is what the model reads as the result."""
+
+    ok: bool
+    content: str
+    status_code: int | None = None
+    """The HTTP status of the tool's answer, for an HTTP tool."""
+    error: str | None = None
+    """What went wrong, in a line (ok is False)."""
+
+
+def tool_error(message: str, **fields: Any) -> ToolOutcome:
+    """A failure, as the model reads it: a JSON object with ``error``."""
+    return ToolOutcome(
+        ok=False, content=json.dumps({"error": message}), error=message[:1000], **fields
+    )
+
+
+class Tool(Protocol):
+    """A tool the model may call, other than the ones that hand work to people."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        """The JSON Schema of the arguments."""
+        ...
+
+    @property
+    def audited(self) -> bool:
+        """Whether its calls are actions: recorded before and after they run, announced
+        (``action.executed``) and sent with an idempotency key. The built-in
+        ``current_time`` is not."""
+        ...
+
+    def available_to(self, department: str | None) -> bool:
+        """Whether threads of ``department`` (None: none) may use it."""
+        ...
+
+    def invalid(self, arguments: Mapping[str, Any]) -> str | None:
+        """Why ``arguments`` do not fit the schema, in a sentence; None when they do."""
+        ...
+
+    def approval_reason(self, arguments: Mapping[str, Any]) -> str | None:
+        """Why a call with ``arguments`` needs a person's approval; None: it runs at once."""
+        ...
+
+    async def call(self, arguments: Mapping[str, Any], *, idempotency_key: str) -> ToolOutcome:
+        """Run it. A failure, a timeout or an oversized answer is an outcome, not an
+        exception: the model reads it as a tool error."""
+        ...
+
+
+class ToolSource(Protocol):
+    """Tools found at start, such as an MCP server's."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def tools(self) -> Sequence[Tool]: ...
+
+
+class Toolbox:
+    """The tools by name: fixed ones and those of sources found at start."""
+
+    def __init__(self, tools: Iterable[Tool] = (), sources: Iterable[ToolSource] = ()) -> None:
+        self._fixed = list(tools)
+        self._sources = list(sources)
+        self._check(self._fixed)
+
+    async def start(self) -> None:
+        for source in self._sources:
+            await source.start()
+        self._check(self._all())
+
+    async def close(self) -> None:
+        for source in self._sources:
+            await source.close()
+
+    def _all(self) -> list[Tool]:
+        return [*self._fixed, *(t for s in self._sources for t in s.tools())]
+
+    @staticmethod
+    def _check(tools: Sequence[Tool]) -> None:
+        names = [t.name for t in tools]
+        taken = {n for n in names if n in HUMAN_TOOLS or names.count(n) > 1}
+        if taken:
+            raise ValueError(f"tool names defined twice or reserved: {sorted(taken)}")
+
+    def definitions(self, department: str | None) -> list[ChatCompletionToolParam]:
+        """What the model is offered on a thread of ``department``."""
+        return [
+            ASK_HUMAN_TOOL,
+            ESCALATE_TOOL,
+            *(_definition(t) for t in self._all() if t.available_to(department)),
+        ]
+
+    def get(self, name: str, department: str | None) -> Tool | None:
+        """The tool ``name`` as a thread of ``department`` may use it; None: no such tool
+        for that thread."""
+        for tool in self._all():
+            if tool.name == name:
+                return tool if tool.available_to(department) else None
+        return None
+
+
+def _definition(tool: Tool) -> ChatCompletionToolParam:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": dict(tool.parameters),
+        },
+    }
 
 
 @dataclass(frozen=True)
-class RegisteredTool:
-    definition: ChatCompletionToolParam
-    run: ToolFunction
+class CurrentTime:
+    """The built-in clock: harmless, so never approved, recorded or announced."""
 
-
-class ToolRegistry:
-    """Executable tools by name."""
-
-    def __init__(self) -> None:
-        self._tools: dict[str, RegisteredTool] = {}
-
-    def register(
-        self, name: str, description: str, parameters: dict[str, Any], run: ToolFunction
-    ) -> None:
-        if name in HUMAN_TOOLS or name in self._tools:
-            raise ValueError(f"tool {name!r} is already defined")
-        definition: ChatCompletionToolParam = {
-            "type": "function",
-            "function": {"name": name, "description": description, "parameters": parameters},
-        }
-        self._tools[name] = RegisteredTool(definition, run)
-
-    def definitions(self) -> list[ChatCompletionToolParam]:
-        return [ASK_HUMAN_TOOL, ESCALATE_TOOL, *(t.definition for t in self._tools.values())]
-
-    async def run(self, name: str, arguments: dict[str, Any]) -> str:
-        tool = self._tools.get(name)
-        if tool is None:
-            return json.dumps({"error": f"unknown tool {name!r}"})
-        try:
-            return await tool.run(arguments)
-        except Exception as exc:  # a failing tool is reported to the model, not fatal
-            return json.dumps({"error": f"{type(exc).__name__}: {exc}"})
-
-
-async def current_time(_: dict[str, Any]) -> str:
-    """The current date and time in UTC."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def default_registry() -> ToolRegistry:
-    registry = ToolRegistry()
-    registry.register(
-        "current_time",
-        "The current date and time (UTC), for questions about today, opening hours now, etc.",
-        {"type": "object", "properties": {}, "additionalProperties": False},
-        current_time,
+    name: str = "current_time"
+    description: str = (
+        "The current date and time (UTC), for questions about today, opening hours now, etc."
     )
-    return registry
+    audited: bool = False
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        return {"type": "object", "properties": {}, "additionalProperties": False}
+
+    def available_to(self, department: str | None) -> bool:
+        return True
+
+    def invalid(self, arguments: Mapping[str, Any]) -> str | None:
+        return None
+
+    def approval_reason(self, arguments: Mapping[str, Any]) -> str | None:
+        return None
+
+    async def call(self, arguments: Mapping[str, Any], *, idempotency_key: str) -> ToolOutcome:
+        return ToolOutcome(ok=True, content=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def default_toolbox() -> Toolbox:
+    """The tools without a tools file: the clock."""
+    return Toolbox([CurrentTime()])

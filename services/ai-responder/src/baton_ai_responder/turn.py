@@ -7,7 +7,9 @@ running the same turn again after a crash rewrites nothing and sends nothing new
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +19,13 @@ from typing import Any
 from openai.types.chat import ChatCompletionMessageParam
 
 from baton_contracts import (
+    ActionDecided,
+    ActionExecuted,
     Event,
     HumanRequestKind,
     MessageDelta,
     MessageSent,
+    ToolAction,
     ToolHumanRequested,
     derive_id,
 )
@@ -29,11 +34,11 @@ from baton_runtime import ESCALATIONS, ESCALATIONS_REFUSED, EventPublisher, reco
 
 from .context import build_context, with_question
 from .llm import ChatModel, Completion, Decisions, ModelUnavailableError, ToolCall, Usage
-from .metrics import APPROVALS_REQUESTED, STREAMED_REPLIES
+from .metrics import APPROVALS_REQUESTED, STREAMED_REPLIES, TOOL_CALLS
 from .policy import ReplyPolicy, judge_reply, may_stream, may_stream_replies
-from .store import PendingRequest, RequestStore
+from .store import Execution, ExecutionStore, PendingRequest, RequestStore
 from .streaming import ReplyStream, StreamSettings
-from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, ToolRegistry
+from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, Tool, Toolbox, ToolOutcome, tool_error
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +63,9 @@ class AiDeps:
     conversations: ConversationStore
     escalations: EscalationBudget
     requests: RequestStore
+    executions: ExecutionStore
     model: ChatModel
-    tools: ToolRegistry
+    tools: Toolbox
     config: TurnConfig
     deltas: EventPublisher | None = None
     """Where ``message.delta`` goes: straight to Kafka, not through an outbox (a preview)."""
@@ -85,11 +91,19 @@ class Turn:
         self._usage = Usage()
         self._user_message_at: datetime | None = None
         self._stream_found_owner = False
+        self._executed: list[Event] = []
+        """``action.executed`` of the actions run in this turn, published with its end."""
+        self._tool_failure: str | None = None
+        """The latest tool call that failed, while no later one succeeded."""
 
     def _id(self, purpose: str) -> uuid.UUID:
         return derive_id(self._cause.event_id, purpose)
 
     async def run(self) -> list[Event]:
+        events = await self._run()
+        return [*self._executed, *events]
+
+    async def _run(self) -> list[Event]:
         deps = self._deps
         config = deps.config
         # The thread as the handler read it tells which messages are its latest: no second read.
@@ -113,6 +127,12 @@ class Turn:
                     await stream.close()
             if events is not None:
                 return events
+        if self._tool_failure is not None:
+            # The model's retries of a failing tool used up the turn: people take over,
+            # as when the model itself fails.
+            return await self.hand_off(
+                reason=f"tool_failed: {self._tool_failure}"[:1000], category="tool_failed"
+            )
         return await self.hand_off(
             reason=f"max_steps: no reply after {config.max_steps} model calls",
             category="max_steps",
@@ -131,7 +151,7 @@ class Turn:
         config = deps.config
         try:
             completion = await deps.model.complete(
-                context, deps.tools.definitions(), listener=stream
+                context, deps.tools.definitions(self._thread.department), listener=stream
             )
         except ModelUnavailableError as exc:
             log.warning("model unavailable for thread %s: %s", self._thread.thread_id, exc)
@@ -245,8 +265,7 @@ class Turn:
     async def _on_tool_calls(self, step: int, completion: Completion) -> list[Event] | None:
         """Run executable tools (None: the loop goes on) or hand work to a person."""
         deps = self._deps
-        calls = completion.tool_calls
-        await self._append(
+        stored = await self._append(
             Message(
                 message_id=self._id(f"tool-calls:{step}"),
                 thread_id=self._thread.thread_id,
@@ -258,7 +277,7 @@ class Turn:
                         "tool_name": c.name,
                         "args": c.arguments,
                     }
-                    for c in calls
+                    for c in completion.tool_calls
                 ],
                 agent_name=deps.config.agent_name,
                 provider=PROVIDER,
@@ -267,8 +286,12 @@ class Turn:
                 in_reply_to=self._user_message_id,
             )
         )
+        # A turn run again after a crash keeps the calls its first run stored: the model
+        # names them anew each time, and results and requests must refer to the stored ones.
+        calls = stored_calls(stored) or completion.tool_calls
         pending: ToolCall | None = None
         escalation: ToolCall | None = None
+        proposal: _Proposal | None = None
         for call in calls:
             if call.name == ESCALATE and escalation is None:
                 escalation = call
@@ -279,7 +302,11 @@ class Turn:
             if call.name in HUMAN_TOOLS:
                 result = "Only one question for a person at a time; ask again later if needed."
             else:
-                result = await deps.tools.run(call.name, call.arguments)
+                used = await self._use_tool(step, call)
+                if isinstance(used, _Proposal) and proposal is None:
+                    proposal = used
+                    continue  # its result is the person's decision, later
+                result = used if isinstance(used, str) else ONE_ACTION_AT_A_TIME
             await self._tool_result(step, call, result)
 
         if escalation is not None:
@@ -292,6 +319,8 @@ class Turn:
                     await self._tool_result(
                         step, pending, "Not asked: the conversation was escalated."
                     )
+                if proposal is not None:
+                    await self._tool_result(step, proposal.call, NOT_RUN_ESCALATED)
                 reason = str(escalation.arguments.get("reason") or "the AI escalated")
                 return await self.hand_off(
                     reason=f"escalate: {reason}"[:1000], category="escalate_tool"
@@ -305,6 +334,8 @@ class Turn:
         if pending is not None:
             refused = await self._refused("question")
             if refused is None:
+                if proposal is not None:
+                    await self._tool_result(step, proposal.call, ONE_ACTION_AT_A_TIME)
                 return await self._ask(step, pending)
             await self._tool_result(
                 step,
@@ -312,7 +343,201 @@ class Turn:
                 f"No colleague can be asked now: the escalation limit is reached ({refused}). "
                 "Answer with what you know, and say what you cannot confirm.",
             )
+        if proposal is not None:
+            return [await self._propose(step, proposal)]
         return None
+
+    async def _use_tool(self, step: int, call: ToolCall) -> str | _Proposal:
+        """Run a call of a tool at once, or, when it needs approval, what to propose; a
+        call that cannot run is a tool error for the model, never a request."""
+        tool = self._deps.tools.get(call.name, self._thread.department)
+        if tool is None:
+            TOOL_CALLS.labels(tool="unknown", outcome="unknown").inc()
+            return json.dumps({"error": f"unknown tool {call.name!r}"})
+        why = tool.invalid(call.arguments)
+        if why is not None:
+            # Invalid arguments never reach the tool, nor a person.
+            TOOL_CALLS.labels(tool=tool.name, outcome="invalid").inc()
+            self._tool_failure = f"invalid arguments for {tool.name}: {why}"
+            return json.dumps({"error": f"invalid arguments: {why}"})
+        reason = tool.approval_reason(call.arguments) if tool.audited else None
+        if reason is not None:
+            return _Proposal(call, tool, reason)
+        outcome = await self.execute(
+            tool, call.id, dict(call.arguments), key=self._id(f"tool:{step}:{call.id}")
+        )
+        return outcome.content
+
+    async def execute(
+        self,
+        tool: Tool,
+        tool_call_id: str,
+        arguments: dict[str, Any],
+        *,
+        key: uuid.UUID,
+        request_id: uuid.UUID | None = None,
+        ticket_id: str | None = None,
+    ) -> ToolOutcome:
+        """Run an action at most once under ``key``: its record is written before the call
+        and after it. A record already done gives its outcome without calling again; one
+        only started (a crash between the two) sends the call again under the same key,
+        for the tool to recognise (``Idempotency-Key``)."""
+        if not tool.audited:
+            return await tool.call(arguments, idempotency_key=str(key))
+        executions = self._deps.executions
+        before = await executions.begin(
+            str(key), tool_name=tool.name, thread_id=self._thread.thread_id, arguments=arguments
+        )
+        if before is not None and before.done:
+            outcome = ToolOutcome(
+                ok=before.ok,
+                content=before.content,
+                status_code=before.status_code,
+                error=before.error,
+            )
+            duration_ms, resent = before.duration_ms, before.attempts > 1
+        else:
+            resent = before is not None
+            started = time.monotonic()
+            outcome = await tool.call(arguments, idempotency_key=str(key))
+            duration_ms = round((time.monotonic() - started) * 1000)
+            await executions.finish(
+                str(key),
+                Execution(
+                    key=str(key),
+                    done=True,
+                    attempts=(before.attempts if before else 0) + 1,
+                    ok=outcome.ok,
+                    content=outcome.content,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    duration_ms=duration_ms,
+                ),
+            )
+            TOOL_CALLS.labels(tool=tool.name, outcome="succeeded" if outcome.ok else "failed").inc()
+        self._tool_failure = None if outcome.ok else f"{tool.name}: {outcome.error}"
+        self._executed.append(
+            ActionExecuted.caused_by(
+                self._cause,
+                event_id=derive_id(key, "action.executed"),
+                tool_name=tool.name,
+                tool_call_id=tool_call_id,
+                message_id=self._user_message_id,
+                request_id=request_id,
+                ticket_id=ticket_id,
+                idempotency_key=str(key),
+                arguments=arguments,
+                outcome="succeeded" if outcome.ok else "failed",
+                status_code=outcome.status_code,
+                error=outcome.error,
+                duration_ms=duration_ms,
+                resent=resent,
+            )
+        )
+        return outcome
+
+    async def _propose(self, step: int, proposal: _Proposal) -> ToolHumanRequested:
+        """Ask people to approve a tool call; the turn waits for their decision."""
+        tool, call = proposal.tool, proposal.call
+        TOOL_CALLS.labels(tool=tool.name, outcome="approval_requested").inc()
+        return await self._request_person(
+            "action",
+            request_key=f"action:{step}",
+            event_key=f"action:{step}",
+            tool_call_id=call.id,
+            tool_name=tool.name,
+            reason=f"the AI wants to run {tool.name}; approval: {proposal.reason}"[:1000],
+            action=ToolAction(
+                tool_name=tool.name,
+                description=tool.description[:4000],
+                parameters=dict(tool.parameters),
+                arguments=dict(call.arguments),
+                approval_reason=proposal.reason[:1000],
+            ),
+        )
+
+    async def resume(self, request: PendingRequest, decided: ActionDecided) -> list[Event]:
+        """A person decided on the action the turn waited for: the tool's answer (approved)
+        or the denial becomes the call's result, and the turn goes on."""
+        if decided.decision == "approved":
+            arguments = dict(decided.arguments or {})
+            result = await self._approved_result(request, decided, arguments)
+            if decided.edited:
+                result = json.dumps(
+                    {
+                        "note": f"{decided.agent.name} changed the arguments before approving",
+                        "arguments": arguments,
+                        "result": result,
+                    }
+                )
+            outcome = "approved"
+        else:
+            TOOL_CALLS.labels(tool=decided.tool_name, outcome="denied").inc()
+            result = denial(decided.reason or "denied", by=decided.agent.name)
+            outcome = "denied"
+        await self.resume_with(
+            decided.tool_call_id,
+            decided.tool_name,
+            result,
+            metadata={"ticket_id": decided.ticket_id, "decision": outcome},
+            request=request,
+        )
+        return await self.run()
+
+    async def _approved_result(
+        self, request: PendingRequest, decided: ActionDecided, arguments: dict[str, Any]
+    ) -> str:
+        tool = self._deps.tools.get(decided.tool_name, self._thread.department)
+        if tool is None:
+            return tool_error(f"the tool {decided.tool_name!r} is no longer available").content
+        why = tool.invalid(arguments)
+        if why is not None:
+            return tool_error(f"invalid arguments: {why}").content
+        outcome = await self.execute(
+            tool,
+            decided.tool_call_id,
+            arguments,
+            # Derived from the approval: every attempt to run it sends the same key.
+            key=derive_id(decided.event_id, "idempotency-key"),
+            request_id=request.request_id,
+            ticket_id=decided.ticket_id,
+        )
+        return outcome.content
+
+    async def resume_with(
+        self,
+        tool_call_id: str,
+        tool_name: str,
+        result: str,
+        *,
+        metadata: dict[str, Any],
+        request: PendingRequest,
+    ) -> None:
+        """Store the result of the call the turn waited for, as the cause's; the turn's
+        window then holds it."""
+        appended = await self._deps.conversations.append(
+            Message(
+                message_id=self._id("tool-result"),
+                thread_id=self._thread.thread_id,
+                role="tool",
+                content=[
+                    {
+                        "type": "tool-result",
+                        "tool_call_id": tool_call_id,
+                        "tool_name": tool_name,
+                        "result": result,
+                    }
+                ],
+                provider="tool",
+                metadata=metadata,
+                visible_to_user=False,
+                in_reply_to=request.user_message_id,
+            ),
+            thread=self._thread,
+        )
+        self._thread = appended.thread or await self._deps.conversations.require_thread(
+            self._thread.thread_id
+        )
 
     async def _refused(self, path: str) -> str | None:
         """Take one escalation from the thread's budget; which limit stops it, if one does."""
@@ -460,6 +685,7 @@ class Turn:
         event_key: str | None = None,
         tool_call_id: str | None = None,
         draft_message_id: uuid.UUID | None = None,
+        tool_name: str | None = None,
         **details: Any,
     ) -> ToolHumanRequested:
         """Remember what this turn waits for, and the event that asks people for it."""
@@ -472,6 +698,7 @@ class Turn:
                 user_message_id=self._user_message_id,
                 tool_call_id=tool_call_id,
                 draft_message_id=draft_message_id,
+                tool_name=tool_name,
             )
         )
         return ToolHumanRequested.caused_by(
@@ -486,6 +713,37 @@ class Turn:
             user_tier=self._thread.user_tier,
             **details,
         )
+
+
+ONE_ACTION_AT_A_TIME = (
+    "Not run: another request to a person waits; propose this call again after it is decided."
+)
+NOT_RUN_ESCALATED = "Not run: the conversation was handed to a person."
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """A tool call that needs a person's approval, and why."""
+
+    call: ToolCall
+    tool: Tool
+    reason: str
+
+
+def stored_calls(message: Message) -> tuple[ToolCall, ...]:
+    """The tool calls a stored assistant message holds."""
+    if not isinstance(message.content, list):
+        return ()
+    return tuple(
+        ToolCall(id=part["tool_call_id"], name=part["tool_name"], arguments=part["args"])
+        for part in message.content
+        if part.get("type") == "tool-call"
+    )
+
+
+def denial(reason: str, *, by: str | None = None) -> str:
+    """The result the model reads for an action that did not run."""
+    return json.dumps({"denied": True, "reason": reason, **({"by": by} if by else {})})
 
 
 def message_sent(cause: Event, thread: Thread, message: Message) -> MessageSent:

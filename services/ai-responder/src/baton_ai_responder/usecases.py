@@ -1,6 +1,6 @@
 """The AI responder's use cases: start a turn, continue one with a person's answer (or
-without it, when nobody answered in time), send an approved draft, act on a rejected one;
-and summarise a new ticket for the person who picks it up."""
+without it, when nobody answered in time) or decision on an action, send an approved
+draft, act on a rejected one; and summarise a new ticket for the person who picks it up."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 from typing import Literal
 
 from baton_contracts import (
+    ActionDecided,
     DraftApproved,
     DraftRejected,
     Event,
@@ -24,10 +25,10 @@ from baton_conversations import ConversationStore, Message
 from baton_runtime import Rejected, record_message_sent
 
 from .llm import ModelUnavailableError
-from .metrics import APPROVALS, SUMMARIES
+from .metrics import APPROVALS, SUMMARIES, TOOL_CALLS
 from .store import PendingRequest
 from .summary import Summarizer, summary_request
-from .turn import AiDeps, Turn, message_sent
+from .turn import AiDeps, Turn, denial, message_sent
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +106,46 @@ class Responder:
             deps, cause=event, thread=thread, user_message_id=request.user_message_id
         ).run()
 
+    async def decided(self, event: ActionDecided) -> list[Event]:
+        """A person approved the action the AI proposed (it runs, at most once) or denied
+        it; either way the turn goes on with the outcome as the call's result."""
+        deps = self._deps
+        request = await self._request(event.request_id, event.tool_call_id)
+        if request.kind != "action":
+            raise Rejected(f"request {request.request_id} is no action", code="unknown_request")
+        thread = await deps.conversations.require_thread(event.thread_id)
+        turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
+        events = await turn.resume(request, event)
+        await deps.requests.close(
+            request.request_id, decision=event.decision, decided_by=event.agent.agent_id
+        )
+        return events
+
     async def expired(self, event: TicketExpired) -> list[Event]:
         """Nobody answered the AI's request in time. A pending ``ask_human`` call gets a
-        result that says so; then the turn goes on without the answer (fallback ``ai``,
-        as after an answer) or the conversation goes to people (``human``)."""
+        result that says so, a pending action a denial with reason ``expired``; then the
+        turn goes on without them (fallback ``ai``, as after an answer) or the
+        conversation goes to people (``human``)."""
         deps = self._deps
         request = await self._request(event.request_id, event.tool_call_id)
         thread = await deps.conversations.require_thread(event.thread_id)
+        if request.kind == "action" and request.tool_call_id is not None:
+            TOOL_CALLS.labels(tool=request.tool_name or "unknown", outcome="expired").inc()
+            turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
+            await turn.resume_with(
+                request.tool_call_id,
+                request.tool_name or "unknown",
+                denial("expired"),
+                metadata={"ticket_id": event.ticket_id, "expired": True},
+                request=request,
+            )
+            await deps.requests.close(request.request_id, expired_ticket=event.ticket_id)
+            if event.fallback == "human":
+                return await turn.hand_off(
+                    reason=f"nobody decided on the AI's action in time: {event.reason}"[:1000],
+                    category="question_expired",
+                )
+            return await turn.run()
         if request.tool_call_id is not None:
             words = NO_ANSWER_IN_TIME if event.fallback == "ai" else HANDED_OVER_UNANSWERED
             appended = await deps.conversations.append(

@@ -7,6 +7,7 @@ import functools
 from fastapi import FastAPI
 
 from baton_contracts import (
+    ActionExecuted,
     RouteDecided,
     ThreadAssigned,
     ThreadRated,
@@ -35,6 +36,7 @@ from .api import api_router
 from .console import console_router
 from .followups import FollowUps
 from .handlers import (
+    on_action_executed,
     on_route_decided,
     on_thread_rated,
     on_ticket_summarized,
@@ -43,11 +45,19 @@ from .handlers import (
 )
 from .live import Live, agent_by_token_hash, live_router
 from .settings import Settings
-from .store import MongoAgents, MongoClaims, MongoDepartments, MongoFeedback, MongoTickets
+from .store import (
+    MongoActionAudit,
+    MongoAgents,
+    MongoClaims,
+    MongoDepartments,
+    MongoFeedback,
+    MongoTickets,
+)
 from .store.canned import MongoCanned
 from .store.notes import MongoNotes
 from .store.ratings import MongoRatings
 from .usecases import (
+    ActionRecords,
     Assigner,
     Claims,
     HolderActions,
@@ -83,6 +93,8 @@ TOPICS = (
     topics.TICKET_SLA_BREACHED,
     topics.THREAD_RATED,
     topics.AGENT_STATUS_CHANGED,
+    topics.ACTION_DECIDED,
+    topics.ACTION_EXECUTED,
 )
 
 
@@ -103,12 +115,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A ticket change's follow-ups: events, and the kinds below, carried out after the
     # change is stored (and by the sweep, after a crash).
     note_store = MongoNotes(db)
+    action_audit = MongoActionAudit(db)
+    action_records = ActionRecords(audit=action_audit)
     follow_ups = FollowUps(
         conversations=conversations,
         claims=claim_log,
         feedback=feedback,
         agents=agent_store,
         notes=note_store,
+        audit=action_audit,
     )
     tickets = MongoTickets(db, Outbox(publisher, kinds=follow_ups.kinds()))
     config = QueueConfig(
@@ -120,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outbox_grace_s=settings.outbox_grace_s,
         staffing=settings.staffing,
         question_timeout=settings.question_timeout,
+        action_timeout=settings.action_timeout,
         next_response_sla_s=settings.next_response_sla_s,
         resolution_sla_s=settings.resolution_sla_s,
         sla_raise=settings.sla_priority_step,
@@ -195,6 +211,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             event_type=TicketSummarized,
             handler=functools.partial(on_ticket_summarized, summaries=Summaries(tickets=tickets)),
         ),
+        # The audit keeps each tool call's record once, by its event id: no handled-events log.
+        on(
+            event_runner(broker, publisher, service=SERVICE),
+            topic=topics.ACTION_EXECUTED,
+            event_type=ActionExecuted,
+            handler=functools.partial(on_action_executed, records=action_records),
+        ),
     ]
 
     app = service_app(
@@ -214,6 +237,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tickets.ensure_indexes,
             claim_log.ensure_indexes,
             feedback.ensure_indexes,
+            action_audit.ensure_indexes,
             agent_store.ensure_indexes,
             note_store.ensure_indexes,
             ratings.ensure_indexes,
@@ -257,6 +281,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             staff=staff,
             assigner=assigner,
+            actions=action_records,
             reports=Reports(tickets=tickets, claims=claim_log, feedback=feedback, ratings=ratings),
             notes=Notes(notes=note_store, tickets=tickets, max_length=settings.max_note_length),
             canned=CannedResponses(

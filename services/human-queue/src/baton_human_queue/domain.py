@@ -6,13 +6,16 @@ clocks or databases.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+import jsonschema
+from jsonschema import Draft202012Validator, SchemaError
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton_contracts import Fallback, HumanAgent, SlaKind, TicketKind, TicketStatus
@@ -32,6 +35,8 @@ ACTION_KINDS: Mapping[Action, frozenset[TicketKind]] = {
     "answer": frozenset({"question"}),
     "approve": frozenset({"approval"}),
     "reject": frozenset({"approval"}),
+    "approve_action": frozenset({"action"}),
+    "deny_action": frozenset({"action"}),
 }
 
 DEFAULT_KIND_PRIORITY: Mapping[TicketKind, int] = {
@@ -39,12 +44,16 @@ DEFAULT_KIND_PRIORITY: Mapping[TicketKind, int] = {
     "escalation": 10,
     "question": 20,
     "approval": 30,
+    "action": 30,
 }
 DEFAULT_SLA_S: Mapping[int, float] = {0: 3600.0, 20: 900.0, 50: 300.0}
 MAX_REVIEW_LENGTH = 4000
 DEFAULT_QUESTION_TIMEOUT_S = 1800.0
+"""Also the default of an action's timeout: both wait for one decision by a person."""
 
-SUMMARIZED_KINDS: frozenset[TicketKind] = frozenset({"conversation", "escalation", "question"})
+SUMMARIZED_KINDS: frozenset[TicketKind] = frozenset(
+    {"conversation", "escalation", "question", "action"}
+)
 """Kinds whose opening is announced (``ticket.opened``), for the AI to summarise the
 conversation for whoever picks the ticket up."""
 
@@ -131,6 +140,12 @@ class InvalidRequestError(QueueError):
     code = "invalid_request"
 
 
+class InvalidArgumentsError(QueueError):
+    """Arguments of a tool call that its JSON Schema refuses."""
+
+    code = "invalid_arguments"
+
+
 def _kind_priorities() -> dict[TicketKind, int]:
     return dict(DEFAULT_KIND_PRIORITY)
 
@@ -168,7 +183,10 @@ class DepartmentTimeout(BaseModel):
 class QuestionTimeout(BaseModel):
     """How long the AI's question to a person (``ask_human``) waits for an answer before
     the sweep closes it, and what the AI does then: ``ai`` answers without it, ``human``
-    hands the conversation to people. A department may have its own."""
+    hands the conversation to people. A department may have its own.
+
+    An action (a tool call waiting for approval) has a timeout of the same shape: with
+    ``ai`` the AI takes it as denied (reason ``expired``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -411,6 +429,46 @@ def approved_text(draft_text: str | None, text: str | None) -> tuple[str, bool]:
     return text, True
 
 
+def check_tool_schema(parameters: Mapping[str, Any]) -> None:
+    """A tool's ``parameters`` must be a JSON Schema (Draft 2020-12) the queue can check
+    arguments against; else the request cannot become a ticket."""
+    try:
+        Draft202012Validator.check_schema(parameters)
+    except SchemaError as exc:
+        raise InvalidRequestError(
+            f"the tool's parameters are no valid JSON Schema: {exc.message}"
+        ) from exc
+
+
+def check_arguments(parameters: Mapping[str, Any], arguments: Mapping[str, Any]) -> None:
+    """Refuse ``arguments`` that the tool's JSON Schema (Draft 2020-12) does not accept,
+    naming where and why (the most relevant error, when there are several)."""
+    errors = Draft202012Validator(parameters).iter_errors(arguments)
+    error = jsonschema.exceptions.best_match(errors)
+    if error is not None:
+        raise InvalidArgumentsError(
+            f"the arguments do not match the tool's schema: at {error.json_path}: {error.message}"
+        )
+
+
+def same_arguments(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    """Equal as JSON: ``1`` and ``true`` differ here, though Python calls them equal."""
+    return json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def approved_arguments(
+    parameters: Mapping[str, Any],
+    proposed: Mapping[str, Any],
+    arguments: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], bool]:
+    """The arguments an approved call runs with (None: as proposed) and whether the person
+    edited them. They are checked against the schema either way: an approval never lets a
+    call the tool's schema refuses run."""
+    final = dict(proposed if arguments is None else arguments)
+    check_arguments(parameters, final)
+    return final, not same_arguments(proposed, final)
+
+
 def sla_breach_due(ticket: TicketBase, now: datetime) -> bool:
     """The SLA is the time a customer waits for a person: it is met by the first response
     (a reply, answer, review or resolution) and breached once per ticket."""
@@ -474,7 +532,8 @@ def expiry_due(ticket: TicketBase, now: datetime) -> bool:
 def expiry_reason(ticket: TicketBase) -> str:
     """Why ``ticket`` expired, in words for the AI, the agent and the event."""
     waited = (ticket.expires_at - ticket.created_at) if ticket.expires_at else timedelta()
-    return f"nobody answered within {_spoken(waited.total_seconds())}"
+    done = "decided" if ticket.kind == "action" else "answered"
+    return f"nobody {done} within {_spoken(waited.total_seconds())}"
 
 
 def _spoken(seconds: float) -> str:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from baton_contracts import (
+    ActionDecided,
     DraftApproved,
     DraftRejected,
     HumanAgent,
@@ -22,7 +23,14 @@ from baton_contracts import (
 from baton_conversations import Thread
 
 from .domain import clock_due
-from .tickets import ApprovalTicket, QuestionTicket, ThreadTicket, Ticket, TicketBase
+from .tickets import (
+    ActionTicket,
+    ApprovalTicket,
+    QuestionTicket,
+    ThreadTicket,
+    Ticket,
+    TicketBase,
+)
 
 
 def _envelope(ticket: TicketBase, purpose: str) -> dict[str, Any]:
@@ -108,6 +116,42 @@ def rejected_event(ticket: ApprovalTicket, *, review: str, agent: HumanAgent) ->
     )
 
 
+def action_approved_event(
+    ticket: ActionTicket, *, arguments: dict[str, Any], edited: bool, agent: HumanAgent
+) -> ActionDecided:
+    """The call may run, with ``arguments`` (the person's edit, if ``edited``)."""
+    return ActionDecided(
+        **_envelope(ticket, "approve_action:action.decided"),
+        ticket_id=ticket.ticket_id,
+        request_id=_request_id(ticket),
+        tool_call_id=ticket.tool_call_id,
+        tool_name=ticket.action.tool_name,
+        decision="approved",
+        arguments=arguments,
+        edited=edited,
+        agent=agent,
+    )
+
+
+def action_denied_event(ticket: ActionTicket, *, reason: str, agent: HumanAgent) -> ActionDecided:
+    return ActionDecided(
+        **_envelope(ticket, "deny_action:action.decided"),
+        ticket_id=ticket.ticket_id,
+        request_id=_request_id(ticket),
+        tool_call_id=ticket.tool_call_id,
+        tool_name=ticket.action.tool_name,
+        decision="denied",
+        reason=reason,
+        agent=agent,
+    )
+
+
+def _request_id(ticket: ActionTicket) -> uuid.UUID:
+    # Intake opens an action ticket only from the AI's request, which has its id.
+    assert ticket.request_id is not None
+    return ticket.request_id
+
+
 def lease_expired_event(ticket: Ticket, *, claim_id: str) -> TicketLeaseExpired:
     assert ticket.holder is not None
     assert ticket.claimed_at is not None
@@ -174,7 +218,9 @@ def expired_event(ticket: Ticket, *, reason: str) -> TicketExpired:
         ticket_id=ticket.ticket_id,
         kind=ticket.kind,
         request_id=ticket.request_id,
-        tool_call_id=ticket.tool_call_id if isinstance(ticket, QuestionTicket) else None,
+        tool_call_id=(
+            ticket.tool_call_id if isinstance(ticket, QuestionTicket | ActionTicket) else None
+        ),
         message_id=ticket.user_message_id,
         reason=reason[:1000],
         fallback=ticket.fallback or "ai",

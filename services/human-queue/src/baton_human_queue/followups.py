@@ -4,8 +4,8 @@ Events are published (``publishing``). The other kinds are carried out by
 :class:`FollowUps`, whose appliers the composition root registers with the outbox: a
 person's reply is stored in the thread (``message``), the thread's owner changes
 (``assign``), the thread remembers who resolved it (``resolution``, what a rating is
-about), the claims log and the feedback are written, a notice to the user is stored in the
-thread and announced (``notice``). Each is idempotent (ids derived from the change, unique
+about), the claims log, the feedback and the action audit are written, a notice to the user
+is stored in the thread and announced (``notice``). Each is idempotent (ids derived from the change, unique
 keys), so carrying an entry out twice changes nothing.
 """
 
@@ -13,9 +13,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from baton_contracts import (
     HumanAgent,
@@ -28,16 +35,17 @@ from baton_contracts import (
 from baton_conversations import Because, ConversationStore, Message, Thread, ThreadResolution
 from baton_runtime import Apply, Entry, publishing
 
-from . import metrics
+from . import audit, metrics
+from .audit import ActionRecord
 from .domain import SUMMARIZED_KINDS
 from .events import expired_event, lease_expired_event, opened_event
 from .notes import Note
 from .notices import Notice
-from .tickets import ApprovalTicket, Holder, QuestionTicket, ThreadTicket, Ticket
+from .tickets import ActionTicket, ApprovalTicket, Holder, QuestionTicket, ThreadTicket, Ticket
 
 if TYPE_CHECKING:
     from .notes import NoteStore
-    from .ports import AgentStore, ClaimStore, FeedbackStore
+    from .ports import ActionAuditStore, AgentStore, ClaimStore, FeedbackStore
 
 MESSAGE = "message"
 ASSIGN = "assign"
@@ -49,15 +57,32 @@ DEPARTMENT = "department"
 NOTE = "note"
 RESOLUTION = "resolution"
 NOTICE = "notice"
+AUDIT = "action_audit"
 NOTICE_PROVIDER = "baton"
 """The provider of Baton's own notices to the user, in the thread and in ``message.sent``."""
 
-FeedbackKind = Literal["approval", "rejection", "answer", "reply"]
+FeedbackKind = Literal[
+    "approval", "rejection", "answer", "reply", "action_approval", "action_denial"
+]
 ClaimOutcome = Literal["released", "expired", "resolved", "reassigned", "transferred"]
 
 
 class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Sparse(_Payload):
+    """Leaves out the ``SPARSE`` fields while they are None: fields only some records have
+    (an action's) do not change how the others read."""
+
+    SPARSE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _without_unset(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in self.SPARSE and v is None)}
 
 
 class ReplyMessage(_Payload):
@@ -209,18 +234,26 @@ class FreedSlot(_Payload):
     claim_id: str
 
 
-class AiOutput(_Payload):
+class AiOutput(_Sparse):
     """The AI output a person's feedback corrects or confirms."""
 
-    kind: Literal["draft", "question", "suggestion"]
+    SPARSE = frozenset({"tool_name", "arguments"})
+
+    kind: Literal["draft", "question", "suggestion", "action"]
     text: str | None
     message_id: uuid.UUID | None = None
     request_id: uuid.UUID | None = None
     tool_call_id: str | None = None
     reason: str | None = None
+    tool_name: str | None = None
+    """The tool of a proposed call (kind ``action``)."""
+    arguments: dict[str, Any] | None = None
+    """The arguments the AI proposed (kind ``action``)."""
 
 
-class Feedback(_Payload):
+class Feedback(_Sparse):
+    SPARSE = frozenset({"arguments", "reason"})
+
     feedback_id: str
     kind: FeedbackKind
     ticket_id: str
@@ -229,6 +262,10 @@ class Feedback(_Payload):
     human_text: str | None = None
     review: str | None = None
     edited: bool | None = None
+    arguments: dict[str, Any] | None = None
+    """The arguments a person approved a call with (``action_approval``)."""
+    reason: str | None = None
+    """Why a person denied a call (``action_denial``)."""
     agent: HumanAgent
     at: AwareDatetime
 
@@ -343,6 +380,11 @@ def record_feedback(feedback: Feedback) -> Entry:
     return Entry(f"{FEEDBACK}:{feedback.feedback_id}", FEEDBACK, feedback.model_dump_json())
 
 
+def record_action(record: ActionRecord) -> Entry:
+    """An entry of the action audit, kept once by its id."""
+    return Entry(f"{AUDIT}:{record.record_id}", AUDIT, record.model_dump_json())
+
+
 def lapse(ticket: Ticket, claim_id: str) -> list[Entry]:
     """Follow-ups of a claim whose lease ran out: the same ids whoever notices it (the
     sweep, or the next claimer)."""
@@ -365,8 +407,12 @@ def lapse(ticket: Ticket, claim_id: str) -> list[Entry]:
 
 def opening(ticket: Ticket) -> list[Entry]:
     """Follow-ups of a new ticket, stored with it: ``ticket.opened`` for the kinds the AI
-    summarises (not a message attached to an open ticket: that is no new ticket)."""
-    return [publishing(opened_event(ticket))] if ticket.kind in SUMMARIZED_KINDS else []
+    summarises (not a message attached to an open ticket: that is no new ticket), and for
+    an action the audit's record of the proposal."""
+    entries = [publishing(opened_event(ticket))] if ticket.kind in SUMMARIZED_KINDS else []
+    if isinstance(ticket, ActionTicket):
+        entries.append(record_action(audit.proposed(ticket)))
+    return entries
 
 
 def expiry(ticket: Ticket, now: datetime, reason: str) -> list[Entry]:
@@ -377,12 +423,14 @@ def expiry(ticket: Ticket, now: datetime, reason: str) -> list[Entry]:
         lease = ticket.lease_expires_at
         ended = min(now, lease) if lease is not None else now
         entries += end_claim(ticket, ticket.claim_id, ended, "expired")
+    if isinstance(ticket, ActionTicket):
+        entries.append(record_action(audit.expired(ticket, now, reason)))
     entries.append(publishing(expired_event(ticket, reason=reason)))
     return entries
 
 
 def feedback_of(
-    ticket: ThreadTicket | QuestionTicket | ApprovalTicket,
+    ticket: ThreadTicket | QuestionTicket | ApprovalTicket | ActionTicket,
     kind: FeedbackKind,
     agent: HumanAgent,
     now: datetime,
@@ -398,6 +446,16 @@ def feedback_of(
             message_id=ticket.draft_message_id,
             request_id=ticket.request_id,
             reason=ticket.reason,
+        )
+    elif isinstance(ticket, ActionTicket):
+        output = AiOutput(
+            kind="action",
+            text=None,
+            request_id=ticket.request_id,
+            tool_call_id=ticket.tool_call_id,
+            reason=ticket.reason,
+            tool_name=ticket.action.tool_name,
+            arguments=ticket.action.arguments,
         )
     elif isinstance(ticket, QuestionTicket):
         output = AiOutput(
@@ -442,12 +500,14 @@ class FollowUps:
         feedback: FeedbackStore,
         agents: AgentStore,
         notes: NoteStore | None = None,
+        audit: ActionAuditStore | None = None,
     ) -> None:
         self._conversations = conversations
         self._claims = claims
         self._feedback = feedback
         self._agents = agents
         self._notes = notes
+        self._audit = audit
 
     def kinds(self) -> dict[str, Apply]:
         """The appliers by entry kind, for ``Outbox(publisher, kinds=...)``."""
@@ -462,6 +522,7 @@ class FollowUps:
             NOTE: self.keep_note,
             RESOLUTION: self.remember_resolution,
             NOTICE: self.notice,
+            AUDIT: self.record_action,
         }
 
     async def store_reply(self, data: str) -> None:
@@ -509,6 +570,11 @@ class FollowUps:
         if self._notes is None:
             raise RuntimeError("a note follow-up needs the note store (FollowUps(notes=...))")
         await self._notes.add(Note.model_validate_json(data))
+
+    async def record_action(self, data: str) -> None:
+        if self._audit is None:
+            raise RuntimeError("an audit follow-up needs the audit store (FollowUps(audit=...))")
+        await self._audit.add(ActionRecord.model_validate_json(data))
 
     async def remember_resolution(self, data: str) -> None:
         resolved = ThreadResolved.model_validate_json(data)

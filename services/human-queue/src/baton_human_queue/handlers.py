@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baton_contracts import Event, RouteDecided, ThreadRated, TicketSummarized, ToolHumanRequested
+from baton_contracts import (
+    ActionExecuted,
+    Event,
+    RouteDecided,
+    ThreadRated,
+    TicketSummarized,
+    ToolHumanRequested,
+)
 
-from .usecases import Intake, Ratings, Summaries
+from .usecases import ActionRecords, Intake, Ratings, Summaries
 
 
 def routed_to_people(event: RouteDecided) -> bool:
@@ -29,6 +36,13 @@ async def on_tool_human_requested(event: ToolHumanRequested, *, intake: Intake) 
 async def on_ticket_summarized(event: TicketSummarized, *, summaries: Summaries) -> Sequence[Event]:
     """The AI's summary of a ticket's conversation, kept with the ticket."""
     await summaries.keep(event)
+    return ()
+
+
+async def on_action_executed(event: ActionExecuted, *, records: ActionRecords) -> Sequence[Event]:
+    """Keep the AI's tool call in the action audit (once per event id: no handled-events
+    log)."""
+    await records.executed(event)
     return ()
 
 

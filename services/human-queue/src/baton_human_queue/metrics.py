@@ -30,9 +30,19 @@ if TYPE_CHECKING:
     from .ports import AgentStore
     from .staffing import AgentState
 
-KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval")
+KINDS: tuple[TicketKind, ...] = ("conversation", "question", "escalation", "approval", "action")
 OPEN: tuple[TicketStatus, ...] = ("pending", "assigned")
-ACTIONS_DONE = ("reply", "answer", "approve", "reject", "resolve", "release", "assign")
+ACTIONS_DONE = (
+    "reply",
+    "answer",
+    "approve",
+    "reject",
+    "resolve",
+    "release",
+    "assign",
+    "approve_action",
+    "deny_action",
+)
 PRESENCES = ("online", "away", "offline")
 CLAIM_OUTCOMES = ("claimed", "renewed", "conflict", "at_capacity")
 
@@ -94,13 +104,15 @@ NOTICES = Counter(
 )
 TICKETS_EXPIRED = Counter(
     "baton_queue_tickets_expired_total",
-    "Tickets closed unanswered when their time ran out (questions for a person), by kind "
+    "Tickets closed unanswered when their time ran out (questions for a person, actions "
+    "nobody decided), by kind "
     "and the AI's fallback (ai: it answers without them; human: people take the thread).",
     ["kind", "fallback"],
 )
 ACTIONS = Counter(
     "baton_queue_actions_total",
-    "Agent actions on tickets (reply, answer, approve, reject, resolve, release, assign).",
+    "Agent actions on tickets (reply, answer, approve, reject, resolve, release, assign, "
+    "approve_action, deny_action).",
     ["action"],
 )
 TIME_TO_CLAIM_SECONDS = Histogram(
@@ -164,7 +176,8 @@ for _kind in KINDS:
     TIME_TO_ASSIGNMENT_SECONDS.labels(kind=_kind)
     RESPONSE_SECONDS.labels(kind=_kind)
 for _fallback in ("ai", "human"):
-    TICKETS_EXPIRED.labels(kind="question", fallback=_fallback)
+    for _expiring in ("question", "action"):
+        TICKETS_EXPIRED.labels(kind=_expiring, fallback=_fallback)
 for _notice in get_args(NoticeKind):
     NOTICES.labels(notice=_notice)
 for _action in ACTIONS_DONE:

@@ -19,6 +19,7 @@ from baton_contracts import SlaKind, TicketKind, TicketStatus, TicketSummary
 from baton_conversations import Ownership
 from baton_runtime import Entry
 
+from .audit import ActionRecord
 from .domain import Agent, Role
 from .followups import ClaimClosed, ClaimOpened, Feedback
 from .labour import ClaimSpan
@@ -266,6 +267,23 @@ class FeedbackStore(Protocol):
 
     async def since(self, since: datetime | None) -> list[Feedback]:
         """Oldest first."""
+        ...
+
+
+class ActionAuditStore(Protocol):
+    """The action audit: what happened to each tool call, one record each (see
+    :mod:`baton_human_queue.audit`)."""
+
+    async def add(self, record: ActionRecord) -> bool:
+        """Keep a record once, by its id; True when it is new."""
+        ...
+
+    async def of_ticket(self, ticket_id: str) -> list[ActionRecord]:
+        """An action ticket's records, oldest first."""
+        ...
+
+    async def between(self, since: datetime | None, until: datetime | None) -> list[ActionRecord]:
+        """The records of [since, until) (None: unbounded), oldest first."""
         ...
 
 

@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     ``HUMAN_QUEUE_SLA_S='{"0": 3600, "50": 300}'``,
     ``HUMAN_QUEUE_PRIORITY='{"by_tier": {"vip": 100}}'`` and
     ``HUMAN_QUEUE_QUESTION_TIMEOUT='{"after_s": 900, "fallback": "ai", "by_department":
-    {"billing": {"after_s": 300, "fallback": "human"}}}'``.
+    {"billing": {"after_s": 300, "fallback": "human"}}}'``; ``action_timeout`` has the same
+    shape (``HUMAN_QUEUE_ACTION_TIMEOUT``).
     """
 
     model_config = SettingsConfigDict(env_prefix="HUMAN_QUEUE_", extra="ignore")
@@ -102,6 +103,13 @@ class Settings(BaseSettings):
         "(`fallback`: `ai` answers without it, `human` hands the conversation to people); "
         'a department may have its own: `"by_department": {"billing": {"after_s": 300, '
         '"fallback": "human"}}`.',
+    )
+    action_timeout: QuestionTimeout = Field(
+        default_factory=QuestionTimeout,
+        description="How long a tool call the AI proposes waits for a person's approval "
+        "(`after_s`, null: no limit) before the sweep closes its action ticket, and what the "
+        "AI does then (`fallback`: `ai` takes the call as denied, with reason `expired`; "
+        "`human` hands the conversation to people); per department like `question_timeout`.",
     )
     max_text_length: int = Field(default=4000, ge=1, le=MAX_TEXT_LENGTH)
     max_note_length: int = Field(

@@ -19,6 +19,7 @@ from baton_contracts import (
     TicketKind,
     TicketStatus,
     TicketSummary,
+    ToolAction,
     derive_id,
 )
 from baton_conversations import Because
@@ -27,7 +28,7 @@ from baton_runtime import Document
 Id = Annotated[uuid.UUID, PlainSerializer(str, return_type=str)]
 """A UUID, stored as its text."""
 
-Action = Literal["reply", "answer", "approve", "reject", "resolve"]
+Action = Literal["reply", "answer", "approve", "reject", "resolve", "approve_action", "deny_action"]
 Handback = Literal["ai", "none"]
 
 OPEN_STATUSES: tuple[TicketStatus, ...] = ("pending", "assigned")
@@ -102,7 +103,8 @@ class TicketBase(_Part):
     """The thread's language (its ``metadata.locale``), for the notices to the user."""
     resolution: Resolution | None = None
     expires_at: AwareDatetime | None = None
-    """When the ticket closes unanswered (a question for a person); None: never."""
+    """When the ticket closes unanswered (a question, or an action nobody decided); None:
+    never."""
     fallback: Fallback | None = None
     """What the AI does when the ticket expires: ``ai`` goes on without it, ``human``
     hands the conversation to people."""
@@ -181,8 +183,17 @@ class ApprovalTicket(TicketBase):
     confidence: float | None = None
 
 
+class ActionTicket(TicketBase):
+    """The AI proposes a call of a configured tool that may not run without a person: they
+    approve it (as proposed or with edited arguments) or deny it."""
+
+    kind: Literal["action"] = "action"
+    tool_call_id: str
+    action: ToolAction
+
+
 Ticket: TypeAlias = Annotated[
-    ConversationTicket | EscalationTicket | QuestionTicket | ApprovalTicket,
+    ConversationTicket | EscalationTicket | QuestionTicket | ApprovalTicket | ActionTicket,
     Field(discriminator="kind"),
 ]
 _TICKET: TypeAdapter[Ticket] = TypeAdapter(Ticket)

@@ -7,6 +7,8 @@
     baton-agent reply TICKET_ID "text"     baton-agent answer TICKET_ID "text"
     baton-agent approve TICKET_ID [--text "edited text"]
     baton-agent reject TICKET_ID --review "why"
+    baton-agent approve-action TICKET_ID [--arguments '{"amount": 20}'] [--set amount=20]
+    baton-agent deny-action TICKET_ID --reason "why"
     baton-agent resolve TICKET_ID [--handback ai|none]
     baton-agent ownership THREAD_ID        who owned the thread, and when
 

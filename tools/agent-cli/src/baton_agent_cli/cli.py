@@ -41,7 +41,8 @@ def parser() -> argparse.ArgumentParser:
 
     root = argparse.ArgumentParser(
         prog="baton-agent",
-        description="Work Baton's human queue: list, claim, reply, answer, approve, resolve.",
+        description="Work Baton's human queue: list, claim, reply, answer, approve, "
+        "decide on the AI's tool calls, resolve.",
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -65,7 +66,9 @@ def parser() -> argparse.ArgumentParser:
     queue.add_argument(
         "--status", choices=["open", "pending", "assigned", "resolved", "all"], default="open"
     )
-    queue.add_argument("--kind", choices=["conversation", "escalation", "question", "approval"])
+    queue.add_argument(
+        "--kind", choices=["conversation", "escalation", "question", "approval", "action"]
+    )
     queue.add_argument("--department")
     queue.add_argument("--limit", type=int, default=100)
 
@@ -86,6 +89,26 @@ def parser() -> argparse.ArgumentParser:
     )
     with_ticket("reject", "reject the AI's draft with a review").add_argument(
         "--review", required=True, help="why it must not be sent; - reads standard input"
+    )
+    approve_action = with_ticket(
+        "approve-action", "let the AI's proposed tool call run, as proposed or edited"
+    )
+    approve_action.add_argument(
+        "--arguments",
+        metavar="JSON",
+        help="a JSON object to run the call with instead of the proposed arguments; "
+        "- reads standard input",
+    )
+    approve_action.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one argument (repeatable), on top of the proposed ones or --arguments; "
+        "VALUE is read as JSON when it is JSON (42, true, null, [1]), else as text",
+    )
+    with_ticket("deny-action", "refuse the AI's proposed tool call").add_argument(
+        "--reason", required=True, help="why it must not run; - reads standard input"
     )
     with_ticket("resolve", "close a conversation or escalation ticket").add_argument(
         "--handback",

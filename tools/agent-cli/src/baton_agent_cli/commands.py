@@ -7,16 +7,18 @@ the table or sentence is made from.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import quote
 
 import httpx
 
 from .api import Api, Json
 from .config import Login, config_path, save_login
+from .errors import CliError
 from .render import lease_until, print_json, print_ownership, print_queue, print_ticket
 from .team import canned_command, note_command
 
@@ -89,6 +91,66 @@ def reject_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Jso
     return result, _says(lambda r: f"rejected the draft of {r['ticket_id']}")
 
 
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def edited_arguments(
+    proposed: Mapping[str, Any], arguments: str | None, sets: Sequence[str]
+) -> dict[str, Any] | None:
+    """The arguments to approve with: ``--arguments`` (a JSON object) or else the proposed
+    ones, with each ``--set key=value`` on top; None when nothing was changed."""
+    if arguments is None and not sets:
+        return None
+    if arguments is not None:
+        try:
+            base = json.loads(read_text(arguments))
+        except ValueError as exc:
+            raise CliError(f"--arguments is not JSON: {exc}") from exc
+        if not isinstance(base, dict):
+            raise CliError("--arguments must be a JSON object")
+    else:
+        base = dict(proposed)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--set takes KEY=VALUE, not {item!r}")
+        base[key] = _json_value(value)
+    return base
+
+
+def approve_action_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    body: Json = {}
+    if args.arguments is not None or args.set:
+        # --set applies on top of what the AI proposed: read the proposal first.
+        proposed: Json = {}
+        if args.arguments is None:
+            ticket = api.get(_path(args.ticket_id))["ticket"]
+            proposed = (ticket.get("action") or {}).get("arguments") or {}
+        body = {"arguments": edited_arguments(proposed, args.arguments, args.set)}
+    result = api.post(_path(args.ticket_id, "approve-action"), body)
+    edited = " with your arguments" if body else ""
+    return result, _says(
+        lambda r: (
+            f"approved the call of {(r.get('action') or {}).get('tool_name', 'the tool')} "
+            f"on {r['ticket_id']}{edited}; the AI runs it"
+        )
+    )
+
+
+def deny_action_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
+    result = api.post(_path(args.ticket_id, "deny-action"), {"reason": read_text(args.reason)})
+    return result, _says(
+        lambda r: (
+            f"denied the call of {(r.get('action') or {}).get('tool_name', 'the tool')} "
+            f"on {r['ticket_id']}; the AI goes on without it"
+        )
+    )
+
+
 def resolve_command(api: Api, args: argparse.Namespace, _: datetime) -> tuple[Json, Printer]:
     result = api.post(_path(args.ticket_id, "resolve"), {"handback": args.handback})
     to = "the AI has the thread again" if args.handback == "ai" else "people keep the thread"
@@ -109,6 +171,8 @@ COMMANDS: Mapping[str, Command] = {
     "answer": answer_command,
     "approve": approve_command,
     "reject": reject_command,
+    "approve-action": approve_action_command,
+    "deny-action": deny_action_command,
     "resolve": resolve_command,
     "ownership": ownership_command,
     "canned": canned_command,

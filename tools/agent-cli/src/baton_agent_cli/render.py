@@ -65,10 +65,21 @@ def summary(ticket: Json) -> str:
         (kind == "question" and ticket.get("question"))
         or (kind == "approval" and ticket.get("draft_text"))
         or (kind == "escalation" and ticket.get("suggestion"))
+        or (kind == "action" and call(ticket.get("action")))
         or ticket.get("reason")
         or ""
     )
     return " ".join(str(text).split())
+
+
+def call(action: Json | None) -> str:
+    """A proposed tool call as one line: ``tool(key=value, ...)``."""
+    if not action:
+        return ""
+    args = ", ".join(
+        f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in action["arguments"].items()
+    )
+    return f"{action['tool_name']}({args})"
 
 
 def clip(text: str, width: int) -> str:
@@ -184,7 +195,8 @@ def print_ticket(detail: Json, out: TextIO, now: datetime) -> None:
     elif t.get("expires_at") and t["status"] != "resolved":
         expires = _parse(t["expires_at"])
         left = duration((expires - now).total_seconds()) if expires else ""
-        facts.append(("answer in", f"{left} (then {t.get('fallback') or 'ai'} takes over)"))
+        label = "decide in" if t["kind"] == "action" else "answer in"
+        facts.append((label, f"{left} (then {t.get('fallback') or 'ai'} takes over)"))
     width = max(len(k) for k, _ in facts)
     for key, value in facts:
         print(f"{key.ljust(width)}  {value}", file=out)
@@ -201,6 +213,7 @@ def print_ticket(detail: Json, out: TextIO, now: datetime) -> None:
         print("\nfrom the AI:", file=out)
         for key, value in present:
             print(f"  {key}: {value}", file=out)
+    print_action(t.get("action"), detail.get("history") or [], out)
     print("\nmessages:", file=out)
     for message in detail["messages"]:
         at = _parse(message["created_at"])
@@ -209,6 +222,43 @@ def print_ticket(detail: Json, out: TextIO, now: datetime) -> None:
         for line in message_text(message).splitlines() or [""]:
             print(f"      {line}", file=out)
     print_notes(detail.get("notes") or [], out)
+
+
+def print_action(action: Json | None, history: Sequence[Json], out: TextIO) -> None:
+    """An action ticket's proposed tool call, and what happened to it so far."""
+    if not action:
+        return
+    print("\nthe AI proposes this tool call (approve-action, or deny-action --reason):", file=out)
+    print(f"  tool: {action['tool_name']}", file=out)
+    if action.get("description"):
+        print(f"  what it does: {action['description']}", file=out)
+    print(f"  needs approval: {action.get('approval_reason') or 'always'}", file=out)
+    print("  arguments:", file=out)
+    for line in json.dumps(action["arguments"], indent=2, ensure_ascii=False).splitlines():
+        print(f"    {line}", file=out)
+    if not history:
+        return
+    print("\nhistory:", file=out)
+    for entry in history:
+        at = _parse(entry["at"])
+        stamp = f"{at.astimezone():%H:%M:%S}" if at else ""
+        by = f" by {entry['by']['name']}" if entry.get("by") else ""
+        print(f"  {stamp}  {entry['what']}{by}{_history_details(entry)}", file=out)
+
+
+def _history_details(entry: Json) -> str:
+    what = entry["what"]
+    if what == "edited":
+        before = json.dumps(entry.get("previous_arguments"), ensure_ascii=False)
+        after = json.dumps(entry.get("arguments"), ensure_ascii=False)
+        return f": {before} -> {after}"
+    if what in ("denied", "expired") and entry.get("reason"):
+        return f": {entry['reason']}"
+    if what == "executed":
+        status = f" (HTTP {entry['status_code']})" if entry.get("status_code") else ""
+        error = f": {entry['error']}" if entry.get("error") else ""
+        return f": {entry.get('outcome')}{status} in {entry.get('duration_ms')} ms{error}"
+    return ""
 
 
 def print_notes(notes: Sequence[Json], out: TextIO) -> None:

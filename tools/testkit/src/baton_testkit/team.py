@@ -60,7 +60,8 @@ class Team:
     """Agents working ``queue_url``'s tickets until :meth:`stop`.
 
     ``replies`` holds, per ticket, the ids of the replies the API confirmed; ``approved``,
-    per approval ticket, the draft whose approval it confirmed; ``resolved`` each ticket
+    per approval ticket, the draft whose approval it confirmed (``actions_approved``, per
+    action ticket, the tool call it approved as proposed); ``resolved`` each ticket
     the team resolved with the user messages it held at that moment. The
     tickets of ``hand_back_to_ai`` threads are resolved with handback ``ai``, the others
     with ``none`` (people keep the thread)."""
@@ -74,6 +75,8 @@ class Team:
     agents: list[TeamAgent] = field(default_factory=list)
     replies: dict[str, set[uuid.UUID]] = field(default_factory=dict)
     approved: dict[str, uuid.UUID] = field(default_factory=dict)
+    actions_approved: dict[str, str] = field(default_factory=dict)
+    """Per action ticket, the tool call whose approval the API confirmed."""
     resolved: dict[str, list[uuid.UUID]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     """Claims won (``claims``), tickets found held (``worked_held``: a claim whose answer
@@ -229,6 +232,10 @@ class Team:
             done = await self._call(
                 agent, "answer", "POST", f"{path}/answer", json={"text": f"{agent.name}: yes."}
             )
+        elif kind == "action":  # run the call as the AI proposed it
+            done = await self._call(
+                agent, "approve_action", "POST", f"{path}/approve-action", json={}
+            )
         else:  # approval: send the draft as written
             done = await self._call(agent, "approve", "POST", f"{path}/approve")
         if done.status != 200:
@@ -237,6 +244,8 @@ class Team:
         self.counts["resolved"] += 1
         if kind == "approval":
             self.approved[ticket_id] = uuid.UUID(done.body["draft_message_id"])
+        if kind == "action":
+            self.actions_approved[ticket_id] = str(done.body["tool_call_id"])
         message_ids = [uuid.UUID(m) for m in done.body["message_ids"]]
         self.resolved[ticket_id] = message_ids
         for message_id in message_ids:

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from pydantic import SecretStr
 
 from ..agents import Agents
-from ..usecases import Claims, HolderActions, Reading, Reports
+from ..usecases import ActionRecords, Claims, HolderActions, Reading, Reports
 from ..usecases.assignment import Assigner
 from ..usecases.canned import CannedResponses
 from ..usecases.moving import MovingWork
@@ -35,12 +35,15 @@ def api_router(
     notes: Notes | None = None,
     canned: CannedResponses | None = None,
     moving: MovingWork | None = None,
+    actions: ActionRecords | None = None,
 ) -> APIRouter:
     # Notes and canned replies are optional, so a test of another area can leave them out.
     auth = Auth(agents, admin_token, seen=staff.seen if staff else None)
     router = APIRouter()
     router.include_router(
-        tickets_router(auth, reading=reading, claims=claims, holder=holder, notes=notes)
+        tickets_router(
+            auth, reading=reading, claims=claims, holder=holder, notes=notes, actions=actions
+        )
     )
     router.include_router(threads_router(auth, reading=reading, notes=notes))
     if notes is not None:
@@ -50,7 +53,7 @@ def api_router(
     if moving is not None:
         # Transfer, assignment and takeover (left out like notes).
         router.include_router(moving_router(auth, moving=moving))
-    router.include_router(admin_router(auth, agents=agents, reports=reports))
+    router.include_router(admin_router(auth, agents=agents, reports=reports, actions=actions))
     if staff is not None and assigner is not None:
         # Presence, agent administration and assignment policies (left out like notes).
         router.include_router(staff_router(auth, agents=agents, staff=staff, assigner=assigner))

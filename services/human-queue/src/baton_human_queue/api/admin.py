@@ -1,4 +1,5 @@
-"""The admin routes: agents, the feedback export, the labour and satisfaction reports.
+"""The admin routes: agents, the feedback and action-audit exports, the labour and
+satisfaction reports.
 
 No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations.
 """
@@ -19,7 +20,7 @@ from ..agents import Agents
 from ..domain import FIT_NAME_PATTERN, Role
 from ..labour import LabourReport
 from ..satisfaction import SatisfactionReport
-from ..usecases import Reports
+from ..usecases import ActionRecords, Reports
 from .auth import Auth
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -92,7 +93,9 @@ class AgentList(BaseModel):
     agents: list[AgentSummary]
 
 
-def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
+def admin_router(
+    auth: Auth, *, agents: Agents, reports: Reports, actions: ActionRecords | None = None
+) -> APIRouter:
     router = APIRouter(
         prefix="/v1/admin", tags=["admin"], dependencies=[Depends(auth.admin)], responses=ERRORS
     )
@@ -146,6 +149,30 @@ def admin_router(auth: Auth, *, agents: Agents, reports: Reports) -> APIRouter:
                 yield feedback.model_dump_json() + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    if actions is not None:
+
+        @router.get(
+            "/actions",
+            responses={200: {"content": {"application/x-ndjson": {}}}},
+            response_class=StreamingResponse,
+        )
+        async def export_actions(
+            since: Annotated[Moment | None, Query(description="Only records from then on.")] = None,
+            until: Annotated[Moment | None, Query(description="Only records before then.")] = None,
+        ) -> StreamingResponse:
+            """The action audit, one JSON object per line, oldest first: every tool call the
+            AI proposed for approval, edited, approved, denied or let expire (with who
+            decided and when), and every call it ran, approved or needing no approval."""
+            if since is not None and until is not None and since >= until:
+                raise ApiError(422, "invalid_period", "`since` must be before `until`")
+            found = await actions.export(since, until)
+
+            async def lines() -> AsyncIterator[str]:
+                for record in found:
+                    yield record.model_dump_json() + "\n"
+
+            return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @router.get("/labour")
     async def get_labour_report(

@@ -14,12 +14,13 @@ from baton_contracts import MAX_TEXT_LENGTH, THREAD_ID_PATTERN, TicketKind, Tick
 
 from ..domain import FIT_NAME_PATTERN, FIT_TEXT_PATTERN, MAX_REVIEW_LENGTH, Agent
 from ..tickets import OPEN_STATUSES, Handback
-from ..usecases import Claims, HolderActions, Reading
+from ..usecases import ActionRecords, Claims, HolderActions, Reading
 from ..usecases.notes import Notes
 from .auth import Auth
 from .team_views import NoteView
 from .views import (
     AiView,
+    HistoryEntry,
     MessageView,
     ReplyResult,
     ThreadView,
@@ -42,7 +43,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Another department's ticket, or held by someone else"},
     404: {"description": "Unknown ticket"},
     409: {"description": "Claimed already, resolved, wrong kind, or claim expired"},
-    422: {"description": "Invalid body"},
+    422: {"description": "Invalid body (`invalid_arguments`: the tool's schema refuses them)"},
 }
 
 
@@ -94,6 +95,23 @@ class RejectBody(_Body):
     )
 
 
+class ApproveActionBody(_Body):
+    arguments: dict[str, Any] | None = Field(
+        default=None,
+        description="The arguments to run the call with instead of the proposed ones; the "
+        "tool's JSON Schema must accept them. Omit to run it as proposed.",
+    )
+
+
+class DenyActionBody(_Body):
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_REVIEW_LENGTH,
+        description="Why the call must not run; the AI reads it.",
+        json_schema_extra=FIT_TEXT,
+    )
+
+
 class ResolveBody(_Body):
     handback: Handback = Field(
         description="`ai`: the AI answers the thread's next messages; `none`: people keep it."
@@ -115,6 +133,7 @@ def tickets_router(
     claims: Claims,
     holder: HolderActions,
     notes: Notes | None = None,
+    actions: ActionRecords | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=ERRORS)
     SignedIn = Annotated[Agent, Depends(auth.agent)]  # noqa: N806 - a type alias
@@ -142,16 +161,19 @@ def tickets_router(
 
     @router.get("/{ticket_id}")
     async def get_ticket(agent: SignedIn, ticket_id: TicketId) -> TicketDetail:
-        """A ticket with what the AI handed over and the thread's recent messages. The
-        holder's look counts as activity and renews the claim."""
+        """A ticket with what the AI handed over and the thread's recent messages (for an
+        action ticket, what happened to its tool call). The holder's look counts as activity
+        and renews the claim."""
         found = await reading.look(agent, ticket_id)
         internal = await notes.of_ticket(agent, found.ticket) if notes else []
+        history = await actions.history(found.ticket) if actions else []
         return TicketDetail(
             ticket=TicketView.of(found.ticket),
             ai=AiView.of(found.ticket),
             thread=ThreadView.of(found.thread) if found.thread else None,
             messages=[MessageView.of(m) for m in found.messages],
             notes=[NoteView.of(n) for n in internal],
+            history=[HistoryEntry.of(r) for r in history],
         )
 
     @router.post("/{ticket_id}/claim")
@@ -201,6 +223,22 @@ def tickets_router(
     async def reject_draft(agent: SignedIn, ticket_id: TicketId, body: RejectBody) -> TicketView:
         """Reject the AI's draft with a review (approval tickets)."""
         return TicketView.of(await holder.reject(agent, ticket_id, body.review))
+
+    @router.post("/{ticket_id}/approve-action")
+    async def approve_action(
+        agent: SignedIn, ticket_id: TicketId, body: ApproveActionBody | None = None
+    ) -> TicketView:
+        """Let the AI's proposed tool call run (action tickets), as proposed or with your
+        edited arguments; arguments the tool's JSON Schema refuses get 422
+        `invalid_arguments`, naming where and why."""
+        arguments = body.arguments if body is not None else None
+        return TicketView.of(await holder.approve_action(agent, ticket_id, arguments))
+
+    @router.post("/{ticket_id}/deny-action")
+    async def deny_action(agent: SignedIn, ticket_id: TicketId, body: DenyActionBody) -> TicketView:
+        """Refuse the AI's proposed tool call with a reason (action tickets); the AI goes
+        on without it."""
+        return TicketView.of(await holder.deny_action(agent, ticket_id, body.reason))
 
     @router.post("/{ticket_id}/resolve")
     async def resolve_ticket(agent: SignedIn, ticket_id: TicketId, body: ResolveBody) -> TicketView:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from baton_contracts import Fallback, Mood, Owner, TicketKind, TicketStatus
 from baton_conversations import Message, Ownership, Thread
 
+from ..audit import ActionRecord
 from ..tickets import Ticket
 from .team_views import NoteView
 
@@ -46,6 +47,20 @@ class SummaryView(BaseModel):
     written_at: datetime | None
 
 
+class ActionView(BaseModel):
+    """The tool call an action ticket asks a person to approve."""
+
+    tool_name: str
+    description: str = Field(description="What the tool does, as the AI reads it.")
+    parameters: dict[str, Any] = Field(
+        description="The tool's JSON Schema (Draft 2020-12): edited arguments must match it."
+    )
+    arguments: dict[str, Any] = Field(description="The arguments the AI proposes.")
+    approval_reason: str = Field(
+        description="Why the call needs approval: `always`, or the condition its arguments met."
+    )
+
+
 class TicketView(BaseModel):
     """A ticket; the fields of other kinds than its own are null."""
 
@@ -66,6 +81,9 @@ class TicketView(BaseModel):
     draft_message_id: uuid.UUID | None = None
     draft_text: str | None = None
     tool_call_id: str | None = None
+    action: ActionView | None = Field(
+        default=None, description="The proposed tool call (action tickets)."
+    )
     request_id: uuid.UUID | None
     assigned_agent: AgentView | None
     claimed_at: datetime | None
@@ -91,7 +109,8 @@ class TicketView(BaseModel):
         "comes a few seconds after the ticket opens, or never when the model fails).",
     )
     expires_at: datetime | None = Field(
-        default=None, description="When the ticket closes unanswered (a question); null: never."
+        default=None,
+        description="When the ticket closes unanswered (a question, an action); null: never.",
     )
     fallback: Fallback | None = Field(
         default=None,
@@ -198,6 +217,40 @@ class ThreadView(BaseModel):
         )
 
 
+class DeciderView(BaseModel):
+    agent_id: str
+    name: str
+
+
+class HistoryEntry(BaseModel):
+    """One thing that happened to an action ticket's tool call."""
+
+    what: Literal["proposed", "edited", "approved", "denied", "expired", "executed"]
+    at: datetime
+    by: DeciderView | None = Field(description="The person who decided; null for the AI.")
+    arguments: dict[str, Any] | None = Field(
+        default=None,
+        description="Proposed, edited to, approved or executed with.",
+    )
+    previous_arguments: dict[str, Any] | None = Field(
+        default=None, description="What an edit replaced."
+    )
+    reason: str | None = Field(
+        default=None, description="Why it needs approval, was denied, or expired."
+    )
+    outcome: Literal["succeeded", "failed"] | None = Field(
+        default=None, description="How the call went (executed)."
+    )
+    status_code: int | None = Field(default=None, description="The HTTP tool's status.")
+    error: str | None = None
+    duration_ms: int | None = None
+
+    @classmethod
+    def of(cls, record: ActionRecord) -> Self:
+        by = DeciderView(agent_id=record.by.agent_id, name=record.by.name) if record.by else None
+        return cls.model_validate({**record.model_dump(exclude={"by"}), "by": by})
+
+
 class TicketDetail(BaseModel):
     ticket: TicketView
     ai: AiView
@@ -205,6 +258,11 @@ class TicketDetail(BaseModel):
     messages: list[MessageView] = Field(description="The thread's recent messages, oldest first.")
     notes: list[NoteView] = Field(
         default_factory=list, description="The ticket's internal notes, oldest first."
+    )
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        description="What happened to an action ticket's tool call, oldest first: proposed, "
+        "edited, approved or denied (by whom), expired, executed. Empty for other kinds.",
     )
 
 

@@ -2,6 +2,7 @@
 the sweep, reading, the users' ratings, and reports."""
 
 from ._common import QueueConfig
+from .actions import ActionRecords
 from .assignment import Assigner
 from .claims import Claims
 from .holder import HolderActions, Reply
@@ -14,6 +15,7 @@ from .summaries import Summaries
 from .sweep import Sweep
 
 __all__ = [
+    "ActionRecords",
     "Assigner",
     "Claims",
     "HolderActions",

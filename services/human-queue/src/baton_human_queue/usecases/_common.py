@@ -40,6 +40,8 @@ class QueueConfig:
     outbox_grace_s: float = 5.0
     staffing: StaffingRules = field(default_factory=StaffingRules)
     question_timeout: QuestionTimeout = field(default_factory=QuestionTimeout)
+    action_timeout: QuestionTimeout = field(default_factory=QuestionTimeout)
+    """How long a proposed tool call waits for a decision: the same shape as a question's."""
     next_response_sla_s: Mapping[int, float] = field(default_factory=lambda: dict(DEFAULT_SLA_S))
     """Like ``sla_s``, for people's next response to a user who wrote again."""
     resolution_sla_s: Mapping[int, float] = field(default_factory=dict)

@@ -1,5 +1,6 @@
 """What the holder of a ticket does with it: reply in the thread, answer the AI's question,
-approve or reject its draft, resolve the conversation (handing it back, or not)."""
+approve or reject its draft, approve (perhaps edited) or deny a tool call it proposes,
+resolve the conversation (handing it back, or not)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from baton_contracts import NoticeKind, Owner, derive_id, utc_now
 from baton_conversations import ConversationStore
 from baton_runtime import Entry, link_to, publishing
 
-from .. import metrics
+from .. import audit, metrics
 from ..domain import (
     MAX_REVIEW_LENGTH,
     Agent,
     answered_message,
+    approved_arguments,
     approved_text,
     check_holder,
     check_kind,
@@ -27,12 +30,20 @@ from ..domain import (
     repeated_resolution,
     ticket_for,
 )
-from ..events import answer_event, approved_event, rejected_event, reply_events
+from ..events import (
+    action_approved_event,
+    action_denied_event,
+    answer_event,
+    approved_event,
+    rejected_event,
+    reply_events,
+)
 from ..followups import (
     ReplyMessage,
     assign,
     end_claim,
     feedback_of,
+    record_action,
     record_feedback,
     remember_resolution,
     store_reply,
@@ -41,6 +52,7 @@ from ..notices import Facts
 from ..ports import TicketStore
 from ..tickets import (
     Action,
+    ActionTicket,
     ApprovalTicket,
     Handback,
     Holder,
@@ -231,6 +243,47 @@ class HolderActions:
             return [record_feedback(feedback), publishing(event)]
 
         return await self._resolve(agent, ticket_id, "reject", follow_ups)
+
+    async def approve_action(
+        self, agent: Agent, ticket_id: str, arguments: dict[str, Any] | None
+    ) -> Ticket:
+        """Let the AI's proposed tool call run, as proposed (``arguments`` None) or with the
+        agent's edited arguments, which the tool's JSON Schema must accept."""
+
+        def follow_ups(ticket: Ticket, holder: Holder, now: datetime) -> list[Entry]:
+            proposal = ticket_for(ticket, "approve_action", ActionTicket)
+            action = proposal.action
+            final, edited = approved_arguments(action.parameters, action.arguments, arguments)
+            human = holder.as_agent()
+            event = action_approved_event(proposal, arguments=final, edited=edited, agent=human)
+            feedback = feedback_of(
+                proposal, "action_approval", human, now, arguments=final, edited=edited
+            )
+            records = audit.approved(proposal, human, now, final, edited)
+            return [
+                record_feedback(feedback),
+                *(record_action(r) for r in records),
+                publishing(event),
+            ]
+
+        return await self._resolve(agent, ticket_id, "approve_action", follow_ups)
+
+    async def deny_action(self, agent: Agent, ticket_id: str, reason: str) -> Ticket:
+        """Refuse the AI's proposed tool call; the AI learns why and goes on without it."""
+        check_text(reason, max_length=MAX_REVIEW_LENGTH, what="reason")
+
+        def follow_ups(ticket: Ticket, holder: Holder, now: datetime) -> list[Entry]:
+            proposal = ticket_for(ticket, "deny_action", ActionTicket)
+            human = holder.as_agent()
+            event = action_denied_event(proposal, reason=reason, agent=human)
+            feedback = feedback_of(proposal, "action_denial", human, now, reason=reason)
+            return [
+                record_feedback(feedback),
+                record_action(audit.denied(proposal, human, now, reason)),
+                publishing(event),
+            ]
+
+        return await self._resolve(agent, ticket_id, "deny_action", follow_ups)
 
     async def resolve(self, agent: Agent, ticket_id: str, handback: Handback) -> Ticket:
         """Close a conversation ticket; ``ai`` hands the thread back to the AI."""

@@ -1,7 +1,7 @@
 """Opening tickets from the events that ask for a person: the router's routes to people
 (``route.decided``) and the AI's requests (``tool.human_requested``). The user is told:
 a conversation handed to people where they stand (``handoff``), a question to a colleague
-that the AI is checking (``checking``)."""
+or a tool call waiting for one's approval that the AI is checking (``checking``)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from baton_conversations import ConversationStore, Thread
 from baton_runtime import Entry, current_carrier
 
 from .. import metrics
-from ..domain import InvalidRequestError, optional_sla_due, sla_due
+from ..domain import InvalidRequestError, check_tool_schema, optional_sla_due, sla_due
 from ..followups import opening
 from ..notices import Facts
 from ..ports import Changed, TicketStore
 from ..tickets import (
+    ActionTicket,
     AiNotes,
     ApprovalTicket,
     ConversationTicket,
@@ -61,7 +62,8 @@ class Intake:
         await self._open(ticket, AiNotes())
 
     async def open_request(self, event: ToolHumanRequested) -> None:
-        """The AI asks a person: a question, an approval, or an escalation of the thread."""
+        """The AI asks a person: a question, an approval of a draft or of a tool call (an
+        action), or an escalation of the thread."""
         thread = await self._conversations.require_thread(event.thread_id)
         fields = {
             **self._fields(event.kind, event, thread, event.message_id, event.reason),
@@ -77,6 +79,20 @@ class Intake:
                 question=event.question,
                 context=event.context,
                 tool_call_id=event.tool_call_id,
+                expires_at=expires_at,
+                fallback=fallback,
+            )
+        elif event.kind == "action":
+            if event.action is None or event.tool_call_id is None:
+                raise InvalidRequestError("an action request needs the action and its tool call id")
+            check_tool_schema(event.action.parameters)
+            expires_at, fallback = self._config.action_timeout.deadline(
+                fields["department"], fields["created_at"]
+            )
+            ticket = ActionTicket(
+                **fields,
+                tool_call_id=event.tool_call_id,
+                action=event.action,
                 expires_at=expires_at,
                 fallback=fallback,
             )
@@ -181,8 +197,8 @@ class Intake:
 
     async def _notices(self, ticket: Ticket) -> list[Entry]:
         """What a new ticket tells the user, stored with it: a conversation handed to people
-        (``handoff``), or a question the AI asks a colleague (``checking``). A message added
-        to an open ticket is told nothing new."""
+        (``handoff``), or a question the AI asks a colleague or a call it waits for one to
+        approve (``checking``). A message added to an open ticket is told nothing new."""
         now = ticket.created_at
         rules = self._config.notices
         if isinstance(ticket, ThreadTicket):
@@ -190,7 +206,7 @@ class Intake:
                 return []
             facts = await self._standing.facts(ticket, now)
             return notices_for(self._config, ticket, "handoff", "handoff", facts, now)
-        if isinstance(ticket, QuestionTicket):
+        if isinstance(ticket, QuestionTicket | ActionTicket):
             return notices_for(self._config, ticket, "checking", "checking", Facts(), now)
         return []
 

@@ -59,6 +59,7 @@ export const KIND = {
   escalation: "Escalation",
   question: "Question",
   approval: "Approval",
+  action: "Action",
 };
 
 export const STATUS = { pending: "Pending", assigned: "Assigned", resolved: "Resolved" };
@@ -67,12 +68,19 @@ export function shortId(id) {
   return id.slice(0, 8);
 }
 
+// An action ticket in the queue: the tool to approve, and why it needs approval.
+function actionLine(action) {
+  const why = action.approval_reason && action.approval_reason !== "always" ? ` (${action.approval_reason})` : "";
+  return `Tool call: ${action.tool_name}${why}`;
+}
+
 // One line about what the ticket needs, for the queue.
 export function summary(ticket) {
   return (
     (ticket.kind === "question" && ticket.question) ||
     (ticket.kind === "approval" && ticket.draft_text) ||
     (ticket.kind === "escalation" && ticket.suggestion) ||
+    (ticket.kind === "action" && ticket.action && actionLine(ticket.action)) ||
     ticket.reason ||
     `${KIND[ticket.kind] ?? ticket.kind} ticket ${shortId(ticket.ticket_id)}`
   );

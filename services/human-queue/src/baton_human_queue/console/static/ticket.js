@@ -1,6 +1,7 @@
 // One ticket: the thread, what the AI handed over, and the actions its holder can take:
 // besides working it, its holder or a supervisor can transfer it (to a department, an agent,
-// with a note), and a supervisor can assign it to an agent.
+// with a note), and a supervisor can assign it to an agent. An action ticket (a tool call the
+// AI proposes) shows the call, a form of its arguments (action.js) and its history.
 //
 // Opening the ticket reads it with GET /v1/tickets/{id}, which counts as the holder's
 // activity. Pushed changes (stream.js) then read the queue entry and the thread instead, so a
@@ -11,6 +12,16 @@ import { KIND, STATUS, clock, duration, h, shortId, sla, waiting, when } from ".
 import { follow } from "./stream.js";
 import { attachCanned } from "./canned.js";
 import { notesSection } from "./notes.js";
+import { argumentList, argumentsForm, historyList, toolFacts } from "./action.js";
+
+// How each way of closing a ticket reads in its resolved line.
+const RESOLVED_AS = {
+  approve_action: "approved the action",
+  deny_action: "denied the action",
+  approve: "approved the draft",
+  reject: "rejected the draft",
+  answer: "answered",
+};
 
 const POLL_MS = 2500;
 
@@ -83,6 +94,8 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
   let ai = null;
   let thread = null;
   let messages = [];
+  // An action ticket's account of the call; only GET /v1/tickets/{id} carries it.
+  let history = [];
   let stopped = false;
   let timer = null;
   let busy = false;
@@ -105,6 +118,13 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
   const liveState = h("p", { class: "live", id: "live-state" });
   let live = null;
   const notes = notesSection(ticketId, { notices });
+  const historyBody = h("div", { class: "history-body" });
+  const historySection = h(
+    "section",
+    { class: "card call-history", "aria-labelledby": "history-title", hidden: true },
+    h("h3", { id: "history-title" }, "History of the call"),
+    historyBody,
+  );
 
   container.replaceChildren(
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "← Back to the queue")),
@@ -130,6 +150,7 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
           { class: "side" },
           aiSection,
           h("section", { class: "card actions", "aria-labelledby": "actions-title" }, panelTitle, panel),
+          historySection,
           notes.element,
         ),
       ),
@@ -150,7 +171,8 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
     const expiry = [];
     if (t.expired_at) expiry.push(fact("Expired", `at ${clock(t.expired_at)}`));
     else if (t.expires_at && t.status !== "resolved") {
-      expiry.push(fact("Answer within", duration(Date.parse(t.expires_at) - Date.now())));
+      const within = t.kind === "action" ? "Decide within" : "Answer within";
+      expiry.push(fact(within, duration(Date.parse(t.expires_at) - Date.now())));
     }
     facts.replaceChildren(
       fact("Status", t.expired_at ? "Expired" : STATUS[t.status] ?? t.status),
@@ -188,11 +210,12 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
 
   function renderAi() {
     const t = ticket;
-    const fromAi = Boolean(t.question || t.suggestion || t.draft_text);
+    const fromAi = Boolean(t.question || t.suggestion || t.draft_text || t.action);
     const blocks = [h("h3", { id: "ai-title" }, fromAi ? "From the AI" : "Why it is here")];
     if (t.reason) blocks.push(h("p", { class: "reason" }, h("strong", {}, "Why: "), t.reason));
     // What the AI wrote may carry the customer's words: never present it as Baton's own voice.
-    if (fromAi && ai?.notice) blocks.push(h("p", { class: "hint ai-notice" }, ai.notice));
+    const notice = fromAi && ai?.notice ? h("p", { class: "hint ai-notice" }, ai.notice) : null;
+    if (notice && !t.action) blocks.push(notice);
     if (t.question) {
       blocks.push(h("h4", {}, "Its question"), h("blockquote", { class: "ai-text" }, t.question));
       if (t.context) blocks.push(h("p", { class: "hint" }, h("strong", {}, "Context: "), t.context));
@@ -202,8 +225,28 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
       blocks.push(h("h4", {}, `Its suggested reply${confidence}`), h("blockquote", { class: "ai-text" }, t.suggestion));
     }
     if (t.draft_text) blocks.push(h("h4", {}, "Its draft"), h("blockquote", { class: "ai-text" }, t.draft_text));
+    if (t.action) {
+      // The tool, what it does and why it needs approval come from its configuration;
+      // the arguments are the AI's.
+      blocks.push(
+        h("h4", {}, "The call it proposes"),
+        toolFacts(t.action),
+        h("h4", {}, "Proposed arguments"),
+        notice,
+        h("div", { class: "ai-text proposed-arguments" }, argumentList(t.action.arguments)),
+      );
+    }
     if (!t.reason && !fromAi) blocks.push(h("p", { class: "hint" }, "The conversation was handed to people."));
-    aiSection.replaceChildren(...blocks);
+    aiSection.replaceChildren(...blocks.filter(Boolean));
+  }
+
+  function renderHistory() {
+    historySection.hidden = ticket.kind !== "action";
+    if (historySection.hidden) return;
+    const key = JSON.stringify(history);
+    if (historySection.dataset.key === key) return;
+    historySection.dataset.key = key;
+    historyBody.replaceChildren(historyList(history));
   }
 
   function renderMessages() {
@@ -265,7 +308,8 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
   }
 
   // then(ticket): after success; true when it left this view.
-  async function act(action, body, { done, headers, clear = [], then }) {
+  // failed(error): after the API refused; the panel is kept as it is.
+  async function act(action, body, { done, headers, clear = [], then, failed }) {
     if (busy) return;
     busy = true;
     const controls = [...panel.querySelectorAll("button, textarea, input, select")];
@@ -284,6 +328,7 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
       succeeded = true;
     } catch (error) {
       notices.error(error);
+      failed?.(error);
     } finally {
       busy = false;
       for (const control of controls) control.disabled = false;
@@ -347,6 +392,7 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
         ),
       ];
     }
+    if (t.kind === "action") return actionForms(t);
     const replyButtons = [button("Send reply", { primary: true })];
     if (t.suggestion) {
       replyButtons.push(
@@ -395,6 +441,46 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
         },
       ),
     ];
+  }
+
+  // Approve the call (with the arguments as the form holds them) or deny it with a reason.
+  function actionForms(t) {
+    const args = argumentsForm(t.action, typed);
+    const approve = actionForm("approve-action", args.element, button("Approve and run", { primary: true }), () => {
+      const values = args.read();
+      if (values === null) return;
+      const edited = args.edited(values);
+      act(
+        "approve-action",
+        { arguments: values },
+        {
+          done: edited ? "Call approved with your edited arguments; the AI runs it." : "Call approved as proposed; the AI runs it.",
+          // The server checks the arguments against the tool's schema: its sentence goes
+          // by the form too, which stays as the agent left it.
+          failed: (error) => {
+            if (error.code === "invalid_arguments") args.showProblem(error.message);
+          },
+        },
+      );
+    });
+    // Parsing is checked field by field in action.js, with errors next to each field.
+    approve.noValidate = true;
+    const deny = actionForm(
+      "deny-action",
+      textField("deny_reason", "Reason for denying", { rows: 3, hint: "Required. The AI reads it and does not make the call." }),
+      button("Deny"),
+      (data) => {
+        const reason = data.get("deny_reason").trim();
+        if (!reason) {
+          notices.clear();
+          notices.error("Give a reason for denying the call.");
+          panel.querySelector("#field-deny_reason").focus();
+          return;
+        }
+        act("deny-action", { reason }, { done: "Call denied; the AI is told why.", clear: ["deny_reason"] });
+      },
+    );
+    return [approve, deny];
   }
 
   // Transfer (holder or supervisor) and assign (supervisor), folded away until wanted.
@@ -483,11 +569,12 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
     const hadFocus = panel.contains(document.activeElement);
     const parts = [];
     if (t.status === "resolved" && t.expired_at) {
-      const then = t.fallback === "human" ? "the conversation went to people" : "the AI answered without it";
+      const withoutIt = t.kind === "action" ? "the AI took the call as denied" : "the AI answered without it";
+      const then = t.fallback === "human" ? "the conversation went to people" : withoutIt;
       parts.push(h("p", {}, `Closed unanswered at ${clock(t.expired_at)} (${t.expiry_reason}); ${then}.`));
     } else if (t.status === "resolved") {
       const r = t.resolution;
-      const how = r ? `${r.agent_name} (${r.action}) at ${clock(r.at)}` : "—";
+      const how = r ? `${r.agent_name} (${RESOLVED_AS[r.action] || r.action}) at ${clock(r.at)}` : "—";
       const back = r?.handback ? ` Handback: ${r.handback === "ai" ? "to the AI" : "kept with people"}.` : "";
       parts.push(h("p", {}, `Resolved by ${how}.${back}`));
     } else if (mine() && !expired) {
@@ -502,7 +589,9 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
     }
     if (t.status !== "resolved" && ((mine() && !expired) || me.role === "supervisor")) parts.push(moveForms());
     panel.replaceChildren(...parts);
-    if (focus || hadFocus) (panel.querySelector("textarea, button.primary") ?? panelTitle).focus();
+    // An action's first argument, or the text to write, is where the work starts.
+    const start = t.kind === "action" ? panel.querySelector(".arguments :is(input, select, textarea)") : null;
+    if (focus || hadFocus) (start ?? panel.querySelector("textarea, button.primary") ?? panelTitle).focus();
   }
 
   function render(focus = false) {
@@ -511,20 +600,29 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
     renderFacts();
     renderAi();
     renderMessages();
+    renderHistory();
     renderPanel(focus);
   }
 
+  const historyOf = (detail) => detail.history ?? detail.ticket?.history ?? [];
+  // While the agent works the ticket only its own actions change the history; reading it
+  // then would renew the claim, so it is read while nobody works on it (or it is done).
+  const working = () => mine() && ticket.status !== "resolved" && leaseLeft() > 0;
+  const readHistory = async () => historyOf(await tickets.get(ticketId));
+
   async function poll(schedule = true) {
     try {
-      const [{ tickets: found }, history] = await Promise.all([
+      const [{ tickets: found }, read] = await Promise.all([
         tickets.list({ thread_id: ticket.thread_id, status: "all", limit: 500 }),
         tickets.thread(ticket.thread_id),
       ]);
       if (stopped) return;
       ticket = found.find((t) => t.ticket_id === ticketId) ?? ticket;
-      thread = history.thread;
-      messages = history.messages;
-      notes.show((history.notes ?? []).filter((n) => n.ticket_id === ticketId));
+      thread = read.thread;
+      messages = read.messages;
+      notes.show((read.notes ?? []).filter((n) => n.ticket_id === ticketId));
+      if (ticket.kind === "action" && !working()) history = await readHistory();
+      if (stopped) return;
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
       presence?.refresh();
       if (pollFailed) notices.clear();
@@ -547,6 +645,7 @@ export function ticketView(container, ticketId, { me, notices, presence }) {
       ai = detail.ai;
       thread = detail.thread;
       messages = detail.messages;
+      history = historyOf(detail);
       notes.show(detail.notes ?? []);
       render();
       // Read again when this ticket, or another of its thread, changes (its messages too).
