@@ -249,6 +249,7 @@ def test_production_talks_tls_and_sasl_and_scales_on_lag(helm: Path, tmp_path: P
             "human.responded",
             "draft.approved",
             "draft.rejected",
+            "action.decided",
             "ticket.expired",
             "ticket.opened",
         )

@@ -53,7 +53,7 @@ def test_queue_depth_has_every_status_kind_and_department_at_zero_or_more() -> N
     assert depth[("assigned", "conversation", "other")] == 1
     assert depth[("pending", "approval", "none")] == 1
     assert depth[("assigned", "escalation", "billing")] == 0
-    assert len(depth) == 2 * 4 * 3  # statuses x kinds x (billing, none, other)
+    assert len(depth) == 2 * 5 * 3  # statuses x kinds x (billing, none, other)
 
 
 def test_oldest_pending_ignores_claimed_tickets() -> None:
