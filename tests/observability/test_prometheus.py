@@ -33,7 +33,7 @@ from baton_contracts import (
     utc_now,
 )
 from baton_runtime import Document
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import ACTIONS, Pipeline
 from tests.support.queue import AgentClient, department, new_agent, reply_rule, token
 from tests.support.recorder import in_thread
 from tests.support.waiting import eventually
@@ -155,7 +155,7 @@ async def rules_evaluated(prometheus: Prometheus, rules: list[Query]) -> None:
 
 
 async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Document]) -> None:
-    """AI replies, a question a person answers, drafts approved (as written and edited) and
+    """AI replies, a tool call, a question a person answers, drafts approved (as written and edited) and
     rejected, a reply to a gateway's webhook that fails once, a person's conversation with a handback, a transfer to an auto-assigned department, an LLM outage, an SLA breach, a
     lapsed claim, a dead letter and a document a sweep cannot read."""
     dept = department()
@@ -165,6 +165,7 @@ async def drive_every_metric(pipeline: Pipeline, mongo: AsyncMongoClient[Documen
         bo = await new_agent(http, pipeline.admin_token, "Bo", dept)
 
         await ai_reply(pipeline, dept)
+        await tool_called(pipeline)
         await webhook_delivered_after_a_retry(pipeline, dept)
         await question_answered(pipeline, ada, dept)
         await drafts_reviewed(pipeline, ada, dept)
@@ -199,6 +200,23 @@ async def ai_reply(pipeline: Pipeline, dept: str) -> None:
     await pipeline.script(reply_rule(tok, "We open at 9 am."))
     thread_id = await pipeline.new_thread(department=dept)
     await pipeline.say(thread_id, f"When do you open? {tok}")
+    await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
+
+
+async def tool_called(pipeline: Pipeline) -> None:
+    """The AI looks an order up through the session's tools file (its tools serve the
+    ``actions`` department only), then replies."""
+    tok = token()
+    await pipeline.script(
+        {
+            "name": f"tool-{tok}",
+            "match": {"last_user": tok, "schema": "assistant_reply", "has_tool_result": False},
+            "respond": {"tool_calls": [{"name": "order_status", "arguments": {"order_id": tok}}]},
+        },
+        reply_rule(tok, "It is on its way.", has_tool_result=True),
+    )
+    thread_id = await pipeline.new_thread(department=ACTIONS)
+    await pipeline.say(thread_id, f"Where is my order? {tok}")
     await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
 
 

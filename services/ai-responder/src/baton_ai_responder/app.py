@@ -44,6 +44,7 @@ from .handlers import (
     routed_to_ai,
 )
 from .llm import ChatModel, OpenAIChatModel
+from .metrics import start_tool_metrics
 from .policy import ReplyPolicy
 from .settings import Settings
 from .store import MongoExecutions, MongoRequests
@@ -95,6 +96,10 @@ def stream_settings(settings: Settings) -> StreamSettings | None:
     return StreamSettings(
         interval_s=settings.stream_interval_ms / 1000, max_chars=settings.stream_max_chars
     )
+
+
+async def _tool_metrics_at_zero(toolbox: Toolbox) -> None:
+    start_tool_metrics(toolbox.action_names())
 
 
 def create_app(
@@ -216,6 +221,7 @@ def create_app(
             requests.ensure_indexes,
             escalations.ensure_indexes,
             toolbox.start,
+            functools.partial(_tool_metrics_at_zero, toolbox),
         ],
         on_stop=[*on_stop, toolbox.close],
     )

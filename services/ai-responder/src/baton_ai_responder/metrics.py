@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter
 
 from baton_runtime import start_escalation_metrics, start_reply_metrics
@@ -68,3 +70,11 @@ start_escalation_metrics(
     ),
     limited=("question", "escalate_tool", "low_confidence", "requires_human"),
 )
+
+
+def start_tool_metrics(tools: Iterable[str]) -> None:
+    """The outcomes of running each tool, at zero from the start: a tool's first failure
+    is then an increase, which its alert sees."""
+    for tool in tools:
+        for outcome in ("succeeded", "failed"):
+            TOOL_CALLS.labels(tool=tool, outcome=outcome)

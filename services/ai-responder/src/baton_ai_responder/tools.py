@@ -158,6 +158,10 @@ class Toolbox:
         if taken:
             raise ValueError(f"tool names defined twice or reserved: {sorted(taken)}")
 
+    def action_names(self) -> list[str]:
+        """The names of the tools whose calls are actions, the sources' as found so far."""
+        return [t.name for t in self._all() if t.audited]
+
     def definitions(self, department: str | None) -> list[ChatCompletionToolParam]:
         """What the model is offered on a thread of ``department``."""
         return [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from baton_contracts import (
     ActionDecided,
-    ActionExecuted,
     Event,
     HumanRequestKind,
     MessageDelta,
@@ -32,11 +30,12 @@ from baton_contracts import (
 from baton_conversations import Because, ConversationStore, EscalationBudget, Message, Thread
 from baton_runtime import ESCALATIONS, ESCALATIONS_REFUSED, EventPublisher, record_message_sent
 
+from .actions import ActionRunner
 from .context import build_context, with_question
 from .llm import ChatModel, Completion, Decisions, ModelUnavailableError, ToolCall, Usage
 from .metrics import APPROVALS_REQUESTED, STREAMED_REPLIES, TOOL_CALLS
 from .policy import ReplyPolicy, judge_reply, may_stream, may_stream_replies
-from .store import Execution, ExecutionStore, PendingRequest, RequestStore
+from .store import ExecutionStore, PendingRequest, RequestStore
 from .streaming import ReplyStream, StreamSettings
 from .tools import ASK_HUMAN, ESCALATE, HUMAN_TOOLS, Tool, Toolbox, ToolOutcome, tool_error
 
@@ -91,8 +90,12 @@ class Turn:
         self._usage = Usage()
         self._user_message_at: datetime | None = None
         self._stream_found_owner = False
-        self._executed: list[Event] = []
-        """``action.executed`` of the actions run in this turn, published with its end."""
+        self._actions = ActionRunner(
+            deps.executions,
+            cause=cause,
+            thread_id=thread.thread_id,
+            user_message_id=user_message_id,
+        )
         self._tool_failure: str | None = None
         """The latest tool call that failed, while no later one succeeded."""
 
@@ -101,7 +104,8 @@ class Turn:
 
     async def run(self) -> list[Event]:
         events = await self._run()
-        return [*self._executed, *events]
+        # The actions' announcements first: they happened before what the turn ends with.
+        return [*self._actions.executed, *events]
 
     async def _run(self) -> list[Event]:
         deps = self._deps
@@ -378,62 +382,12 @@ class Turn:
         request_id: uuid.UUID | None = None,
         ticket_id: str | None = None,
     ) -> ToolOutcome:
-        """Run an action at most once under ``key``: its record is written before the call
-        and after it. A record already done gives its outcome without calling again; one
-        only started (a crash between the two) sends the call again under the same key,
-        for the tool to recognise (``Idempotency-Key``)."""
-        if not tool.audited:
-            return await tool.call(arguments, idempotency_key=str(key))
-        executions = self._deps.executions
-        before = await executions.begin(
-            str(key), tool_name=tool.name, thread_id=self._thread.thread_id, arguments=arguments
+        """Run a tool's call (an action: at most once under ``key``, and announced with the
+        turn's end); a failure stays the turn's latest until a call succeeds."""
+        outcome = await self._actions.run(
+            tool, tool_call_id, arguments, key=key, request_id=request_id, ticket_id=ticket_id
         )
-        if before is not None and before.done:
-            outcome = ToolOutcome(
-                ok=before.ok,
-                content=before.content,
-                status_code=before.status_code,
-                error=before.error,
-            )
-            duration_ms, resent = before.duration_ms, before.attempts > 1
-        else:
-            resent = before is not None
-            started = time.monotonic()
-            outcome = await tool.call(arguments, idempotency_key=str(key))
-            duration_ms = round((time.monotonic() - started) * 1000)
-            await executions.finish(
-                str(key),
-                Execution(
-                    key=str(key),
-                    done=True,
-                    attempts=(before.attempts if before else 0) + 1,
-                    ok=outcome.ok,
-                    content=outcome.content,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    duration_ms=duration_ms,
-                ),
-            )
-            TOOL_CALLS.labels(tool=tool.name, outcome="succeeded" if outcome.ok else "failed").inc()
         self._tool_failure = None if outcome.ok else f"{tool.name}: {outcome.error}"
-        self._executed.append(
-            ActionExecuted.caused_by(
-                self._cause,
-                event_id=derive_id(key, "action.executed"),
-                tool_name=tool.name,
-                tool_call_id=tool_call_id,
-                message_id=self._user_message_id,
-                request_id=request_id,
-                ticket_id=ticket_id,
-                idempotency_key=str(key),
-                arguments=arguments,
-                outcome="succeeded" if outcome.ok else "failed",
-                status_code=outcome.status_code,
-                error=outcome.error,
-                duration_ms=duration_ms,
-                resent=resent,
-            )
-        )
         return outcome
 
     async def _propose(self, step: int, proposal: _Proposal) -> ToolHumanRequested:
