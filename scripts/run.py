@@ -1,10 +1,10 @@
 """`make run`: the whole system on this machine.
 
 Starts the local Kafka and MongoDB-wire stack (python -m baton_stack), the scripted model
-when no OPENAI_API_KEY is set, and the four services as separate processes; makes a key for
-the demo gateway; prints their URLs, the admin token and the key, and writes the two to
-.run/credentials.json (readable only by you); stops the services on Ctrl-C (the stack keeps
-running: `make stack-down`).
+when no OPENAI_API_KEY is set (its demo shop then serves the AI's tools), and the four services
+as separate processes; makes a key for the demo gateway; prints their URLs, the admin token and
+the key, and writes the two to .run/credentials.json (readable only by you); stops the services
+on Ctrl-C (the stack keeps running: `make stack-down`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from baton_scripted_model.shop import APPROVAL_ABOVE, demo_tools
+
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".run" / "logs"
 CREDENTIALS = ROOT / ".run" / "credentials.json"
+DEMO_TOOLS = ROOT / ".run" / "demo-tools.json"
 DEMO_GATEWAY = "demo"
 
 
@@ -120,6 +123,15 @@ def chat_url(gateway_key: str) -> str:
     return f"http://127.0.0.1:8001/chat#key={urllib.parse.quote(gateway_key, safe='')}"
 
 
+def write_demo_tools(path: Path = DEMO_TOOLS) -> Path:
+    """The demo's tools file: the scripted model's demo shop, so a newcomer sees an action
+    (docs/tools.md, "In the demo")."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tools = demo_tools(f"http://127.0.0.1:{SCRIPTED_MODEL.port}")
+    path.write_text(json.dumps(tools, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def write_credentials(values: dict[str, str]) -> None:
     """Secrets in a file only its owner reads, for scripts and examples."""
     CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +167,8 @@ def main() -> None:
         # The demo model writes at a person-readable pace, so /chat shows replies streaming.
         env.setdefault("SCRIPTED_MODEL_LATENCY_MS", "400")
         env.setdefault("SCRIPTED_MODEL_STREAM_TOKENS_PER_S", "30")
+        if "AI_RESPONDER_TOOLS_FILE" not in env:
+            env["AI_RESPONDER_TOOLS_FILE"] = str(write_demo_tools())
         programs.append((SCRIPTED_MODEL, start(SCRIPTED_MODEL, env)))
     programs += [(p, start(p, env)) for p in SERVICES]
 
@@ -185,6 +199,12 @@ def main() -> None:
             else env.get("OPENAI_BASE_URL", "OpenAI")
         )
         admin_for = "agents and gateways" if ingest_admin == admin_token else "agents"
+        demo_tools_line = (
+            f"  demo tools    order_status, credit_order (approval above {APPROVAL_ABOVE}): "
+            'try "Please refund 30 EUR for order 1234"\n'
+            if env.get("AI_RESPONDER_TOOLS_FILE") == str(DEMO_TOOLS)
+            else ""
+        )
         ingest_admin_line = (
             f"  ingest admin  {ingest_admin}   (create gateways with it)\n"
             if ingest_admin != admin_token
@@ -199,6 +219,7 @@ def main() -> None:
             f"  web chat      {chat_url(gateway_key)}   (play the customer)\n"
             f"  router        http://127.0.0.1:8002/health/ready\n"
             f"  ai-responder  http://127.0.0.1:8003/health/ready   model: {model}\n"
+            f"{demo_tools_line}"
             f"  metrics       http://127.0.0.1:800[1-4]/metrics\n"
             f"  kafka         {info['kafka_bootstrap_servers']}\n"
             f"  mongodb       {info['mongodb_url']}\n"

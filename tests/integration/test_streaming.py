@@ -149,7 +149,9 @@ async def all_deltas(pipeline: Pipeline, thread_id: str, text: str) -> list[Mess
 
 async def test_the_deltas_of_a_reply_make_up_its_message(streaming: Pipeline) -> None:
     tok = token()
-    await streaming.script(streamed_rule(tok, REPLY))
+    # Written over about half a second: a busy machine's slow read of the thread as the text
+    # begins must not let the whole reply arrive before the first piece goes out.
+    await streaming.script(streamed_rule(tok, REPLY, tokens_per_s=40))
     thread_id = await streaming.new_thread()
     asked = await streaming.say(thread_id, f"When are you open? {tok}")
 

@@ -29,6 +29,7 @@ from .protocol import (
 from .rules import Rule, Script, ScriptError, parse_rules
 from .scriptfile import load_script_file
 from .settings import ScriptedModelSettings
+from .shop import DemoShop, shop_routes
 from .streaming import DONE, sse, stream_chunks
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ def create_app(
     )
     app.state.script = engine
     app.state.calls = calls
+    # The demo's outside world lives here too, so `make run` needs no further server.
+    app.include_router(shop_routes(DemoShop()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -4,6 +4,8 @@ It plays Baton's model roles: the router's classifier (structured output named
 ``route_classification``), the AI responder (answers a small FAQ, asks a human colleague
 through the ``ask_human`` tool otherwise, and continues once the human's answer comes back),
 and the summary of a ticket for the agent (``ticket_summary``: issue, what was tried, mood).
+When the demo's shop tools are offered (``order_status``, ``credit_order``; see ``shop.py``),
+it calls them for a question about an order or a request for money back on one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ CLASSIFIER_SCHEMA = "route_classification"
 REPLY_SCHEMA = "assistant_reply"
 SUMMARY_SCHEMA = "ticket_summary"
 ASK_HUMAN = "ask_human"
+ORDER_STATUS = "order_status"
+CREDIT_ORDER = "credit_order"
+DEFAULT_CREDIT = 25
+"""Euros ``credit_order`` is called with when the customer names no amount."""
 
 COMPANY = "Baton Demo Shop"
 
@@ -124,12 +130,22 @@ def default_decision(conversation: Conversation, new_call_id: Callable[[], str])
         answer = (conversation.tool_result or "").strip()
         return _reply(
             conversation,
-            f"Thanks for waiting — {answer}",
+            tool_reply(answer),
             confidence=0.85,
             requires_human=False,
-            reason="Answered with the information a colleague provided.",
+            reason="Answered with the information a colleague or a tool provided.",
             rule="default:tool_result",
         )
+
+    shop_call = order_call(conversation.last_user, conversation.tools)
+    if shop_call is not None:
+        name, arguments = shop_call
+        call = FunctionCallOut(
+            new_call_id(),
+            name,
+            json.dumps(conform(arguments, conversation.tools[name]), ensure_ascii=False),
+        )
+        return Decision(ToolCalls((call,)), rule=f"default:{name}")
 
     entry = find_faq(conversation.last_user)
     if entry is not None:
@@ -153,6 +169,99 @@ def default_decision(conversation: Conversation, new_call_id: Callable[[], str])
         reason="The question is not covered by the FAQ and no colleague could be asked.",
         rule="default:follow_up",
     )
+
+
+_MONEY_BACK = re.compile(
+    r"\b(refund\w*|credit(s|ed)?\b(?!\s+card)|money back|reimburs\w*|compensat\w*)",
+    re.IGNORECASE,
+)
+_WHERE = re.compile(
+    r"\b(where|status|track\w*|when will|arriv\w*|deliver\w*|ship\w*)\b", re.IGNORECASE
+)
+_ORDER_NUMBER = re.compile(
+    r"\border(?:\s+(?:number|no\.?|nr\.?|id))?\s*[#:]?\s*#?(\d{1,12})\b", re.IGNORECASE
+)
+_NUMBER = r"(\d+(?:[.,]\d{1,2})?)"
+_AMOUNT = re.compile(
+    rf"(?:€|\bEUR\b)\s*{_NUMBER}\b|\b{_NUMBER}\s*(?:€|EUR\b|euros?\b)",
+    re.IGNORECASE,
+)
+
+
+def credit_amount(text: str) -> float | int | None:
+    """The euros named in ``text`` ("20 EUR", "€20", "20 euros", "12,50 €"), if any."""
+    found = _AMOUNT.search(text)
+    if found is None:
+        return None
+    value = float((found.group(1) or found.group(2)).replace(",", "."))
+    return int(value) if value.is_integer() else value
+
+
+def order_call(text: str, tools: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """The demo shop's tool call that ``text`` asks for, when that tool is offered: money
+    back on an order is ``credit_order``, where an order is ``order_status``."""
+    number = _ORDER_NUMBER.search(text)
+    if number is None:
+        return None
+    order_id = number.group(1)
+    if CREDIT_ORDER in tools and _MONEY_BACK.search(text):
+        amount = credit_amount(text)
+        return CREDIT_ORDER, {
+            "order_id": order_id,
+            "amount": DEFAULT_CREDIT if amount is None else amount,
+            "reason": f"The customer asked: {text.strip()}"[:500],
+        }
+    if ORDER_STATUS in tools and _WHERE.search(text):
+        return ORDER_STATUS, {"order_id": order_id}
+    return None
+
+
+def tool_reply(answer: str) -> str:
+    """The reply to a tool's answer: a colleague's words as they are, and the demo shop's
+    JSON answers (and Baton's denials and errors) in a sentence."""
+    found = _json_object(answer)
+    if found is None:
+        return f"Thanks for waiting — {answer}"
+    if isinstance(found.get("note"), str) and "result" in found:
+        # An agent edited the call before approving it: the tool's answer is inside.
+        inner = found["result"]
+        text = inner if isinstance(inner, str) else json.dumps(inner, ensure_ascii=False)
+        return f"{tool_reply(text)} ({found['note']}.)"
+    if found.get("denied") is True:
+        reason = found.get("reason")
+        if reason == "expired":
+            return "I'm sorry — nobody could approve that in time, so I have not done it."
+        why = f": {reason}" if isinstance(reason, str) and reason else "."
+        return f"I'm sorry — my colleague did not approve this{why}"
+    if "error" in found:
+        return f"I'm sorry, that did not work just now ({found['error']}). Please try again later."
+    order = found.get("order_id")
+    if order is not None and "credited" in found:
+        done = f"Done — I credited {_euros(found['credited'])} to order {order}."
+        total = found.get("total_credited")
+        if total is not None and total != found["credited"]:
+            done += f" In all, {_euros(total)} have been credited to it."
+        return done
+    if order is not None and isinstance(found.get("state"), str):
+        state, when = found["state"], found.get("delivery_date")
+        if state == "delivered":
+            return f"Order {order} was delivered" + (f" on {when}." if when else ".")
+        return f"Order {order} is {state}" + (f"; it should arrive by {when}." if when else ".")
+    return f"Thanks for waiting — {answer}"
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _euros(amount: Any) -> str:
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        return f"{int(amount)} EUR" if float(amount).is_integer() else f"{amount:.2f} EUR"
+    return f"{amount} EUR"
 
 
 def _classify(conversation: Conversation) -> Decision:
