@@ -154,7 +154,9 @@ async def test_response_fields_pick_from_the_json_answer(tools_file: Write) -> N
     assert json.loads(outcome.content) == {"status": "shipped", "delivery": {"date": "2025-03-02"}}
 
 
-async def test_failures_are_tool_errors(tools_file: Write) -> None:
+async def test_failures_are_tool_errors(
+    tools_file: Write, caplog: pytest.LogCaptureFixture
+) -> None:
     async with tool_server() as server:
         spec = http_tool(
             server,
@@ -179,6 +181,11 @@ async def test_failures_are_tool_errors(tools_file: Write) -> None:
     assert (unavailable.ok, unavailable.status_code) == (False, 503)
     assert "HTTP 503" in (unavailable.error or "")
     assert json.loads(unavailable.content)["error"] == unavailable.error
+    # The model reads what the endpoint said; the log only that the call failed.
+    assert "the tool failed" in (unavailable.error or "")
+    logged = [r.getMessage() for r in caplog.records if "tool call failed" in r.getMessage()]
+    assert any("HTTP 503" in line for line in logged)
+    assert not any("the tool failed" in line for line in logged)
     assert not oversized.ok
     assert "more than 1000 bytes" in (oversized.error or "")
     assert (garbled.ok, garbled.status_code) == (False, 200)
@@ -241,7 +248,9 @@ async def test_an_mcp_servers_tools_are_listed_filtered_and_called(tools_file: W
     assert server.effects == {"r-7": 1}
 
 
-async def test_mcp_failures_are_tool_errors(tools_file: Write) -> None:
+async def test_mcp_failures_are_tool_errors(
+    tools_file: Write, caplog: pytest.LogCaptureFixture
+) -> None:
     async with mcp_tool_server() as server:
         entry = mcp_entry(server.url, timeout_s=0.5, max_response_bytes=100)
         async with started(tools_file({"mcp": [entry]})) as toolbox:
@@ -259,6 +268,9 @@ async def test_mcp_failures_are_tool_errors(tools_file: Write) -> None:
 
     assert not failed.ok
     assert "order 7 cannot be refunded" in (failed.error or "")
+    logged = [r.getMessage() for r in caplog.records if "tool call failed" in r.getMessage()]
+    assert logged
+    assert not any("cannot be refunded" in line for line in logged)
     assert not oversized.ok
     assert "more than 100 bytes" in (oversized.error or "")
     assert not late.ok

@@ -201,8 +201,9 @@ class HttpTool(ToolSpec):
             (time.monotonic() - started) * 1000,
         )
         if status >= 400:
-            snippet = text[:MAX_ERROR_SNIPPET]
-            return self._failed(f"{self.name} answered HTTP {status}: {snippet}", status)
+            return self._failed(
+                f"{self.name} answered HTTP {status}", status, detail=text[:MAX_ERROR_SNIPPET]
+            )
         if status >= 300:
             return self._failed(f"{self.name} answered a redirect ({status}), not followed", status)
         if endpoint.response_fields is None:
@@ -241,9 +242,13 @@ class HttpTool(ToolSpec):
                     raise _TooLargeError
             return response.status_code, bytes(received), response.charset_encoding
 
-    def _failed(self, message: str, status_code: int | None = None) -> ToolOutcome:
+    def _failed(
+        self, message: str, status_code: int | None = None, *, detail: str | None = None
+    ) -> ToolOutcome:
+        # The endpoint's own words may echo what the customer wrote: the model reads them,
+        # the log does not.
         log.warning("tool call failed: %s", message)
-        return tool_error(message, status_code=status_code)
+        return tool_error(f"{message}: {detail}" if detail else message, status_code=status_code)
 
 
 def _decode(raw: bytes, charset: str | None) -> str:

@@ -92,16 +92,18 @@ class McpTool(ToolSpec):
             return self._failed(f"{self.name} failed on {server.name}: {_describe(exc)}")
         text = _text(result)
         if result.isError:
-            return self._failed(f"{self.name} failed: {text[:1000] or 'no details'}")
+            return self._failed(f"{self.name} failed", detail=text[:1000] or "no details")
         if len(text.encode()) > server.max_response_bytes:
             return self._failed(
                 f"{self.name} answered with more than {server.max_response_bytes} bytes"
             )
         return ToolOutcome(ok=True, content=text)
 
-    def _failed(self, message: str) -> ToolOutcome:
+    def _failed(self, message: str, *, detail: str | None = None) -> ToolOutcome:
+        # The server's own words may echo what the customer wrote: the model reads them, the
+        # log does not.
         log.warning("tool call failed: %s", message)
-        return tool_error(message)
+        return tool_error(f"{message}: {detail}" if detail else message)
 
 
 def _text(result: CallToolResult) -> str:
