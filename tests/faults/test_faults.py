@@ -487,6 +487,8 @@ async def actions(
 ) -> AsyncIterator[tuple[Faults, ToolServer]]:
     """A second Baton on the faults' stack whose AI has one tool, an HTTP endpoint served
     here, whose every call needs a person's approval."""
+    # A scenario before it that failed to bring a server back must not take this one down.
+    await faults.system.stack.up()
     async with tool_server() as server:
         path = tmp_path_factory.mktemp("tools") / "tools.json"
         credit = {
