@@ -126,10 +126,8 @@ class MongoExecutions:
     async def begin(
         self, key: str, *, tool_name: str, thread_id: str, arguments: dict[str, Any]
     ) -> Execution | None:
-        before = await self._executions.find_one({"_id": key})
-        if before is not None and before.get("status") == "done":
-            return _execution(before)
-        # One conditional write: the first attempt inserts, a later one counts itself.
+        # One conditional write: the first attempt inserts, a later one counts itself; a
+        # record already done matches nothing, and its upsert meets the unique _id.
         try:
             before = await self._executions.find_one_and_update(
                 {"_id": key, "status": {"$ne": "done"}},
@@ -146,7 +144,6 @@ class MongoExecutions:
                 upsert=True,
             )
         except DuplicateKeyError:
-            # Finished by another attempt between the two reads.
             done = await self._executions.find_one({"_id": key})
             assert done is not None
             return _execution(done)

@@ -466,8 +466,11 @@ class Turn:
         *,
         metadata: dict[str, Any],
         request: PendingRequest,
+        provider: str = "tool",
+        agent_name: str | None = None,
     ) -> None:
-        """Store the result of the call the turn waited for, as the cause's; the turn's
+        """Store the result of the call the turn waited for (a person's answer, a decision
+        on an action, or the word that none came in time), as the cause's; the turn's
         window then holds it."""
         appended = await self._deps.conversations.append(
             Message(
@@ -482,7 +485,8 @@ class Turn:
                         "result": result,
                     }
                 ],
-                provider="tool",
+                agent_name=agent_name,
+                provider=provider,
                 metadata=metadata,
                 visible_to_user=False,
                 in_reply_to=request.user_message_id,

@@ -19,7 +19,6 @@ from baton_contracts import (
     TicketExpired,
     TicketOpened,
     TicketSummarized,
-    derive_id,
 )
 from baton_conversations import ConversationStore, Message
 from baton_runtime import Rejected, record_message_sent
@@ -28,6 +27,7 @@ from .llm import ModelUnavailableError
 from .metrics import APPROVALS, SUMMARIES, TOOL_CALLS
 from .store import PendingRequest
 from .summary import Summarizer, summary_request
+from .tools import ASK_HUMAN
 from .turn import AiDeps, Turn, denial, message_sent
 
 log = logging.getLogger(__name__)
@@ -69,42 +69,29 @@ class Responder:
         request = await self._request(event.request_id, event.tool_call_id)
         if request.tool_call_id is None:
             raise Rejected(f"request {request.request_id} is no ask_human", code="unknown_request")
-        appended = await deps.conversations.append(
-            Message(
-                message_id=derive_id(event.event_id, "tool-result"),
-                thread_id=event.thread_id,
-                role="tool",
-                content=[
-                    {
-                        "type": "tool-result",
-                        "tool_call_id": request.tool_call_id,
-                        "tool_name": "ask_human",
-                        "result": event.text,
+        thread = await deps.conversations.require_thread(event.thread_id)
+        turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
+        await turn.resume_with(
+            request.tool_call_id,
+            ASK_HUMAN,
+            event.text,
+            provider="human",
+            agent_name=event.agent.name,
+            metadata={
+                "provider_metadata": {
+                    "human": {
+                        "agent_id": event.agent.agent_id,
+                        "name": event.agent.name,
+                        "department": event.agent.department,
+                        "response_time_ms": event.response_time_ms,
                     }
-                ],
-                agent_name=event.agent.name,
-                provider="human",
-                metadata={
-                    "provider_metadata": {
-                        "human": {
-                            "agent_id": event.agent.agent_id,
-                            "name": event.agent.name,
-                            "department": event.agent.department,
-                            "response_time_ms": event.response_time_ms,
-                        }
-                    },
-                    "ticket_id": event.ticket_id,
                 },
-                visible_to_user=False,
-                in_reply_to=request.user_message_id,
-            )
+                "ticket_id": event.ticket_id,
+            },
+            request=request,
         )
         await deps.requests.close(request.request_id, answered_by=event.agent.agent_id)
-        # The thread as the answer took its place, so the turn's window holds the answer.
-        thread = appended.thread or await deps.conversations.require_thread(event.thread_id)
-        return await Turn(
-            deps, cause=event, thread=thread, user_message_id=request.user_message_id
-        ).run()
+        return await turn.run()
 
     async def decided(self, event: ActionDecided) -> list[Event]:
         """A person approved the action the AI proposed (it runs, at most once) or denied
@@ -129,52 +116,27 @@ class Responder:
         deps = self._deps
         request = await self._request(event.request_id, event.tool_call_id)
         thread = await deps.conversations.require_thread(event.thread_id)
-        if request.kind == "action" and request.tool_call_id is not None:
-            TOOL_CALLS.labels(tool=request.tool_name or "unknown", outcome="expired").inc()
-            turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
+        turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
+        action = request.kind == "action"
+        if request.tool_call_id is not None:
+            if action:
+                TOOL_CALLS.labels(tool=request.tool_name or "unknown", outcome="expired").inc()
+                tool_name, result = request.tool_name or "unknown", denial("expired")
+            else:
+                words = NO_ANSWER_IN_TIME if event.fallback == "ai" else HANDED_OVER_UNANSWERED
+                tool_name, result = ASK_HUMAN, words.format(reason=event.reason)
             await turn.resume_with(
                 request.tool_call_id,
-                request.tool_name or "unknown",
-                denial("expired"),
+                tool_name,
+                result,
                 metadata={"ticket_id": event.ticket_id, "expired": True},
                 request=request,
             )
-            await deps.requests.close(request.request_id, expired_ticket=event.ticket_id)
-            if event.fallback == "human":
-                return await turn.hand_off(
-                    reason=f"nobody decided on the AI's action in time: {event.reason}"[:1000],
-                    category="question_expired",
-                )
-            return await turn.run()
-        if request.tool_call_id is not None:
-            words = NO_ANSWER_IN_TIME if event.fallback == "ai" else HANDED_OVER_UNANSWERED
-            appended = await deps.conversations.append(
-                Message(
-                    message_id=derive_id(event.event_id, "tool-result"),
-                    thread_id=event.thread_id,
-                    role="tool",
-                    content=[
-                        {
-                            "type": "tool-result",
-                            "tool_call_id": request.tool_call_id,
-                            "tool_name": "ask_human",
-                            "result": words.format(reason=event.reason),
-                        }
-                    ],
-                    provider="tool",
-                    metadata={"ticket_id": event.ticket_id, "expired": True},
-                    visible_to_user=False,
-                    in_reply_to=request.user_message_id,
-                ),
-                thread=thread,
-            )
-            # The thread as the result took its place, so the turn's window holds it.
-            thread = appended.thread or await deps.conversations.require_thread(event.thread_id)
         await deps.requests.close(request.request_id, expired_ticket=event.ticket_id)
-        turn = Turn(deps, cause=event, thread=thread, user_message_id=request.user_message_id)
         if event.fallback == "human":
+            what = "decided on the AI's action" if action else f"answered the AI's {event.kind}"
             return await turn.hand_off(
-                reason=f"nobody answered the AI's {event.kind} in time: {event.reason}"[:1000],
+                reason=f"nobody {what} in time: {event.reason}"[:1000],
                 category="question_expired",
             )
         if request.tool_call_id is None:
