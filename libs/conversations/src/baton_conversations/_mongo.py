@@ -384,18 +384,25 @@ class Conversations:
                 ),
             )
             if changed.modified_count:
-                try:
-                    await self._outbox.deliver(self._threads, seen.thread_id, entries)
-                except Exception:
-                    log.warning(
-                        "thread.assigned of %s left for the sweep", seen.thread_id, exc_info=True
-                    )
+                await self._announce_thread(seen.thread_id, entries, "thread.assigned")
                 return event
-            fresh = await self._threads.find_one({"_id": seen.thread_id}, projection=THREAD_FIELDS)
-            if fresh is None:
-                raise UnknownThreadError(f"thread {seen.thread_id!r} does not exist")
-            seen = Thread.from_document(fresh)
+            seen = await self._reread(seen.thread_id)
         raise RuntimeError(f"the owner of thread {thread.thread_id} keeps changing")
+
+    async def _announce_thread(self, thread_id: str, entries: list[Entry], what: str) -> None:
+        try:
+            await self._outbox.deliver(self._threads, thread_id, entries)
+        except Exception:
+            # Stored with the change: the sweep announces it once Kafka is back.
+            log.warning("%s of %s left for the sweep", what, thread_id, exc_info=True)
+
+    async def _reread(self, thread_id: str) -> Thread:
+        """The thread as it is now, past the grouped reads: a conditional write lost to
+        another change decides again on it."""
+        fresh = await self._threads.find_one({"_id": thread_id}, projection=THREAD_FIELDS)
+        if fresh is None:
+            raise UnknownThreadError(f"thread {thread_id!r} does not exist")
+        return Thread.from_document(fresh)
 
     # ------------------------------------------------------------ department
 
@@ -464,18 +471,10 @@ class Conversations:
                 merge({"$set": {"rating": rating, "updated_at": now}}, self._outbox.push(entries)),
             )
             if changed.modified_count:
-                try:
-                    await self._outbox.deliver(self._threads, seen.thread_id, entries)
-                except Exception:
-                    log.warning(
-                        "thread.rated of %s left for the sweep", seen.thread_id, exc_info=True
-                    )
+                await self._announce_thread(seen.thread_id, entries, "thread.rated")
                 return event
             # Rated meanwhile, or resolved again: decide on the thread as it is now.
-            fresh = await self._threads.find_one({"_id": seen.thread_id}, projection=THREAD_FIELDS)
-            if fresh is None:
-                raise UnknownThreadError(f"thread {seen.thread_id!r} does not exist")
-            seen = Thread.from_document(fresh)
+            seen = await self._reread(seen.thread_id)
         raise RuntimeError(f"thread {thread.thread_id} keeps being resolved")
 
     # ------------------------------------------------------------ recovery
