@@ -19,9 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_contracts import (
     ActionDecided,
@@ -34,16 +32,14 @@ from baton_contracts import (
     topics,
 )
 from baton_conversations import Conversations
-from baton_human_queue.app import create_app as create_human_queue
 from baton_human_queue.domain import DepartmentTimeout, QuestionTimeout
 from baton_human_queue.notices import NOTICE_KINDS
-from baton_human_queue.settings import Settings as QueueSettings
-from baton_runtime import Document, KafkaEventPublisher, KafkaSettings, MongoSettings, build_broker
+from baton_runtime import Document, KafkaEventPublisher, KafkaSettings, MongoSettings
 from tests.support.memory import MemoryPublisher
 from tests.support.pipeline import ADMIN_TOKEN
 from tests.support.queue import AgentClient, department, new_agent
-from tests.support.recorder import Recorder, in_thread, record_topics
-from tests.support.serving import serving
+from tests.support.recorder import in_thread
+from tests.support.served import ServedQueue, served_queue
 from tests.support.waiting import eventually
 
 QUICK = "quick"
@@ -65,13 +61,7 @@ PROPOSED = {"order_id": "A-7", "amount": 40}
 
 
 @dataclass
-class Queue:
-    http: httpx.AsyncClient
-    kafka: KafkaSettings
-    db: AsyncDatabase[Document]
-    recorder: Recorder
-    producer: KafkaBroker
-
+class Queue(ServedQueue):
     async def publish(self, *events: Event) -> None:
         await KafkaEventPublisher(self.producer, self.kafka).publish(events)
 
@@ -116,35 +106,24 @@ async def queue(
     mongo_settings: MongoSettings,
     mongo_client: AsyncMongoClient[Document],
 ) -> AsyncIterator[Queue]:
-    kafka = kafka_settings.model_copy(
-        update={"topic_prefix": f"{kafka_settings.topic_prefix}actions."}
-    )
-    mongo = mongo_settings.model_copy(update={"database": f"{mongo_settings.database}_actions"})
-    settings = QueueSettings(
-        kafka=kafka,
-        mongo=mongo,
-        env="test",
-        admin_token=ADMIN_TOKEN,
+    async with served_queue(
+        Queue,
+        kafka_settings,
+        mongo_settings,
+        mongo_client,
+        name="actions",
+        watch=(
+            topics.ACTION_DECIDED,
+            topics.TICKET_EXPIRED,
+            topics.TICKET_OPENED,
+        ),
         sweep_interval_s=0.2,
         action_timeout=QuestionTimeout(
             by_department={QUICK: DepartmentTimeout(after_s=QUICK_S, fallback="ai")}
         ),
         notices=json.dumps({"disable": list(NOTICE_KINDS)}),
-    )
-    producer = build_broker(kafka, client_id="test-actions")
-    try:
-        async with (
-            serving(create_human_queue(settings)) as url,
-            record_topics(
-                kafka, topics.ACTION_DECIDED, topics.TICKET_EXPIRED, topics.TICKET_OPENED
-            ) as recorder,
-            producer,
-            httpx.AsyncClient(base_url=url, timeout=10) as http,
-        ):
-            await producer.start()
-            yield Queue(http, kafka, mongo_client[mongo.database], recorder, producer)
-    finally:
-        await mongo_client.drop_database(mongo.database)
+    ) as served:
+        yield served
 
 
 async def held(queue: Queue, dept: str | None = None) -> tuple[AgentClient, str, dict[str, Any]]:

@@ -27,6 +27,7 @@ from tests.support.pipeline import (
 )
 from tests.support.queue import AgentClient, new_agent, reply_rule, token
 from tests.support.recorder import in_thread
+from tests.support.tool_servers import RecordedRequest
 from tests.support.waiting import eventually
 
 AI_RESPONDER = "baton-ai-responder"
@@ -39,6 +40,17 @@ def call_rule(tok: str, name: str, **arguments: Any) -> dict[str, Any]:
         "match": {"last_user": tok, "schema": "assistant_reply", "has_tool_result": False},
         "respond": {"tool_calls": [{"name": name, "arguments": arguments}]},
     }
+
+
+def reached(pipeline: Pipeline, fragment: str) -> list[RecordedRequest]:
+    """The requests the HTTP tool server received with ``fragment`` in their path."""
+    return [c for c in pipeline.tools.calls if fragment in c.path]
+
+
+async def tools_offered(pipeline: Pipeline, tok: str) -> set[str]:
+    """The tools the model was offered in the calls about ``tok``."""
+    calls = (await pipeline.model.get("/_calls", params={"contains": tok})).json()["calls"]
+    return {t["function"]["name"] for c in calls for t in c["request"].get("tools", [])}
 
 
 async def actions_agent(pipeline: Pipeline, *departments: str) -> AgentClient:
@@ -67,7 +79,7 @@ async def test_a_tool_needing_no_approval_runs_and_the_reply_uses_its_result(
 
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
     [executed] = pipeline.recorder.events(ActionExecuted, in_thread(thread_id))
-    [request] = [c for c in pipeline.tools.calls if order in c.path]
+    [request] = reached(pipeline, order)
     assert (request.method, request.path) == ("GET", f"/orders/{order}")
     assert request.idempotency_key == executed.idempotency_key
     assert (executed.tool_name, executed.outcome, executed.status_code) == (
@@ -102,7 +114,7 @@ async def test_an_action_approved_with_edits_runs_once_even_when_replayed(
     )
     assert request.action.approval_reason == "amount > 50"
     assert request.message_id == message_id
-    assert not [c for c in pipeline.tools.calls if order in c.path]  # nothing runs yet
+    assert not reached(pipeline, order)  # nothing runs yet
 
     agent = await actions_agent(pipeline, ACTIONS)
     # Edited arguments outside the schema are refused, and nothing is decided.
@@ -128,7 +140,7 @@ async def test_an_action_approved_with_edits_runs_once_even_when_replayed(
     assert sent.text.startswith("Credited: ")
     assert sent.in_reply_to == message_id
     key = str(derive_id(decided.event_id, "idempotency-key"))
-    [call] = [c for c in pipeline.tools.calls if order in c.path]
+    [call] = reached(pipeline, order)
     assert (call.method, call.path, call.json) == (
         "POST",
         f"/orders/{order}/credits",
@@ -146,7 +158,7 @@ async def test_an_action_approved_with_edits_runs_once_even_when_replayed(
     await pipeline.recorder.wait_for(ActionExecuted, in_thread(thread_id), count=2)
     again = pipeline.recorder.events(ActionExecuted, in_thread(thread_id))
     assert {e.event_id for e in again} == {executed.event_id}  # the same announcement
-    assert len([c for c in pipeline.tools.calls if order in c.path]) == 1
+    assert len(reached(pipeline, order)) == 1
     assert pipeline.tools.effects_of(key) == 1
 
     # The queue's audit has the whole story, in the ticket's history.
@@ -177,7 +189,7 @@ async def test_a_denied_action_never_runs_and_the_ai_answers_with_the_denial(
 
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
     assert "over the policy limit" in sent.text
-    assert not [c for c in pipeline.tools.calls if order in c.path]
+    assert not reached(pipeline, order)
     assert pipeline.recorder.events(ActionExecuted, in_thread(thread_id)) == []
 
 
@@ -195,7 +207,7 @@ async def test_an_action_nobody_decides_on_expires_as_a_denial(pipeline: Pipelin
     assert (expired.kind, expired.fallback) == ("action", "ai")
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
     assert '"reason": "expired"' in sent.text
-    assert not [c for c in pipeline.tools.calls if order in c.path]
+    assert not reached(pipeline, order)
 
 
 async def test_a_tool_limited_to_another_department_is_not_offered(pipeline: Pipeline) -> None:
@@ -210,10 +222,9 @@ async def test_a_tool_limited_to_another_department_is_not_offered(pipeline: Pip
 
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
     assert "unknown tool" in sent.text
-    assert not [c for c in pipeline.tools.calls if customer in c.path]
+    assert not reached(pipeline, customer)
     # What the model was offered on that thread: not close_account.
-    calls = (await pipeline.model.get("/_calls", params={"contains": tok})).json()["calls"]
-    offered = {t["function"]["name"] for c in calls for t in c["request"].get("tools", [])}
+    offered = await tools_offered(pipeline, tok)
     assert "close_account" not in offered
     assert "credit_order" in offered
 
@@ -248,8 +259,7 @@ async def test_mcp_tools_are_listed_and_called(
     [executed] = pipeline.recorder.events(ActionExecuted, in_thread(thread_id))
     [call] = [c for c in pipeline.mcp.calls if c.arguments.get("order_id") == order]
     assert call.idempotency_key == executed.idempotency_key
-    calls = (await pipeline.model.get("/_calls", params={"contains": tok})).json()["calls"]
-    offered = {t["function"]["name"] for c in calls for t in c["request"].get("tools", [])}
+    offered = await tools_offered(pipeline, tok)
     assert "create_refund" in offered
     assert "close_account" not in offered  # the include list filters it out
 
@@ -266,7 +276,7 @@ async def test_invalid_arguments_never_reach_the_tool(pipeline: Pipeline) -> Non
 
     [sent] = await pipeline.recorder.wait_for(MessageSent, in_thread(thread_id))
     assert "invalid arguments" in sent.text
-    assert not [c for c in pipeline.tools.calls if order in c.path]
+    assert not reached(pipeline, order)
     assert pipeline.recorder.events(ToolHumanRequested, in_thread(thread_id)) == []
 
 
@@ -295,5 +305,5 @@ async def test_a_tool_failing_at_every_try_hands_the_conversation_to_people(
     assert request.reason.startswith("tool_failed: order_status")
     executed = pipeline.recorder.events(ActionExecuted, in_thread(thread_id))
     assert [(e.outcome, e.status_code) for e in executed] == [("failed", 503)] * 3
-    assert len([c for c in pipeline.tools.calls if order in c.path]) == 3
+    assert len(reached(pipeline, order)) == 3
     assert pipeline.recorder.events(MessageSent, in_thread(thread_id)) == []

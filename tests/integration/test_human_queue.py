@@ -11,9 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_contracts import (
     Event,
@@ -28,22 +26,19 @@ from baton_contracts import (
     topics,
 )
 from baton_conversations import Conversations
-from baton_human_queue.app import create_app as create_human_queue
-from baton_human_queue.settings import Settings as QueueSettings
 from baton_runtime import (
     Document,
     KafkaEventPublisher,
     KafkaSettings,
     MongoSettings,
     Outbox,
-    build_broker,
     publishing,
 )
 from tests.support.memory import MemoryPublisher
 from tests.support.pipeline import ADMIN_TOKEN, Pipeline
 from tests.support.queue import AgentClient, department, new_agent, token
-from tests.support.recorder import Recorder, in_thread, record_topics
-from tests.support.serving import serving
+from tests.support.recorder import in_thread
+from tests.support.served import ServedQueue, served_queue
 from tests.support.waiting import eventually
 
 
@@ -477,14 +472,8 @@ async def test_bad_input_on_the_queue_topics_is_dead_lettered(pipeline: Pipeline
 
 
 @dataclass
-class ShortLease:
+class ShortLease(ServedQueue):
     """A human queue of its own whose claims last one second and whose SLA is one second."""
-
-    http: httpx.AsyncClient
-    kafka: KafkaSettings
-    db: AsyncDatabase[Document]
-    recorder: Recorder
-    producer: KafkaBroker
 
     @property
     def conversations(self) -> Conversations:
@@ -507,33 +496,21 @@ async def short_lease(
     mongo_settings: MongoSettings,
     mongo_client: AsyncMongoClient[Document],
 ) -> AsyncIterator[ShortLease]:
-    kafka = kafka_settings.model_copy(
-        update={"topic_prefix": f"{kafka_settings.topic_prefix}lease."}
-    )
-    mongo = mongo_settings.model_copy(update={"database": f"{mongo_settings.database}_lease"})
-    settings = QueueSettings(
-        kafka=kafka,
-        mongo=mongo,
-        env="test",
-        admin_token=ADMIN_TOKEN,
+    async with served_queue(
+        ShortLease,
+        kafka_settings,
+        mongo_settings,
+        mongo_client,
+        name="lease",
+        watch=(
+            topics.TICKET_LEASE_EXPIRED,
+            topics.TICKET_SLA_BREACHED,
+        ),
         lease_s=1.0,
         sla_s={0: 1.0},
         sweep_interval_s=0.2,
-    )
-    producer = build_broker(kafka, client_id="test-short-lease")
-    try:
-        async with (
-            serving(create_human_queue(settings)) as url,
-            record_topics(
-                kafka, topics.TICKET_LEASE_EXPIRED, topics.TICKET_SLA_BREACHED
-            ) as recorder,
-            producer,
-            httpx.AsyncClient(base_url=url, timeout=10) as http,
-        ):
-            await producer.start()
-            yield ShortLease(http, kafka, mongo_client[mongo.database], recorder, producer)
-    finally:
-        await mongo_client.drop_database(mongo.database)
+    ) as served:
+        yield served
 
 
 async def test_an_expired_lease_returns_the_ticket_to_the_queue(short_lease: ShortLease) -> None:

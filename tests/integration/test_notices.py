@@ -15,11 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_contracts import (
     Event,
@@ -31,8 +28,6 @@ from baton_contracts import (
     topics,
 )
 from baton_conversations import BusinessHoursSettings, Conversations
-from baton_human_queue.app import create_app as create_human_queue
-from baton_human_queue.settings import Settings as QueueSettings
 from baton_runtime import (
     Document,
     Entry,
@@ -40,13 +35,12 @@ from baton_runtime import (
     KafkaSettings,
     MongoSettings,
     Outbox,
-    build_broker,
 )
 from tests.support.memory import MemoryPublisher
 from tests.support.pipeline import ADMIN_TOKEN
 from tests.support.queue import AgentClient, new_agent
-from tests.support.recorder import Recorder, in_thread, record_topics
-from tests.support.serving import serving
+from tests.support.recorder import in_thread
+from tests.support.served import ServedQueue, served_queue
 from tests.support.waiting import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -80,13 +74,7 @@ def hours_config() -> dict[str, Any]:
 
 
 @dataclass
-class Queue:
-    http: httpx.AsyncClient
-    kafka: KafkaSettings
-    db: AsyncDatabase[Document]
-    recorder: Recorder
-    producer: KafkaBroker
-
+class Queue(ServedQueue):
     @property
     def conversations(self) -> Conversations:
         # Only opens threads here: nothing goes through its outbox.
@@ -147,15 +135,17 @@ async def queue(
     mongo_settings: MongoSettings,
     mongo_client: AsyncMongoClient[Document],
 ) -> AsyncIterator[Queue]:
-    kafka = kafka_settings.model_copy(
-        update={"topic_prefix": f"{kafka_settings.topic_prefix}notices."}
-    )
-    mongo = mongo_settings.model_copy(update={"database": f"{mongo_settings.database}_notices"})
-    settings = QueueSettings(
-        kafka=kafka,
-        mongo=mongo,
-        env="test",
-        admin_token=ADMIN_TOKEN,
+    async with served_queue(
+        Queue,
+        kafka_settings,
+        mongo_settings,
+        mongo_client,
+        name="notices",
+        watch=(
+            topics.MESSAGE_SENT,
+            topics.TICKET_SLA_BREACHED,
+            topics.THREAD_ASSIGNED,
+        ),
         sweep_interval_s=0.2,
         outbox_grace_s=1.0,
         priority=PRIORITY,
@@ -165,21 +155,8 @@ async def queue(
         sla_priority_step={"next_response": 5, "resolution": 7},
         notices=json.dumps(NOTICES),
         business_hours=BusinessHoursSettings(hours=json.dumps(hours_config())),
-    )
-    producer = build_broker(kafka, client_id="test-notices")
-    try:
-        async with (
-            serving(create_human_queue(settings)) as url,
-            record_topics(
-                kafka, topics.MESSAGE_SENT, topics.TICKET_SLA_BREACHED, topics.THREAD_ASSIGNED
-            ) as recorder,
-            producer,
-            httpx.AsyncClient(base_url=url, timeout=10) as http,
-        ):
-            await producer.start()
-            yield Queue(http, kafka, mongo_client[mongo.database], recorder, producer)
-    finally:
-        await mongo_client.drop_database(mongo.database)
+    ) as served:
+        yield served
 
 
 async def test_every_notice_reaches_the_user_in_their_own_words(queue: Queue) -> None:

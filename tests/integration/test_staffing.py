@@ -11,27 +11,21 @@ from typing import Any
 
 import httpx
 import pytest
-from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from baton_contracts import AgentStatusChanged, Event, ThreadAssigned, ToolHumanRequested, topics
 from baton_conversations import Conversations
-from baton_human_queue.app import create_app as create_human_queue
 from baton_human_queue.cli import _parser, _run
-from baton_human_queue.settings import Settings as QueueSettings
 from baton_runtime import (
     Document,
     KafkaEventPublisher,
     KafkaSettings,
     MongoSettings,
-    build_broker,
 )
 from tests.support.memory import MemoryPublisher
 from tests.support.pipeline import ADMIN_TOKEN, Pipeline
 from tests.support.queue import AgentClient, department, new_agent
-from tests.support.recorder import Recorder, record_topics
-from tests.support.serving import serving
+from tests.support.served import ServedQueue, served_queue
 from tests.support.waiting import eventually
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -245,15 +239,9 @@ async def test_department_policies_are_set_by_the_admin(pipeline: Pipeline) -> N
 
 
 @dataclass
-class QuickTeam:
+class QuickTeam(ServedQueue):
     """A human queue of its own: agents are away after 2 s of silence, tickets of an away
     agent move after 1 s untouched."""
-
-    http: httpx.AsyncClient
-    kafka: KafkaSettings
-    db: AsyncDatabase[Document]
-    recorder: Recorder
-    producer: KafkaBroker
 
     async def publish(self, *events: Event) -> None:
         await KafkaEventPublisher(self.producer, self.kafka).publish(events)
@@ -281,32 +269,22 @@ async def team(
     mongo_settings: MongoSettings,
     mongo_client: AsyncMongoClient[Document],
 ) -> AsyncIterator[QuickTeam]:
-    kafka = kafka_settings.model_copy(
-        update={"topic_prefix": f"{kafka_settings.topic_prefix}team."}
-    )
-    mongo = mongo_settings.model_copy(update={"database": f"{mongo_settings.database}_team"})
-    settings = QueueSettings(
-        kafka=kafka,
-        mongo=mongo,
-        env="test",
-        admin_token=ADMIN_TOKEN,
+    async with served_queue(
+        QuickTeam,
+        kafka_settings,
+        mongo_settings,
+        mongo_client,
+        name="team",
+        watch=(
+            topics.AGENT_STATUS_CHANGED,
+            topics.THREAD_ASSIGNED,
+        ),
         sweep_interval_s=0.2,
         away_after_s=2.0,
         failover_after_s=1.0,
         outbox_grace_s=1.0,
-    )
-    producer = build_broker(kafka, client_id="test-team")
-    try:
-        async with (
-            serving(create_human_queue(settings)) as url,
-            record_topics(kafka, topics.AGENT_STATUS_CHANGED, topics.THREAD_ASSIGNED) as recorder,
-            producer,
-            httpx.AsyncClient(base_url=url, timeout=10) as http,
-        ):
-            await producer.start()
-            yield QuickTeam(http, kafka, mongo_client[mongo.database], recorder, producer)
-    finally:
-        await mongo_client.drop_database(mongo.database)
+    ) as served:
+        yield served
 
 
 async def holder_of(team: QuickTeam, thread_id: str, *alive: AgentClient) -> str | None:
