@@ -29,18 +29,20 @@ PAGE_HEADERS = {
 }
 
 
+SHARED = Path(__file__).parent / "pages"
+"""Files every packaged page may load, served beside its own (``dom.js``)."""
+
+
 class PackagedPages:
     """The files of ``folder``: its ``index.html`` and, by name, the others it holds with a
-    known media type (listed once, at start-up). ``what`` names them in a 404."""
+    known media type, and the shared ones (listed once, at start-up). ``what`` names them in
+    a 404."""
 
     def __init__(self, folder: Path, *, what: str) -> None:
         self._folder = folder
         self._what = what
-        self._assets = {
-            path.name: path
-            for path in folder.iterdir()
-            if path.is_file() and path.suffix in MEDIA_TYPES and path.name != "index.html"
-        }
+        # The files every page shares (the DOM builder), then the page's own.
+        self._assets = {**_assets(SHARED), **_assets(folder)}
 
     def index(self) -> FileResponse:
         return _file(self._folder / "index.html")
@@ -50,6 +52,14 @@ class PackagedPages:
         if path is None:
             raise ApiError(404, "not_found", f"{self._what} has no file {name!r}")
         return _file(path)
+
+
+def _assets(folder: Path) -> dict[str, Path]:
+    return {
+        path.name: path
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix in MEDIA_TYPES and path.name != "index.html"
+    }
 
 
 def _file(path: Path) -> FileResponse:

@@ -1,20 +1,6 @@
-// Small formatting helpers and a DOM builder: text always goes in as text, never as HTML.
+// Small formatting helpers, and the pages' DOM builder (dom.js, shared with the web chat).
 
-export function h(tag, attributes = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") element.className = value;
-    else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-    else if (key in element && typeof value !== "string") element[key] = value;
-    else element.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    element.append(child instanceof Node ? child : String(child));
-  }
-  return element;
-}
+export { h } from "./dom.js";
 
 export function duration(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));

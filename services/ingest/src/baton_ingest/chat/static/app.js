@@ -7,7 +7,7 @@
 
 import { chat, randomHex, session, takeKeyFromFragment } from "./api.js";
 import { conversation } from "./conversation.js";
-import { h } from "./format.js";
+import { h } from "./dom.js";
 import { follow } from "./stream.js";
 
 const main = document.getElementById("main");

@@ -5,7 +5,7 @@
 // Messages are kept by message_id, so the history read after each reconnection and the
 // stream's events merge without showing anything twice.
 
-import { h } from "./format.js";
+import { h } from "./dom.js";
 
 const SCORES = [1, 2, 3, 4, 5];
 

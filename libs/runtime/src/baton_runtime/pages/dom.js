@@ -1,4 +1,5 @@
-// A DOM builder: text always goes in as text, never as HTML.
+// A DOM builder shared by Baton's packaged pages (the console, the web chat): text always
+// goes in as text, never as HTML.
 
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
