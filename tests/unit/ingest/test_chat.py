@@ -15,12 +15,14 @@ import pytest
 
 from baton_ingest.app import create_app
 from baton_ingest.chat.router import STATIC
-from baton_runtime import KafkaSettings, MongoSettings
+from baton_runtime import SHARED_PAGES, KafkaSettings, MongoSettings
 from tests.support.pipeline import service_settings
 
 KEY = "bgw_not-a-real-key-0123456789"
 RUN_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "run.py"
-ASSETS = sorted(p.name for p in STATIC.iterdir() if p.name != "index.html")
+FILES = [*STATIC.iterdir(), *SHARED_PAGES.iterdir()]
+"""The page's own files and those every packaged page shares."""
+ASSETS = sorted((p for p in FILES if p.name != "index.html"), key=lambda p: p.name)
 
 
 @pytest.fixture
@@ -66,17 +68,18 @@ async def test_the_page_is_served_at_chat_with_a_strict_content_policy(
     assert not re.search(r"\son[a-z]+=", page)
 
 
-@pytest.mark.parametrize("name", ASSETS)
+@pytest.mark.parametrize("asset", ASSETS, ids=lambda p: p.name)
 async def test_each_file_is_served_with_its_type_and_the_same_policy(
-    http: httpx.AsyncClient, name: str
+    http: httpx.AsyncClient, asset: Path
 ) -> None:
+    name = asset.name
     response = await http.get(f"/chat/{name}")
 
     assert response.status_code == 200
     expected = {".js": "text/javascript", ".css": "text/css"}[name[name.rindex(".") :]]
     assert response.headers["content-type"] == f"{expected}; charset=utf-8"
     assert_strict(response)
-    assert response.content == (STATIC / name).read_bytes()
+    assert response.content == asset.read_bytes()
 
 
 async def test_only_the_chats_own_files_are_served(http: httpx.AsyncClient) -> None:
@@ -98,12 +101,12 @@ async def test_the_page_never_holds_a_key(http: httpx.AsyncClient) -> None:
     ):
         assert response.content == packaged
         assert KEY not in response.text
-    for path in STATIC.iterdir():
+    for path in FILES:
         assert "bgw_" not in path.read_text(), path.name
 
 
 def test_the_scripts_build_the_page_from_text_never_from_html() -> None:
-    for path in STATIC.glob("*.js"):
+    for path in (p for p in FILES if p.suffix == ".js"):
         script = path.read_text()
         for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert unsafe not in script, (path.name, unsafe)

@@ -50,7 +50,7 @@ from ._mongo import (
 )
 from ._openapi import declare_errors
 from ._outbox import Apply, Entry, Outbox, merge, publishing
-from ._pages import PackagedPages
+from ._pages import SHARED_PAGES, PackagedPages
 from ._records import Record
 from ._runner import TRANSIENT_ERRORS, EventRunner, Rejected, RetryPolicy, Subscription
 from ._service import (
@@ -82,6 +82,7 @@ __all__ = [
     "LLM_WAITING",
     "PRODUCER_SETTINGS",
     "REBALANCE_TIMEOUT_MS",
+    "SHARED_PAGES",
     "TRANSIENT_ERRORS",
     "ApiError",
     "Apply",

@@ -29,7 +29,7 @@ PAGE_HEADERS = {
 }
 
 
-SHARED = Path(__file__).parent / "pages"
+SHARED_PAGES = Path(__file__).parent / "pages"
 """Files every packaged page may load, served beside its own (``dom.js``)."""
 
 
@@ -42,7 +42,7 @@ class PackagedPages:
         self._folder = folder
         self._what = what
         # The files every page shares (the DOM builder), then the page's own.
-        self._assets = {**_assets(SHARED), **_assets(folder)}
+        self._assets = {**_assets(SHARED_PAGES), **_assets(folder)}
 
     def index(self) -> FileResponse:
         return _file(self._folder / "index.html")
